@@ -1,0 +1,3 @@
+#pragma once
+// Logging: the live progress line.
+#include "log/progress.hpp"

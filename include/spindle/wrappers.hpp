@@ -1,0 +1,7 @@
+#pragma once
+// Environment wrappers (single environment) and VecNormalize (vector environment).
+#include "wrappers/episode_statistics.hpp"
+#include "wrappers/rescale_action.hpp"
+#include "wrappers/time_limit.hpp"
+#include "wrappers/vec_normalize.hpp"
+#include "wrappers/wrapper.hpp"

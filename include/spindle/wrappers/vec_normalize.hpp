@@ -1,0 +1,178 @@
+#pragma once
+// VecNormalize: observation normalisation and return-based reward scaling over a
+// vector environment, with the semantics of stable-baselines3's VecNormalize:
+//  - observations: clip((o − μ) / sqrt(σ² + ε), ±clip_obs), μ, σ² running over
+//    every observation returned by reset and step (including auto-reset ones);
+//  - rewards: clip(r / sqrt(Var[R] + ε), ±clip_reward) where R ← γR + r is the
+//    running discounted return per environment, zeroed when its episode ends;
+//  - statistics update only while training(); freeze them for evaluation;
+//  - final observations of finished episodes are normalised with the same stats.
+// Statistics are float64 (RunningMeanStd); state() / set_state() save and restore them.
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+#include <xtensor/xtensor.hpp>
+
+#include "../core/errors.hpp"
+#include "../core/running_mean_std.hpp"
+
+namespace spindle {
+
+struct VecNormalizeConfig {
+  bool training = true;
+  bool norm_obs = true;
+  bool norm_reward = true;
+  double clip_obs = 10.0;
+  double clip_reward = 10.0;
+  double gamma = 0.99;
+  double epsilon = 1e-8;
+};
+
+/// Everything needed to continue normalising exactly where a run stopped.
+struct VecNormalizeState {
+  RunningMeanStd obs_rms;
+  RunningMeanStd ret_rms;
+  Eigen::VectorXd returns;  // running discounted return per environment
+};
+
+template <class VecEnv>
+class VecNormalize {
+ public:
+  using Scalar = typename VecEnv::Scalar;
+  using RowMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using MatrixMap = Eigen::Map<RowMatrix>;
+  using ConstMatrixMap = Eigen::Map<const RowMatrix>;
+  using ConstVectorMap = Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
+
+  explicit VecNormalize(VecEnv venv, VecNormalizeConfig config = {})
+      : venv_(std::move(venv)),
+        config_(config),
+        obs_rms_(venv_.observation_size()),
+        ret_rms_(1),
+        returns_(Eigen::VectorXd::Zero(venv_.size())) {
+    const auto n = static_cast<std::size_t>(venv_.size());
+    const auto d = static_cast<std::size_t>(venv_.observation_size());
+    observations_ = xt::zeros<Scalar>({n, d});
+    final_observations_ = xt::zeros<Scalar>({n, d});
+    rewards_ = xt::zeros<Scalar>({n});
+  }
+
+  Eigen::Index size() const noexcept { return venv_.size(); }
+  Eigen::Index observation_size() const noexcept { return venv_.observation_size(); }
+  Eigen::Index action_size() const noexcept { return venv_.action_size(); }
+  decltype(auto) action_space() const { return venv_.action_space(); }
+
+  ConstMatrixMap reset(std::uint64_t seed) {
+    venv_.reset(seed);
+    returns_.setZero();
+    if (config_.training && config_.norm_obs) obs_rms_.update(venv_.observations());
+    normalize_rows(venv_.observations(), observation_rows());
+    rewards_.fill(Scalar(0));
+    return observations();
+  }
+
+  template <class Derived>
+  void step(const Eigen::MatrixBase<Derived>& actions) {
+    venv_.step(actions);
+    const auto raw_obs = venv_.observations();
+    const auto raw_rewards = venv_.rewards();
+    if (config_.training && config_.norm_obs) obs_rms_.update(raw_obs);
+    normalize_rows(raw_obs, observation_rows());
+    if (config_.training) {
+      returns_ = returns_ * config_.gamma + raw_rewards.template cast<double>();
+      ret_rms_.update(returns_);
+    }
+    const double reward_scale = config_.norm_reward ? 1.0 / std::sqrt(ret_rms_.var()(0) + config_.epsilon) : 1.0;
+    for (Eigen::Index i = 0; i < size(); ++i) {
+      const double r = static_cast<double>(raw_rewards(i)) * reward_scale;
+      rewards_(static_cast<std::size_t>(i)) = static_cast<Scalar>(
+          config_.norm_reward ? std::clamp(r, -config_.clip_reward, config_.clip_reward) : r);
+      if (venv_.done(i)) {
+        normalize_row(venv_.final_observations().row(i), final_rows().row(i));
+        returns_(i) = 0.0;
+      }
+    }
+  }
+
+  /// Normalised observations (what the agent sees).
+  ConstMatrixMap observations() const noexcept {
+    return {observations_.data(), size(), observation_size()};
+  }
+  /// Normalised last observations of episodes that ended in the last step (rows where done).
+  ConstMatrixMap final_observations() const noexcept {
+    return {final_observations_.data(), size(), observation_size()};
+  }
+  /// Scaled rewards (what the agent learns from).
+  ConstVectorMap rewards() const noexcept { return {rewards_.data(), size()}; }
+  auto terminated() const noexcept { return venv_.terminated(); }
+  auto truncated() const noexcept { return venv_.truncated(); }
+  bool done(Eigen::Index i) const noexcept { return venv_.done(i); }
+  auto finished_episodes() const noexcept { return venv_.finished_episodes(); }
+
+  /// The unnormalised values of the last step.
+  auto raw_observations() const noexcept { return venv_.observations(); }
+  auto raw_rewards() const noexcept { return venv_.rewards(); }
+
+  /// Normalises observations with the current statistics (no update), e.g. for evaluation.
+  template <class In, class Out>
+  void normalize_observations(const Eigen::MatrixBase<In>& in, Eigen::MatrixBase<Out>& out) const {
+    check_shape(in, in.rows(), observation_size(), "VecNormalize::normalize_observations", "in");
+    check_shape(out, in.rows(), observation_size(), "VecNormalize::normalize_observations", "out");
+    normalize_rows(in, out);
+  }
+
+  bool training() const noexcept { return config_.training; }
+  void set_training(bool training) noexcept { config_.training = training; }
+  const VecNormalizeConfig& config() const noexcept { return config_; }
+  const RunningMeanStd& obs_rms() const noexcept { return obs_rms_; }
+  const RunningMeanStd& ret_rms() const noexcept { return ret_rms_; }
+
+  VecNormalizeState state() const { return {obs_rms_, ret_rms_, returns_}; }
+  void set_state(const VecNormalizeState& s) {
+    check_shape(s.obs_rms.mean(), observation_size(), 1, "VecNormalize::set_state", "obs_rms.mean");
+    check_shape(s.ret_rms.mean(), 1, 1, "VecNormalize::set_state", "ret_rms.mean");
+    check_shape(s.returns, size(), 1, "VecNormalize::set_state", "returns");
+    obs_rms_ = s.obs_rms;
+    ret_rms_ = s.ret_rms;
+    returns_ = s.returns;
+  }
+
+  VecEnv& venv() noexcept { return venv_; }
+  const VecEnv& venv() const noexcept { return venv_; }
+
+ private:
+  MatrixMap observation_rows() noexcept { return {observations_.data(), size(), observation_size()}; }
+  MatrixMap final_rows() noexcept { return {final_observations_.data(), size(), observation_size()}; }
+
+  template <class In, class Out>
+  void normalize_rows(const Eigen::MatrixBase<In>& in, Eigen::MatrixBase<Out>&& out) const {
+    normalize_rows(in, out);
+  }
+  template <class In, class Out>
+  void normalize_rows(const Eigen::MatrixBase<In>& in, Eigen::MatrixBase<Out>& out) const {
+    for (Eigen::Index i = 0; i < in.rows(); ++i) normalize_row(in.row(i), out.row(i));
+  }
+  template <class In, class Out>
+  void normalize_row(const Eigen::MatrixBase<In>& in, Eigen::MatrixBase<Out>&& out) const {
+    const auto& mean = obs_rms_.mean();
+    const auto& var = obs_rms_.var();
+    for (Eigen::Index j = 0; j < in.cols(); ++j) {
+      const double x = static_cast<double>(in(0, j));
+      out(0, j) = static_cast<Scalar>(
+          config_.norm_obs
+              ? std::clamp((x - mean(j)) / std::sqrt(var(j) + config_.epsilon), -config_.clip_obs, config_.clip_obs)
+              : x);
+    }
+  }
+
+  VecEnv venv_;
+  VecNormalizeConfig config_;
+  RunningMeanStd obs_rms_, ret_rms_;
+  Eigen::VectorXd returns_;
+  xt::xtensor<Scalar, 2> observations_, final_observations_;
+  xt::xtensor<Scalar, 1> rewards_;
+};
+
+}  // namespace spindle
