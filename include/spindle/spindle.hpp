@@ -1,6 +1,8 @@
 #pragma once
 // Everything in spindle's core (no MuJoCo): include this one header.
+#include "autodiff.hpp"
 #include "core.hpp"
 #include "envs.hpp"
 #include "log.hpp"
+#include "nn.hpp"
 #include "wrappers.hpp"

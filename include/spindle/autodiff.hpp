@@ -1,0 +1,10 @@
+#pragma once
+// Reverse-mode automatic differentiation over Eigen (features × batch, column-major).
+#include "autodiff/activation.hpp"
+#include "autodiff/arena.hpp"
+#include "autodiff/elementwise.hpp"
+#include "autodiff/gradcheck.hpp"
+#include "autodiff/linalg.hpp"
+#include "autodiff/reduce.hpp"
+#include "autodiff/shape.hpp"
+#include "autodiff/tape.hpp"

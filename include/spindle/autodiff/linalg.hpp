@@ -1,0 +1,106 @@
+#pragma once
+// Matrix product and the fused dense layer y = f(W x + b).
+#include "activation.hpp"
+#include "tape.hpp"
+
+namespace spindle::autodiff {
+
+namespace detail {
+
+template <class Scalar>
+void matmul_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
+  const ConstMatrixMap<Scalar> g(n.grad, n.rows, n.cols);
+  if (t.needs_grad(n.input[0])) t.accumulate_product(n.input[0], g * t.value(n.input[1]).transpose());
+  if (t.needs_grad(n.input[1])) t.accumulate_product(n.input[1], t.value(n.input[0]).transpose() * g);
+}
+
+// In place: G ← G ⊙ f'(z), from the output y (and the pre-activation z where f' needs it).
+template <class Scalar>
+void activation_backward_inplace(const Node<Scalar>& n, Activation act) {
+  auto G = MatrixMap<Scalar>(n.grad, n.rows, n.cols).array();
+  const auto Y = ConstMatrixMap<Scalar>(n.value, n.rows, n.cols).array();
+  switch (act) {
+    case Activation::identity: break;
+    case Activation::tanh: G = TanhOp::grad(n, Y, Y, G); break;
+    case Activation::relu: G = ReluOp::grad(n, Y, Y, G); break;  // y > 0 ⇔ z > 0
+    case Activation::elu: G = EluOp::grad(n, Y, Y, G); break;    // likewise, and f' uses y
+    case Activation::sigmoid: G = SigmoidOp::grad(n, Y, Y, G); break;
+    case Activation::gelu:
+    case Activation::softplus: {
+      const auto Z = ConstMatrixMap<Scalar>(n.aux, n.rows, n.cols).array();
+      if (act == Activation::gelu)
+        G = GeluOp::grad(n, Z, Y, G);
+      else
+        G = SoftplusOp::grad(n, Z, Y, G);
+      break;
+    }
+  }
+}
+
+template <class Scalar>
+void linear_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
+  activation_backward_inplace(n, static_cast<Activation>(n.tag));
+  const ConstMatrixMap<Scalar> G(n.grad, n.rows, n.cols);
+  const int x = n.input[0], w = n.input[1], b = n.input[2];
+  if (t.needs_grad(w)) t.accumulate_product(w, G * t.value(x).transpose());
+  if (t.needs_grad(b)) t.accumulate(b, G.rowwise().sum());
+  if (t.needs_grad(x)) t.accumulate_product(x, t.value(w).transpose() * G);
+}
+
+}  // namespace detail
+
+/// Matrix product a · b.
+template <class S>
+Var<S> matmul(Var<S> a, Var<S> b) {
+  if (a.cols() != b.rows())
+    throw shape_error("matmul: shapes " + spindle::detail::shape_string(a.rows(), a.cols()) + " and " +
+                      spindle::detail::shape_string(b.rows(), b.cols()) + " do not multiply");
+  Tape<S>& t = *a.tape;
+  const int id = t.push(a.rows(), b.cols(), t.needs_grad(a.id) || t.needs_grad(b.id));
+  Node<S>& n = t.node(id);
+  n.input[0] = a.id;
+  n.input[1] = b.id;
+  if (n.requires_grad) n.backward = &detail::matmul_backward<S>;
+  t.value(id).noalias() = t.value(a.id) * t.value(b.id);
+  return {&t, id};
+}
+
+/// y = f(W x + b) in one node: x is in × batch, W out × in, b out × 1.
+/// The product, the bias and the activation are separate vectorised passes.
+template <class S>
+Var<S> linear(Var<S> x, Var<S> W, Var<S> b, Activation act = Activation::identity) {
+  if (W.cols() != x.rows())
+    throw shape_error("linear: input has shape " + spindle::detail::shape_string(x.rows(), x.cols()) +
+                      ", expected (" + std::to_string(W.cols()) + ", batch) for a weight of shape " +
+                      spindle::detail::shape_string(W.rows(), W.cols()));
+  if (b.rows() != W.rows() || b.cols() != 1)
+    throw_shape_error("linear", "bias", W.rows(), 1, b.rows(), b.cols());
+  Tape<S>& t = *x.tape;
+  const int id = t.push(W.rows(), x.cols(), t.needs_grad(x.id) || t.needs_grad(W.id) || t.needs_grad(b.id));
+  Node<S>& n = t.node(id);
+  n.input[0] = x.id;
+  n.input[1] = W.id;
+  n.input[2] = b.id;
+  n.tag = static_cast<int>(act);
+  if (n.requires_grad) n.backward = &detail::linear_backward<S>;
+  auto Y = t.value(id);
+  Y.noalias() = t.value(W.id) * t.value(x.id);
+  Y.colwise() += t.value(b.id).col(0);
+  if (n.requires_grad && (act == Activation::gelu || act == Activation::softplus)) {
+    n.aux = t.scratch(static_cast<std::size_t>(Y.size()));
+    MatrixMap<S>(n.aux, Y.rows(), Y.cols()) = Y;
+  }
+  auto A = Y.array();
+  switch (act) {
+    case Activation::identity: break;
+    case Activation::tanh: detail::TanhOp::forward(n, A, A); break;
+    case Activation::relu: detail::ReluOp::forward(n, A, A); break;
+    case Activation::elu: n.param[0] = S(1); detail::EluOp::forward(n, A, A); break;
+    case Activation::gelu: detail::GeluOp::forward(n, A, A); break;
+    case Activation::softplus: detail::SoftplusOp::forward(n, A, A); break;
+    case Activation::sigmoid: detail::SigmoidOp::forward(n, A, A); break;
+  }
+  return {&t, id};
+}
+
+}  // namespace spindle::autodiff

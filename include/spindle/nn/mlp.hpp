@@ -1,0 +1,96 @@
+#pragma once
+// Dense layers and multi-layer perceptrons over a Parameters set.
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../autodiff/activation.hpp"
+#include "../autodiff/linalg.hpp"
+#include "init.hpp"
+#include "parameters.hpp"
+
+namespace spindle::nn {
+
+using autodiff::Activation;
+
+enum class Init {
+  pytorch_default,  // U(±1/√fan_in) for weights and biases
+  orthogonal,       // orthogonal weights with a gain, zero biases (SB3's ortho_init)
+};
+
+/// A dense layer y = f(W x + b) whose W (out × in) and b (out × 1) live in a Parameters set.
+struct Dense {
+  int weight = -1, bias = -1;
+  Activation activation = Activation::identity;
+
+  template <class Scalar>
+  static Dense create(Parameters<Scalar>& params, const std::string& name, Eigen::Index in, Eigen::Index out,
+                      Activation activation) {
+    Dense d;
+    d.weight = params.add(name + ".weight", out, in);
+    d.bias = params.add(name + ".bias", out, 1);
+    d.activation = activation;
+    return d;
+  }
+
+  template <class Scalar>
+  autodiff::Var<Scalar> operator()(Parameters<Scalar>& params, autodiff::Var<Scalar> x) const {
+    autodiff::Tape<Scalar>& t = *x.tape;
+    return autodiff::linear(x, params.on(t, weight), params.on(t, bias), activation);
+  }
+};
+
+struct MlpConfig {
+  std::vector<Eigen::Index> sizes;  // input, hidden..., output: {27, 256, 256, 8}
+  Activation hidden = Activation::tanh;
+  Activation output = Activation::identity;
+  Init init = Init::pytorch_default;
+  double hidden_gain = std::sqrt(2.0);  // orthogonal init only (SB3: √2 hidden, 0.01 policy head, 1 value head)
+  double output_gain = 1.0;
+};
+
+/// A multi-layer perceptron owning its parameters (one flat buffer).
+template <class Scalar>
+class Mlp {
+ public:
+  Mlp(const MlpConfig& config, Rng& rng) : config_(config) {
+    if (config.sizes.size() < 2) throw std::invalid_argument("Mlp: sizes needs at least input and output sizes");
+    for (auto s : config.sizes)
+      if (s <= 0) throw std::invalid_argument("Mlp: every size must be positive");
+    const std::size_t n_layers = config.sizes.size() - 1;
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      const bool last = l + 1 == n_layers;
+      layers_.push_back(Dense::create(params_, "layer" + std::to_string(l), config.sizes[l], config.sizes[l + 1],
+                                      last ? config.output : config.hidden));
+    }
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      const Dense& d = layers_[l];
+      if (config.init == Init::orthogonal)
+        init_orthogonal(params_.value(d.weight), params_.value(d.bias),
+                        l + 1 == n_layers ? config.output_gain : config.hidden_gain, rng);
+      else
+        init_pytorch_default(params_.value(d.weight), params_.value(d.bias), rng);
+    }
+  }
+
+  /// x: input_size × batch.
+  autodiff::Var<Scalar> operator()(autodiff::Var<Scalar> x) {
+    for (const Dense& d : layers_) x = d(params_, x);
+    return x;
+  }
+
+  Eigen::Index input_size() const { return config_.sizes.front(); }
+  Eigen::Index output_size() const { return config_.sizes.back(); }
+  const MlpConfig& config() const noexcept { return config_; }
+  Parameters<Scalar>& parameters() noexcept { return params_; }
+  const Parameters<Scalar>& parameters() const noexcept { return params_; }
+  const std::vector<Dense>& layers() const noexcept { return layers_; }
+
+ private:
+  MlpConfig config_;
+  Parameters<Scalar> params_;
+  std::vector<Dense> layers_;
+};
+
+}  // namespace spindle::nn

@@ -1,0 +1,186 @@
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <spindle/autodiff.hpp>
+#include <spindle/core/rng.hpp>
+#include <string>
+
+#include "alloc_counter.hpp"
+
+using namespace spindle::autodiff;
+using Vars = std::span<const Var<double>>;
+using Fn = std::function<Var<double>(Tape<double>&, Vars)>;
+
+namespace {
+spindle::Rng g_rng(2024);
+
+Eigen::MatrixXd random(Eigen::Index r, Eigen::Index c, double lo = -1.5, double hi = 1.5) {
+  Eigen::MatrixXd m(r, c);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m(i) = g_rng.uniform(lo, hi);
+  return m;
+}
+// A loss that weighs every output coefficient differently, so each gradient entry is tested.
+Var<double> weighted_sum(Var<double> y) {
+  Eigen::MatrixXd w(y.rows(), y.cols());
+  for (Eigen::Index i = 0; i < w.size(); ++i) w(i) = 0.5 + 0.37 * double(i % 7) - 0.11 * double(i % 3);
+  return sum(y * y.tape->constant(w));
+}
+void check_grad(const std::string& name, const Fn& f, const std::vector<Eigen::MatrixXd>& inputs) {
+  CAPTURE(name);
+  const auto r = gradcheck([&](Tape<double>& t, Vars x) { return weighted_sum(f(t, x)); }, inputs);
+  CAPTURE(r.worst_input);
+  CAPTURE(r.worst_index);
+  CHECK(r.max_relative_error < 1e-6);
+}
+}  // namespace
+
+TEST_CASE("gradcheck: unary operations on random shapes") {
+  const std::vector<std::pair<std::string, std::function<Var<double>(Var<double>)>>> ops = {
+      {"tanh", [](Var<double> x) { return tanh(x); }},
+      {"relu", [](Var<double> x) { return relu(x); }},
+      {"elu", [](Var<double> x) { return elu(x, 0.7); }},
+      {"gelu", [](Var<double> x) { return gelu(x); }},
+      {"softplus", [](Var<double> x) { return softplus(x); }},
+      {"sigmoid", [](Var<double> x) { return sigmoid(x); }},
+      {"exp", [](Var<double> x) { return exp(x); }},
+      {"square", [](Var<double> x) { return square(x); }},
+      {"abs", [](Var<double> x) { return abs(x); }},
+      {"clamp", [](Var<double> x) { return clamp(x, -0.5, 0.8); }},
+      {"add_scalar", [](Var<double> x) { return 2.5 + x - 1.0; }},
+      {"mul_scalar", [](Var<double> x) { return 3.0 * x / 2.0; }},
+      {"neg", [](Var<double> x) { return -x; }},
+      {"rsub_scalar", [](Var<double> x) { return 1.0 - x; }},
+      {"transpose", [](Var<double> x) { return transpose(x); }},
+  };
+  for (auto [r, c] : {std::pair{1, 1}, {1, 5}, {4, 1}, {3, 7}}) {
+    // Keep away from kinks (relu/abs at 0, clamp at its bounds) where the derivative is undefined.
+    Eigen::MatrixXd x = random(r, c);
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+      if (std::abs(x(i)) < 0.05 || std::abs(x(i) + 0.5) < 0.05 || std::abs(x(i) - 0.8) < 0.05) x(i) += 0.13;
+    for (const auto& [name, op] : ops) check_grad(name, [&](Tape<double>&, Vars v) { return op(v[0]); }, {x});
+  }
+  // Functions of positive inputs.
+  const Eigen::MatrixXd pos = random(3, 4, 0.2, 2.0);
+  check_grad("log", [](Tape<double>&, Vars v) { return log(v[0]); }, {pos});
+  check_grad("sqrt", [](Tape<double>&, Vars v) { return sqrt(v[0]); }, {pos});
+  // softplus above its linear threshold
+  check_grad("softplus_large", [](Tape<double>&, Vars v) { return softplus(v[0]); }, {random(2, 2, 21, 25)});
+}
+
+TEST_CASE("gradcheck: binary operations with every broadcasting pattern") {
+  const std::vector<std::pair<std::string, std::function<Var<double>(Var<double>, Var<double>)>>> ops = {
+      {"add", [](Var<double> a, Var<double> b) { return a + b; }},
+      {"sub", [](Var<double> a, Var<double> b) { return a - b; }},
+      {"mul", [](Var<double> a, Var<double> b) { return a * b; }},
+      {"div", [](Var<double> a, Var<double> b) { return a / b; }},
+      {"minimum", [](Var<double> a, Var<double> b) { return minimum(a, b); }},
+      {"maximum", [](Var<double> a, Var<double> b) { return maximum(a, b); }},
+  };
+  const std::vector<std::pair<std::pair<int, int>, std::pair<int, int>>> shapes = {
+      {{3, 4}, {3, 4}}, {{3, 4}, {3, 1}}, {{3, 4}, {1, 4}}, {{3, 4}, {1, 1}}, {{3, 1}, {3, 4}},
+      {{1, 4}, {3, 4}}, {{1, 1}, {3, 4}}, {{1, 4}, {3, 1}}, {{1, 1}, {1, 1}}, {{1, 5}, {1, 5}},
+  };
+  for (const auto& [sa, sb] : shapes) {
+    const Eigen::MatrixXd a = random(sa.first, sa.second);
+    Eigen::MatrixXd b = random(sb.first, sb.second);
+    for (Eigen::Index i = 0; i < b.size(); ++i)
+      if (std::abs(b(i)) < 0.3) b(i) = 0.3 + b(i);  // divisors away from 0
+    for (const auto& [name, op] : ops)
+      check_grad(name + " " + std::to_string(sa.first) + "x" + std::to_string(sa.second) + " . " +
+                     std::to_string(sb.first) + "x" + std::to_string(sb.second),
+                 [&](Tape<double>&, Vars v) { return op(v[0], v[1]); }, {a, b});
+  }
+}
+
+TEST_CASE("gradcheck: reductions, softmax, logsumexp") {
+  for (auto [r, c] : {std::pair{1, 1}, {1, 6}, {5, 1}, {4, 3}}) {
+    const Eigen::MatrixXd x = random(r, c);
+    check_grad("sum", [](Tape<double>&, Vars v) { return sum(v[0]) * sum(v[0]); }, {x});
+    check_grad("mean", [](Tape<double>&, Vars v) { return mean(v[0]) * mean(v[0]); }, {x});
+    check_grad("sum_over_rows", [](Tape<double>&, Vars v) { return sum_over_rows(v[0]); }, {x});
+    check_grad("mean_over_rows", [](Tape<double>&, Vars v) { return mean_over_rows(v[0]); }, {x});
+    check_grad("sum_over_cols", [](Tape<double>&, Vars v) { return sum_over_cols(v[0]); }, {x});
+    check_grad("mean_over_cols", [](Tape<double>&, Vars v) { return mean_over_cols(v[0]); }, {x});
+    check_grad("softmax_over_rows", [](Tape<double>&, Vars v) { return softmax_over_rows(v[0]); }, {x});
+    check_grad("softmax_over_cols", [](Tape<double>&, Vars v) { return softmax_over_cols(v[0]); }, {x});
+    check_grad("logsumexp_over_rows", [](Tape<double>&, Vars v) { return logsumexp_over_rows(v[0]); }, {x});
+    check_grad("logsumexp_over_cols", [](Tape<double>&, Vars v) { return logsumexp_over_cols(v[0]); }, {x});
+  }
+}
+
+TEST_CASE("gradcheck: matmul, linear with every activation, slices, concat, stop_gradient") {
+  const Eigen::MatrixXd A = random(3, 4), B = random(4, 5), x = random(4, 6), W = random(3, 4), b = random(3, 1);
+  check_grad("matmul", [](Tape<double>&, Vars v) { return matmul(v[0], v[1]); }, {A, B});
+  check_grad("matmul vector", [](Tape<double>&, Vars v) { return matmul(v[0], v[1]); }, {A, random(4, 1)});
+  for (Activation act : {Activation::identity, Activation::tanh, Activation::relu, Activation::elu, Activation::gelu,
+                         Activation::softplus, Activation::sigmoid})
+    for (Eigen::Index batch : {1, 6}) {
+      Eigen::MatrixXd xb = x.leftCols(batch);
+      check_grad("linear " + std::string(to_string(act)) + " batch " + std::to_string(batch),
+                 [act](Tape<double>&, Vars v) { return linear(v[0], v[1], v[2], act); }, {xb, W, b});
+      check_grad("activate " + std::string(to_string(act)),
+                 [act](Tape<double>&, Vars v) { return activate(v[0], act); }, {xb});
+    }
+  const Eigen::MatrixXd m = random(5, 4);
+  check_grad("slice_rows", [](Tape<double>&, Vars v) { return slice_rows(v[0], 1, 3); }, {m});
+  check_grad("slice_cols", [](Tape<double>&, Vars v) { return slice_cols(v[0], 2, 2); }, {m});
+  check_grad("two slices of one value",
+             [](Tape<double>&, Vars v) { return slice_rows(v[0], 0, 2) * slice_rows(v[0], 3, 2); }, {m});
+  check_grad("concat_rows", [](Tape<double>&, Vars v) { return concat_rows(v[0], v[1]); }, {random(2, 3), random(4, 3)});
+  check_grad("concat_cols", [](Tape<double>&, Vars v) { return concat_cols(v[0], v[1]); }, {random(3, 2), random(3, 1)});
+}
+
+TEST_CASE("stop_gradient blocks the gradient; a value used twice accumulates") {
+  Tape<double> t;
+  auto x = t.variable(Eigen::MatrixXd::Constant(1, 1, 3.0));
+  t.backward(sum(x * stop_gradient(x)));
+  CHECK(x.grad()(0, 0) == doctest::Approx(3.0));  // d(x·c)/dx = c, not 2x
+  t.clear();
+  auto y = t.variable(Eigen::MatrixXd::Constant(1, 1, 3.0));
+  t.backward(sum(y * y + y));
+  CHECK(y.grad()(0, 0) == doctest::Approx(7.0));
+}
+
+TEST_CASE("shape errors name the operation and both shapes") {
+  Tape<float> t;
+  auto a = t.constant(Eigen::MatrixXf::Zero(3, 4));
+  auto b = t.constant(Eigen::MatrixXf::Zero(2, 4));
+  CHECK_THROWS_WITH_AS(a + b, "add: shapes (3, 4) and (2, 4) do not broadcast", spindle::shape_error);
+  CHECK_THROWS_WITH_AS(matmul(a, b), "matmul: shapes (3, 4) and (2, 4) do not multiply", spindle::shape_error);
+  auto W = t.constant(Eigen::MatrixXf::Zero(5, 2));
+  auto bias = t.constant(Eigen::MatrixXf::Zero(5, 1));
+  CHECK_THROWS_WITH_AS(linear(a, W, bias),
+                       "linear: input has shape (3, 4), expected (2, batch) for a weight of shape (5, 2)",
+                       spindle::shape_error);
+  CHECK_THROWS_AS(slice_rows(a, 2, 2), spindle::shape_error);
+  CHECK_THROWS_AS(concat_rows(a, W), spindle::shape_error);
+  CHECK_THROWS_WITH_AS(t.backward(a), "Tape::backward: the loss has shape (3, 4), expected (1, 1)",
+                       spindle::shape_error);
+}
+
+TEST_CASE("a NaN in the loss is visible in the gradients") {
+  Tape<double> t;
+  auto x = t.variable(Eigen::MatrixXd::Constant(2, 1, -1.0));
+  t.backward(sum(sqrt(x)));
+  CHECK_FALSE(x.grad().allFinite());
+}
+
+TEST_CASE("the tape reuses its buffers: repeated passes allocate nothing") {
+  Tape<float> t;
+  Eigen::MatrixXf W = Eigen::MatrixXf::Random(16, 8), Wg = Eigen::MatrixXf::Zero(16, 8);
+  Eigen::MatrixXf b = Eigen::MatrixXf::Random(16, 1), bg = Eigen::MatrixXf::Zero(16, 1);
+  Eigen::MatrixXf x = Eigen::MatrixXf::Random(8, 32);
+  auto pass = [&] {
+    t.clear();
+    auto in = t.view(x.data(), 8, 32);
+    auto h = linear(in, t.parameter(W.data(), Wg.data(), 16, 8), t.parameter(b.data(), bg.data(), 16, 1),
+                    Activation::tanh);
+    auto loss = mean(square(softmax_over_rows(h) - 0.1f)) + mean(logsumexp_over_rows(h));
+    t.backward(loss);
+  };
+  pass();
+  pass();
+  const auto before = spindle_test::allocations();
+  for (int k = 0; k < 50; ++k) pass();
+  CHECK(spindle_test::allocations() == before);
+}
