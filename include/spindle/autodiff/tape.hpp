@@ -94,16 +94,15 @@ class Tape {
   }
   /// A zero-copy constant leaf over caller memory that outlives this pass (column-major).
   Var<Scalar> view(const Scalar* data, Eigen::Index rows, Eigen::Index cols) {
-    NodeT n;
+    NodeT& n = nodes_.emplace_back();
     n.value = const_cast<Scalar*>(data);  // never written: the node has no backward and no grad
     n.rows = rows;
     n.cols = cols;
-    nodes_.push_back(n);
     return {this, static_cast<int>(nodes_.size()) - 1};
   }
   /// A parameter leaf: value and gradient live in the caller's (module's) buffers.
   Var<Scalar> parameter(Scalar* value_data, Scalar* grad_data, Eigen::Index rows, Eigen::Index cols) {
-    NodeT n;
+    NodeT& n = nodes_.emplace_back();
     n.value = value_data;
     n.rows = rows;
     n.cols = cols;
@@ -112,7 +111,6 @@ class Tape {
       n.requires_grad = true;
       n.external_grad = true;
     }
-    nodes_.push_back(n);
     return {this, static_cast<int>(nodes_.size()) - 1};
   }
 
@@ -167,13 +165,15 @@ class Tape {
   // --- for operations
   /// Records a node of the given shape; allocates its value (and gradient when needed).
   int push(Eigen::Index rows, Eigen::Index cols, bool requires_grad) {
-    NodeT n;
+    Scalar* value_data = arena_.allocate(static_cast<std::size_t>(rows * cols));
+    const bool needs = requires_grad && grad_enabled_;
+    Scalar* grad_data = needs ? arena_.allocate(static_cast<std::size_t>(rows * cols)) : nullptr;
+    NodeT& n = nodes_.emplace_back();
     n.rows = rows;
     n.cols = cols;
-    n.value = arena_.allocate(static_cast<std::size_t>(rows * cols));
-    n.requires_grad = requires_grad && grad_enabled_;
-    if (n.requires_grad) n.grad = arena_.allocate(static_cast<std::size_t>(rows * cols));
-    nodes_.push_back(n);
+    n.value = value_data;
+    n.requires_grad = needs;
+    n.grad = grad_data;
     return static_cast<int>(nodes_.size()) - 1;
   }
   /// An extra buffer of n scalars living until clear().
