@@ -4,3 +4,4 @@
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
 #include "nn/parameters.hpp"
+#include "nn/serialize.hpp"

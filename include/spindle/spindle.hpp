@@ -3,6 +3,7 @@
 #include "autodiff.hpp"
 #include "core.hpp"
 #include "envs.hpp"
+#include "io.hpp"
 #include "log.hpp"
 #include "nn.hpp"
 #include "wrappers.hpp"

@@ -1,0 +1,4 @@
+#pragma once
+// Files: .npz archives and versioned, atomically written checkpoints.
+#include "io/checkpoint.hpp"
+#include "io/npz.hpp"
