@@ -130,7 +130,7 @@ TEST_CASE("gradcheck: matmul, linear with every activation, slices, concat, stop
   check_grad("concat_cols", [](Tape<double>&, Vars v) { return concat_cols(v[0], v[1]); }, {random(3, 2), random(3, 1)});
 }
 
-TEST_CASE("stop_gradient blocks the gradient; a value used twice accumulates") {
+TEST_CASE("stop_gradient blocks the gradient, a value used twice accumulates") {
   Tape<double> t;
   auto x = t.variable(Eigen::MatrixXd::Constant(1, 1, 3.0));
   t.backward(sum(x * stop_gradient(x)));

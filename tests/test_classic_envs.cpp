@@ -43,7 +43,7 @@ TEST_CASE("Pendulum: angle normalisation, speed clipping, spaces") {
   CHECK(s.observation(2) == 8.0f);
 }
 
-TEST_CASE("Pendulum: reset draws |θ| <= π and |θ̇| <= 1; truncates after 200 steps") {
+TEST_CASE("Pendulum: reset draws |θ| <= π and |θ̇| <= 1, truncates after 200 steps") {
   Pendulum env;
   spindle::Rng rng(11);
   for (int k = 0; k < 200; ++k) {
@@ -74,7 +74,7 @@ TEST_CASE("Environments: bad input and misuse give clear errors") {
   CHECK_NOTHROW(env.step(act(0.0f)));
 }
 
-TEST_CASE("ContinuousCartPole: one step matches CartPole-v1's equations; it terminates when the pole falls") {
+TEST_CASE("ContinuousCartPole: one step matches CartPole-v1's equations, it terminates when the pole falls") {
   spindle::envs::BasicContinuousCartPole<double> env;
   env.set_state(0.01, -0.02, 0.03, 0.04);
   const auto s = env.step(Eigen::Matrix<double, 1, 1>(0.5));

@@ -68,7 +68,7 @@ TEST_CASE("Optimisers: a NaN gradient skips the step untouched, or throws naming
   CHECK(p.value(0)(1) == 2.0);
 }
 
-TEST_CASE("SGD with momentum follows PyTorch's update; clipping bounds the global norm") {
+TEST_CASE("SGD with momentum follows PyTorch's update, clipping bounds the global norm") {
   auto p = two_params(1.0, 1.0);
   nn::Sgd<double> sgd(p, {.lr = 0.1, .momentum = 0.9});
   p.grad(0) << 1.0, -1.0;
@@ -84,7 +84,7 @@ TEST_CASE("SGD with momentum follows PyTorch's update; clipping bounds the globa
   CHECK(p.grads().norm() == doctest::Approx(1.0).epsilon(1e-5));
 }
 
-TEST_CASE("Initialisation: PyTorch's default bounds; orthogonal rows with the gain") {
+TEST_CASE("Initialisation: PyTorch's default bounds, orthogonal rows with the gain") {
   Rng rng(0);
   nn::Mlp<double> mlp({.sizes = {16, 64, 4}}, rng);
   const auto W = mlp.parameters().value(mlp.layers()[0].weight);
@@ -102,7 +102,7 @@ TEST_CASE("Initialisation: PyTorch's default bounds; orthogonal rows with the ga
   CHECK(ortho.parameters().value(ortho.layers()[1].bias).isZero());
 }
 
-TEST_CASE("Parameters: one flat buffer; copy and Polyak averaging; layout checks") {
+TEST_CASE("Parameters: one flat buffer, copy and Polyak averaging, layout checks") {
   Rng rng(1);
   nn::Mlp<float> a({.sizes = {3, 8, 1}}, rng), b({.sizes = {3, 8, 1}}, rng);
   CHECK(a.parameters().count() == 4);

@@ -85,7 +85,7 @@ TEST_CASE("VecNormalize: final observations are normalised with the same statist
   CHECK(env.final_observations().row(0).isApprox(expected));
 }
 
-TEST_CASE("VecNormalize: frozen statistics do not move; clipping holds") {
+TEST_CASE("VecNormalize: frozen statistics do not move, clipping holds") {
   spindle::VecNormalizeConfig cfg;
   cfg.clip_obs = 0.5;
   spindle::VecNormalize<Vec> env{Vec(3), cfg};

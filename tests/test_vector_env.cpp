@@ -46,7 +46,7 @@ TEST_CASE("VectorEnv: serial and threaded give bit-identical buffers for the sam
   }
 }
 
-TEST_CASE("VectorEnv: the same seed reproduces a run; another seed does not") {
+TEST_CASE("VectorEnv: the same seed reproduces a run, another seed does not") {
   VectorEnv<Pendulum> a(4), b(4), c(4);
   a.reset(5);
   b.reset(5);

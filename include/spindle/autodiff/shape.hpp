@@ -74,40 +74,41 @@ Var<S> slice_cols(Var<S> x, Eigen::Index start, Eigen::Index count) {
   return detail::slice(x, 0, start, x.rows(), count, "slice_cols");
 }
 
-/// [a; b]: a on top of b (same number of columns).
+namespace detail {
 template <class S>
-Var<S> concat_rows(Var<S> a, Var<S> b) {
-  if (a.cols() != b.cols())
-    throw_shape_error("concat_rows", "b", b.rows(), a.cols(), b.rows(), b.cols());
+Var<S> concat(Var<S> a, Var<S> b, bool stack_rows) {
   Tape<S>& t = *a.tape;
-  const int id = t.push(a.rows() + b.rows(), a.cols(), t.needs_grad(a.id) || t.needs_grad(b.id));
+  const int id = stack_rows ? t.push(a.rows() + b.rows(), a.cols(), t.needs_grad(a.id) || t.needs_grad(b.id))
+                            : t.push(a.rows(), a.cols() + b.cols(), t.needs_grad(a.id) || t.needs_grad(b.id));
   Node<S>& n = t.node(id);
   n.input[0] = a.id;
   n.input[1] = b.id;
-  n.tag = 0;
-  if (n.requires_grad) n.backward = &detail::concat_backward<S>;
+  n.tag = stack_rows ? 0 : 1;
+  if (n.requires_grad) n.backward = &concat_backward<S>;
   auto y = t.value(id);
-  y.topRows(a.rows()) = t.value(a.id);
-  y.bottomRows(b.rows()) = t.value(b.id);
+  if (stack_rows) {
+    y.topRows(a.rows()) = t.value(a.id);
+    y.bottomRows(b.rows()) = t.value(b.id);
+  } else {
+    y.leftCols(a.cols()) = t.value(a.id);
+    y.rightCols(b.cols()) = t.value(b.id);
+  }
   return {&t, id};
+}
+}  // namespace detail
+
+/// [a; b]: a on top of b (same number of columns).
+template <class S>
+Var<S> concat_rows(Var<S> a, Var<S> b) {
+  if (a.cols() != b.cols()) throw_shape_error("concat_rows", "b", b.rows(), a.cols(), b.rows(), b.cols());
+  return detail::concat(a, b, true);
 }
 
 /// [a, b]: a left of b (same number of rows).
 template <class S>
 Var<S> concat_cols(Var<S> a, Var<S> b) {
-  if (a.rows() != b.rows())
-    throw_shape_error("concat_cols", "b", a.rows(), b.cols(), b.rows(), b.cols());
-  Tape<S>& t = *a.tape;
-  const int id = t.push(a.rows(), a.cols() + b.cols(), t.needs_grad(a.id) || t.needs_grad(b.id));
-  Node<S>& n = t.node(id);
-  n.input[0] = a.id;
-  n.input[1] = b.id;
-  n.tag = 1;
-  if (n.requires_grad) n.backward = &detail::concat_backward<S>;
-  auto y = t.value(id);
-  y.leftCols(a.cols()) = t.value(a.id);
-  y.rightCols(b.cols()) = t.value(b.id);
-  return {&t, id};
+  if (a.rows() != b.rows()) throw_shape_error("concat_cols", "b", a.rows(), b.cols(), b.rows(), b.cols());
+  return detail::concat(a, b, false);
 }
 
 template <class S>

@@ -67,10 +67,14 @@ class Parameters {
   }
 
   void check_same_layout(const Parameters& other, const char* where) const {
-    if (other.slots_.size() != slots_.size() || other.total_ != total_)
+    bool same = other.slots_.size() == slots_.size() && other.total_ == total_;
+    for (std::size_t i = 0; same && i < slots_.size(); ++i)
+      same = other.slots_[i].rows == slots_[i].rows && other.slots_[i].cols == slots_[i].cols;
+    if (!same)
       throw shape_error(std::string(where) + ": parameter sets differ (" + std::to_string(other.slots_.size()) +
                         " parameters of " + std::to_string(other.total_) + " scalars, expected " +
-                        std::to_string(slots_.size()) + " of " + std::to_string(total_) + ")");
+                        std::to_string(slots_.size()) + " of " + std::to_string(total_) +
+                        ", each of the same shape)");
   }
 
  private:
