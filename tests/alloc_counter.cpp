@@ -1,3 +1,4 @@
+// Test helper (no test cases): counts heap allocations for the allocation-free checks.
 #include "alloc_counter.hpp"
 
 #include <atomic>

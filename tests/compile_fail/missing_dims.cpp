@@ -1,3 +1,4 @@
+// Must NOT compile: CTest (compile_fail.*) checks that the error names what is missing.
 #include <spindle/core/environment.hpp>
 struct NoDims {
   spindle::Box<float> action_space{-1.0f, 1.0f, 1};

@@ -1,3 +1,4 @@
+// Must NOT compile: CTest (compile_fail.*) checks that the error names what is missing.
 #include <spindle/core/environment.hpp>
 struct NoReset {
   static constexpr int obs_dim = 2, act_dim = 1;

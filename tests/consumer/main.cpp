@@ -1,3 +1,4 @@
+// Out-of-tree consumer built by the install.find_package_consumer CTest test; its exit code is the check.
 #include <spindle/spindle.hpp>
 
 #include <cstdio>
