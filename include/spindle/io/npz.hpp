@@ -60,37 +60,33 @@ inline std::string zip_store(const std::map<std::string, std::string>& entries) 
     const auto offset = static_cast<std::uint32_t>(out.size());
     const auto size = static_cast<std::uint32_t>(data.size());
     const auto name_len = static_cast<std::uint16_t>(name.size());
+    // The fields a local header and a central record share: version needed, flags,
+    // method (0 = stored), time, date (1980-01-01), CRC, sizes, name length, extra length.
+    auto common = [&](std::string& o) {
+      detail::put16(o, 20);
+      detail::put16(o, 0);
+      detail::put16(o, 0);
+      detail::put16(o, 0);
+      detail::put16(o, 0x21);
+      detail::put32(o, crc);
+      detail::put32(o, size);
+      detail::put32(o, size);
+      detail::put16(o, name_len);
+      detail::put16(o, 0);
+    };
     // local file header
     detail::put32(out, 0x04034b50);
-    detail::put16(out, 20);
-    detail::put16(out, 0);
-    detail::put16(out, 0);  // stored
-    detail::put16(out, 0);
-    detail::put16(out, 0x21);  // 1980-01-01
-    detail::put32(out, crc);
-    detail::put32(out, size);
-    detail::put32(out, size);
-    detail::put16(out, name_len);
-    detail::put16(out, 0);
+    common(out);
     out += name;
     out += data;
     // central directory record
     detail::put32(central, 0x02014b50);
-    detail::put16(central, 20);
-    detail::put16(central, 20);
-    detail::put16(central, 0);
-    detail::put16(central, 0);
-    detail::put16(central, 0);
-    detail::put16(central, 0x21);
-    detail::put32(central, crc);
-    detail::put32(central, size);
-    detail::put32(central, size);
-    detail::put16(central, name_len);
-    detail::put16(central, 0);
-    detail::put16(central, 0);
-    detail::put16(central, 0);
-    detail::put16(central, 0);
-    detail::put32(central, 0);
+    detail::put16(central, 20);  // version made by
+    common(central);
+    detail::put16(central, 0);  // comment length
+    detail::put16(central, 0);  // disk number
+    detail::put16(central, 0);  // internal attributes
+    detail::put32(central, 0);  // external attributes
     detail::put32(central, offset);
     central += name;
     ++count;
