@@ -3,6 +3,7 @@
 #include "autodiff/activation.hpp"
 #include "autodiff/arena.hpp"
 #include "autodiff/elementwise.hpp"
+#include "autodiff/gaussian.hpp"
 #include "autodiff/gradcheck.hpp"
 #include "autodiff/linalg.hpp"
 #include "autodiff/reduce.hpp"

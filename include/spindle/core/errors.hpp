@@ -20,6 +20,11 @@ struct non_finite_error : std::domain_error {
   using std::domain_error::domain_error;
 };
 
+/// A covariance matrix that should be positive definite is not (Cholesky failed).
+struct not_positive_definite_error : std::domain_error {
+  using std::domain_error::domain_error;
+};
+
 /// An environment was used out of order (e.g. step after the episode ended).
 struct episode_error : std::logic_error {
   using std::logic_error::logic_error;

@@ -1,0 +1,272 @@
+#pragma once
+// Gaussian log-densities and entropies as single tape operations with
+// closed-form gradients (the exploration-noise distributions are built on them).
+//
+//   normal_log_prob(x, mean, std)            diagonal Gaussian, one value per sample
+//   lowrank_gaussian_log_prob(d, W, v, α)    full covariance Σ = α² W diag(v_x) Wᵀ + diag(v_a)
+//   lowrank_gaussian_entropy(W, v, α)        its entropy
+//
+// The low-rank-plus-diagonal form is the Lattice covariance: W (A × L) is the
+// action head, v = [v_a; v_x] stacks the A action variances over the L latent
+// variances (one column per sample, or one column shared by the batch).
+// Forward: per sample Σ is formed by a rank-L update and factorised in place
+// (Cholesky); log p = −½‖L⁻¹d‖² − Σ ln L_kk − (A/2) ln 2π.
+// Backward uses ∂log p/∂Σ = ½(Σ⁻¹ddᵀΣ⁻¹ − Σ⁻¹), so
+//   ∂/∂W = 2α² G W diag(v_x),  ∂/∂v_x,k = α² w_kᵀ G w_k,  ∂/∂v_a,k = G_kk,  ∂/∂d = −Σ⁻¹d.
+#include <Eigen/Cholesky>
+#include <cmath>
+#include <numbers>
+#include <sstream>
+
+#include "elementwise.hpp"
+#include "tape.hpp"
+
+namespace spindle::autodiff {
+
+namespace detail {
+
+template <class Scalar>
+constexpr Scalar half_log_two_pi = Scalar(0.91893853320467274178032973640562);
+
+// Broadcast column/row counts: std may be A×B, A×1, 1×B or 1×1.
+template <class M>
+auto broadcast_to(const M& m, Eigen::Index rows, Eigen::Index cols) {
+  return m.replicate(rows / m.rows(), cols / m.cols());
+}
+
+template <class Scalar>
+void normal_log_prob_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
+  const Eigen::Index A = t.node(n.input[0]).rows, B = n.cols;
+  const auto g = ConstMatrixMap<Scalar>(n.grad, 1, B);
+  const auto x = t.value(n.input[0]).array();
+  const auto mu = t.value(n.input[1]).array();
+  const auto s = broadcast_to(t.value(n.input[2]), A, B).array();
+  // z = (x − μ)/σ: ∂/∂x = −z/σ, ∂/∂μ = z/σ, ∂/∂σ = (z² − 1)/σ, each times the sample's upstream gradient.
+  const auto z = (x - mu) / s;
+  const auto G = g.replicate(A, 1).array();
+  if (t.needs_grad(n.input[0])) t.accumulate(n.input[0], (-G * z / s).matrix());
+  if (t.needs_grad(n.input[1])) t.accumulate(n.input[1], (G * z / s).matrix());
+  if (t.needs_grad(n.input[2])) accumulate_reduced(t, n.input[2], (G * (z.square() - Scalar(1)) / s).matrix());
+}
+
+}  // namespace detail
+
+/// log N(x; mean, diag std²), summed over rows: x and mean A × B, std A × B, A × 1, 1 × B or 1 × 1. Result 1 × B.
+template <class S>
+Var<S> normal_log_prob(Var<S> x, Var<S> mean, Var<S> std) {
+  const Eigen::Index A = x.rows(), B = x.cols();
+  if (mean.rows() != A || mean.cols() != B) throw_shape_error("normal_log_prob", "mean", A, B, mean.rows(), mean.cols());
+  if ((std.rows() != A && std.rows() != 1) || (std.cols() != B && std.cols() != 1))
+    throw_shape_error("normal_log_prob", "std", A, B, std.rows(), std.cols());
+  Tape<S>& t = *x.tape;
+  const int id = t.push(1, B, t.needs_grad(x.id) || t.needs_grad(mean.id) || t.needs_grad(std.id));
+  Node<S>& n = t.node(id);
+  n.input[0] = x.id;
+  n.input[1] = mean.id;
+  n.input[2] = std.id;
+  if (n.requires_grad) n.backward = &detail::normal_log_prob_backward<S>;
+  const auto s = detail::broadcast_to(t.value(std.id), A, B).array();
+  const auto z = (t.value(x.id).array() - t.value(mean.id).array()) / s;
+  t.value(id) = (S(-0.5) * z.square() - s.log()).colwise().sum() - S(A) * detail::half_log_two_pi<S>;
+  return {&t, id};
+}
+
+namespace detail {
+
+// expln(x) = exp(x) for x ≤ 0, log1p(x + ε) + 1 above (gSDE's use_expln: grows slowly for large x).
+struct ExplnOp {  // param[0] = ε
+  template <class N, class X, class Y>
+  static void forward(const N& n, const X& x, Y& y) {
+    using S = typename X::Scalar;
+    const S eps = n.param[0];
+    y = x.unaryExpr([eps](S v) { return v <= S(0) ? std::exp(v) : std::log1p(v + eps) + S(1); });
+  }
+  template <class N, class X, class Y, class G>
+  static auto grad(const N& n, const X& x, const Y& y, const G& g) {
+    using S = typename X::Scalar;
+    const S eps = n.param[0];
+    return (x <= S(0)).select(g * y, g / (x + (S(1) + eps)));
+  }
+};
+
+/// Σ_b = α² W diag(v_x) Wᵀ + diag(v_a) into `sigma` (lower triangle), from column b of v (or its only column).
+template <class Scalar, class WT, class VT>
+void lowrank_covariance(const WT& W, const VT& v, Eigen::Index b, Scalar alpha,
+                        Eigen::Ref<Matrix<Scalar>> sigma, Eigen::Ref<Matrix<Scalar>> scaled_w) {
+  const Eigen::Index A = W.rows(), L = W.cols();
+  const Eigen::Index c = v.cols() == 1 ? 0 : b;
+  // M = α W diag(√v_x) so that Σ = M Mᵀ + diag(v_a): one symmetric rank-L update.
+  scaled_w.noalias() = W * (alpha * v.col(c).segment(A, L).array().sqrt()).matrix().asDiagonal();
+  sigma.template triangularView<Eigen::Lower>().setZero();
+  sigma.template selfadjointView<Eigen::Lower>().rankUpdate(scaled_w);
+  sigma.diagonal() += v.col(c).head(A);
+}
+
+/// Cholesky in place (lower); throws naming the sample and what to change when Σ is not positive definite.
+template <class Scalar>
+void cholesky_in_place(Eigen::Ref<Matrix<Scalar>> sigma, Eigen::Index sample, const char* where) {
+  Eigen::LLT<Eigen::Ref<Matrix<Scalar>>, Eigen::Lower> llt(sigma);
+  bool ok = llt.info() == Eigen::Success;
+  for (Eigen::Index k = 0; ok && k < sigma.rows(); ++k) ok = sigma(k, k) > Scalar(0) && std::isfinite(sigma(k, k));
+  if (!ok) {
+    std::ostringstream msg;
+    msg << where << ": the covariance of sample " << sample
+        << " is not positive definite (a zero latent with alpha = 0 and std_reg = 0 makes it singular;"
+           " set std_reg > 0) or holds NaN";
+    throw not_positive_definite_error(msg.str());
+  }
+}
+
+// Offsets into tape scratch memory stay 64-byte aligned (the maps assume alignment).
+template <class Scalar>
+constexpr Eigen::Index padded(Eigen::Index n) {
+  constexpr Eigen::Index per_line = 64 / static_cast<Eigen::Index>(sizeof(Scalar));
+  return (n + per_line - 1) / per_line * per_line;
+}
+
+template <class Scalar>
+struct LowRankLayout {  // aux buffer: per sample the Cholesky factor (A×A) and Σ⁻¹d (A)
+  Eigen::Index A, B;
+  Eigen::Index stride() const { return padded<Scalar>(A * A) + padded<Scalar>(A); }
+  Scalar* factor(Scalar* aux, Eigen::Index b) const { return aux + b * stride(); }
+  Scalar* solved(Scalar* aux, Eigen::Index b) const { return aux + b * stride() + padded<Scalar>(A * A); }
+  std::size_t size() const { return static_cast<std::size_t>(B * stride()); }
+};
+
+// tag 0: log-prob (inputs d, W, v); tag 1: entropy (inputs W, v).
+template <class Scalar>
+void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
+  const bool entropy = n.tag == 1;
+  const int d_id = entropy ? -1 : n.input[0], w_id = n.input[entropy ? 0 : 1], v_id = n.input[entropy ? 1 : 2];
+  const auto W = t.value(w_id);
+  const auto v = t.value(v_id);
+  const Eigen::Index A = W.rows(), L = W.cols(), B = n.cols;
+  const Scalar alpha = n.param[0];
+  const LowRankLayout<Scalar> layout{A, B};
+  const Eigen::Index sq = padded<Scalar>(A * A), wl = padded<Scalar>(A * L);
+  Scalar* work = t.scratch(static_cast<std::size_t>(2 * sq + 2 * wl + A + L));  // freed by clear()
+  MatrixMap<Scalar> inv(work, A, A), G(work + sq, A, A), GW(work + 2 * sq, A, L);
+  MatrixMap<Scalar> dW(work + 2 * sq + wl, A, L);
+  MatrixMap<Scalar> dv(work + 2 * sq + 2 * wl, A + L, 1);
+  dW.setZero();
+  const bool want_w = t.needs_grad(w_id), want_v = t.needs_grad(v_id);
+  for (Eigen::Index b = 0; b < B; ++b) {
+    const Scalar g = n.grad[b];
+    const ConstMatrixMap<Scalar> chol(layout.factor(n.aux, b), A, A);
+    const ConstMatrixMap<Scalar> y(layout.solved(n.aux, b), A, 1);  // Σ⁻¹ d
+    // Σ⁻¹ = L⁻ᵀ L⁻¹
+    inv.setIdentity();
+    chol.template triangularView<Eigen::Lower>().solveInPlace(inv);
+    G.noalias() = inv.transpose() * inv;
+    if (entropy) {
+      G *= Scalar(0.5) * g;  // ∂H/∂Σ = ½ Σ⁻¹
+    } else {
+      G = Scalar(0.5) * g * (y * y.transpose() - G);
+      if (t.needs_grad(d_id)) {
+        // ∂log p/∂d = −Σ⁻¹ d; one column of the gradient
+        Node<Scalar>& dn = t.node(d_id);
+        MatrixMap<Scalar> gd(dn.grad, dn.rows, dn.cols);
+        if (dn.external_grad || dn.grad_written)
+          gd.col(b) -= g * y.col(0);
+        else
+          gd.col(b) = -g * y.col(0);
+      }
+    }
+    if (!want_w && !want_v) continue;
+    GW.noalias() = G * W;
+    const Eigen::Index c = v.cols() == 1 ? 0 : b;
+    if (want_w) dW.noalias() += (Scalar(2) * alpha * alpha) * GW * v.col(c).segment(A, L).asDiagonal();
+    if (want_v) {
+      dv.col(0).head(A) = G.diagonal();
+      dv.col(0).segment(A, L) = (alpha * alpha) * (W.array() * GW.array()).colwise().sum().transpose();
+      if (v.cols() == 1) {
+        t.accumulate(v_id, dv);  // shared by the batch: contributions add up
+      } else {
+        Node<Scalar>& vn = t.node(v_id);
+        MatrixMap<Scalar> gv(vn.grad, vn.rows, vn.cols);
+        if (vn.external_grad || vn.grad_written)
+          gv.col(b) += dv.col(0);
+        else
+          gv.col(b) = dv.col(0);
+      }
+    }
+  }
+  // The per-column writes above must mark the node only after every column is written.
+  if (!entropy && t.needs_grad(d_id)) t.node(d_id).grad_written = true;
+  if (want_v && v.cols() != 1) t.node(v_id).grad_written = true;
+  if (want_w) t.accumulate(w_id, dW);
+}
+
+template <class Scalar>
+Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar alpha, bool entropy) {
+  const char* where = entropy ? "lowrank_gaussian_entropy" : "lowrank_gaussian_log_prob";
+  const Eigen::Index A = W.rows(), L = W.cols();
+  if (v.rows() != A + L) throw_shape_error(where, "v = [action variances; latent variances]", A + L, entropy ? v.cols() : d.cols(), v.rows(), v.cols());
+  const Eigen::Index B = entropy ? v.cols() : d.cols();
+  if (!entropy) {
+    if (d.rows() != A) throw_shape_error(where, "d = x − mean", A, d.cols(), d.rows(), d.cols());
+    if (v.cols() != B && v.cols() != 1) throw_shape_error(where, "v", A + L, B, v.rows(), v.cols());
+  }
+  Tape<Scalar>& t = *W.tape;
+  const bool needs = (!entropy && t.needs_grad(d.id)) || t.needs_grad(W.id) || t.needs_grad(v.id);
+  const int id = t.push(1, B, needs);
+  const LowRankLayout<Scalar> layout{A, B};
+  Scalar* aux = t.scratch(layout.size());
+  Scalar* scaled = t.scratch(static_cast<std::size_t>(A * L));
+  Node<Scalar>& n = t.node(id);
+  n.aux = aux;
+  n.param[0] = alpha;
+  n.tag = entropy ? 1 : 0;
+  if (entropy) {
+    n.input[0] = W.id;
+    n.input[1] = v.id;
+  } else {
+    n.input[0] = d.id;
+    n.input[1] = W.id;
+    n.input[2] = v.id;
+  }
+  if (n.requires_grad) n.backward = &lowrank_backward<Scalar>;
+  const auto Wv = t.value(W.id);
+  const auto vv = t.value(v.id);
+  check_finite(vv, where, "v (variances)");
+  auto out = t.value(id);
+  for (Eigen::Index b = 0; b < B; ++b) {
+    MatrixMap<Scalar> chol(layout.factor(aux, b), A, A);
+    lowrank_covariance<Scalar>(Wv, vv, b, alpha, chol, MatrixMap<Scalar>(scaled, A, L));
+    cholesky_in_place<Scalar>(chol, b, where);
+    const Scalar half_logdet = chol.diagonal().array().log().sum();
+    if (entropy) {
+      out(0, b) = Scalar(A) * (Scalar(0.5) + half_log_two_pi<Scalar>) + half_logdet;
+    } else {
+      MatrixMap<Scalar> y(layout.solved(aux, b), A, 1);
+      y = t.value(d.id).col(b);
+      chol.template triangularView<Eigen::Lower>().solveInPlace(y);
+      out(0, b) = Scalar(-0.5) * y.squaredNorm() - half_logdet - Scalar(A) * half_log_two_pi<Scalar>;
+      chol.template triangularView<Eigen::Lower>().transpose().solveInPlace(y);  // keep Σ⁻¹d for backward
+    }
+  }
+  return {&t, id};
+}
+
+}  // namespace detail
+
+/// expln(x): exp(x) for x ≤ 0, log1p(x + eps) + 1 for x > 0 (SB3's use_expln).
+template <class S>
+Var<S> expln(Var<S> x, std::type_identity_t<S> eps = S(1e-6)) {
+  return detail::unary<detail::ExplnOp>(x, eps);
+}
+
+/// log N(mean + d; mean, Σ) with Σ_b = α² W diag(v_x,b) Wᵀ + diag(v_a,b); d A × B, W A × L,
+/// v (A+L) × B or (A+L) × 1 stacking [v_a; v_x]. Result 1 × B. Throws not_positive_definite_error.
+template <class S>
+Var<S> lowrank_gaussian_log_prob(Var<S> d, Var<S> W, Var<S> v, std::type_identity_t<S> alpha = S(1)) {
+  return detail::lowrank_gaussian(d, W, v, S(alpha), false);
+}
+
+/// Entropy of N(·, Σ_b) for each column b of v. Result 1 × v.cols().
+template <class S>
+Var<S> lowrank_gaussian_entropy(Var<S> W, Var<S> v, std::type_identity_t<S> alpha = S(1)) {
+  return detail::lowrank_gaussian(W, W, v, S(alpha), true);
+}
+
+}  // namespace spindle::autodiff

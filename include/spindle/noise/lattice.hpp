@@ -1,0 +1,192 @@
+#pragma once
+// Lattice (Chiappa et al., NeurIPS 2023), state-dependent version
+// (LatticeStateDependentNoiseDistribution of amathislab/lattice).
+//
+// Two exploration matrices perturb the policy: P_x (L × L) the last hidden layer and
+// P_a (L × A) the action, both linear in the latent z and held fixed between resamples:
+//   u = clipmean(W (z + α P_xᵀ z) + b) + P_aᵀ z,     a = tanh(u) when squashed.
+// Marginally u ~ N(μ, Σ(z)) with a full covariance shaped by the action head W:
+//   Σ = α² W diag(σ_x²) Wᵀ + diag(σ_a²),  σ_x,k² = Σ_j z_j² C_jk²,  σ_a,k² = Σ_j z_j² D_jk² + std_reg²,
+// where [C | D] = exp(clip(θ, ln std_min, ln std_max) − ½ ln L) (or expln); θ is L × (L + A)
+// with full_std, else L × 2 (one std per latent row for each matrix). log π and the entropy
+// are exact full-covariance Gaussian quantities (autodiff::lowrank_gaussian_*).
+#include "action_head.hpp"
+
+namespace spindle::noise {
+
+template <class S>
+class Lattice {
+ public:
+  using scalar = S;
+  struct Config {
+    double alpha = 1.0;
+    double std_min = 1e-3, std_max = 1.0;  // std_clip (the policy wrappers of the paper use max 10)
+    double std_reg = 0.0;
+    bool full_std = true;
+    bool use_expln = false;
+    bool squash_output = false;
+    bool learn_features = false;
+    double epsilon = 1e-6;
+    double log_std_init = 0.0;
+    double clip_mean = 0.0;
+    HeadInit head{};
+  };
+
+  Lattice(Eigen::Index latent_dim, Eigen::Index action_dim, nn::Parameters<S>& p, Rng& rng, Config c = {})
+      : config_(c), latent_dim_(latent_dim), action_dim_(action_dim) {
+    check_dims(latent_dim, action_dim, "Lattice");
+    if (!(c.std_min > 0) || !(c.std_max >= c.std_min))
+      throw std::invalid_argument("Lattice: std_clip needs 0 < std_min <= std_max");
+    mean_ = make_mean_layer(p, latent_dim, action_dim, c.head, rng);
+    log_std_ = p.add("log_std", latent_dim, c.full_std ? latent_dim + action_dim : 2);
+    p.value(log_std_).setConstant(static_cast<S>(c.log_std_init));
+  }
+
+  Eigen::Index latent_dim() const noexcept { return latent_dim_; }
+  Eigen::Index action_dim() const noexcept { return action_dim_; }
+  bool squashed() const noexcept { return config_.squash_output; }
+  const Config& config() const noexcept { return config_; }
+
+  Var<S> mean(nn::Parameters<S>& p, Var<S> z) const { return clip(mean_(p, checked(z))); }
+  Var<S> mode(nn::Parameters<S>& p, Var<S> z) const {
+    const Var<S> mu = mean(p, z);
+    return squashed() ? autodiff::tanh(mu) : mu;
+  }
+
+  /// [C | D] (L × (L + A)): standard deviations of P_x's and P_a's entries (Actor.get_std for logging).
+  Var<S> std_matrix(nn::Parameters<S>& p, autodiff::Tape<S>& t) const {
+    const Var<S> theta = autodiff::clamp(p.on(t, log_std_), S(std::log(config_.std_min)), S(std::log(config_.std_max))) -
+                         S(0.5 * std::log(static_cast<double>(latent_dim_)));
+    Var<S> s = config_.use_expln ? autodiff::expln(theta, S(config_.epsilon)) : autodiff::exp(theta);
+    if (config_.full_std) return s;
+    const Var<S> c = t.constant(Matrix<S>::Ones(latent_dim_, latent_dim_)) * autodiff::slice_cols(s, 0, 1);
+    const Var<S> d = t.constant(Matrix<S>::Ones(latent_dim_, action_dim_)) * autodiff::slice_cols(s, 1, 1);
+    return autodiff::concat_cols(c, d);
+  }
+  /// v = [σ_a²; σ_x²] ((A + L) × batch), the input of autodiff::lowrank_gaussian_*.
+  Var<S> variances(nn::Parameters<S>& p, Var<S> z) const {
+    const Var<S> s2 = autodiff::square(std_matrix(p, *z.tape));
+    const Var<S> z2 = autodiff::square(features(z));
+    const Var<S> vx = autodiff::matmul(autodiff::transpose(autodiff::slice_cols(s2, 0, latent_dim_)), z2);
+    Var<S> va = autodiff::matmul(autodiff::transpose(autodiff::slice_cols(s2, latent_dim_, action_dim_)), z2);
+    if (config_.std_reg != 0) va = va + S(config_.std_reg * config_.std_reg);
+    return autodiff::concat_rows(va, vx);
+  }
+  /// Σ of sample b (A × A), for logging.
+  Matrix<S> covariance(nn::Parameters<S>& p, Var<S> z, Eigen::Index b) const {
+    const Var<S> v = variances(p, z);
+    Matrix<S> sigma(action_dim_, action_dim_), scaled(action_dim_, latent_dim_);
+    autodiff::detail::lowrank_covariance<S>(p.value(mean_.weight), v.value(), b, S(config_.alpha), sigma, scaled);
+    return sigma.template selfadjointView<Eigen::Lower>();
+  }
+
+  Var<S> log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> actions) {
+    autodiff::Tape<S>& t = *z.tape;
+    if (!squashed()) return gaussian_log_prob(p, z, actions);
+    u_.resize(actions.rows(), actions.cols());
+    inverse_tanh<S>(actions.value(), u_);
+    const Var<S> u = t.constant(u_);
+    return gaussian_log_prob(p, z, u) - tanh_log_det(autodiff::tanh(u), S(config_.epsilon));
+  }
+  std::optional<Var<S>> entropy(nn::Parameters<S>& p, Var<S> z) const {
+    if (squashed()) return std::nullopt;
+    return autodiff::lowrank_gaussian_entropy(p.on(*z.tape, mean_.weight), variances(p, z), S(config_.alpha));
+  }
+
+  /// Training sample (SAC): fresh P_x, P_a shared by the batch, differentiable w.r.t. θ, W, b and z.
+  Sampled<S> rsample(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
+    autodiff::Tape<S>& t = *z.tape;
+    normals_.resize(latent_dim_, latent_dim_ + action_dim_);
+    rng.fill_normal(normals_);
+    const Var<S> P = std_matrix(p, t) * t.constant(normals_);
+    const Var<S> f = features(z);
+    const Var<S> latent_noise = autodiff::matmul(autodiff::transpose(autodiff::slice_cols(P, 0, latent_dim_)), f) * S(config_.alpha);
+    const Var<S> action_noise = autodiff::matmul(autodiff::transpose(autodiff::slice_cols(P, latent_dim_, action_dim_)), f);
+    return finish(p, z, mean(p, z + latent_noise) + action_noise);
+  }
+
+  /// Resamples P_x and P_a for each of n_envs environments.
+  void reset_noise(nn::Parameters<S>& p, Eigen::Index n_envs, Rng& rng) {
+    const Eigen::Index L = latent_dim_, A = action_dim_;
+    matrices_.resize(L, (L + A) * n_envs);
+    rng.fill_normal(matrices_);
+    scale_matrices(p);
+  }
+
+  /// Sets the matrices from given standard normals (L × (L + A)·n, [N_x,i | N_a,i] for environment i).
+  template <class Derived>
+  void set_exploration_normals(nn::Parameters<S>& p, const Eigen::MatrixBase<Derived>& normals) {
+    const Eigen::Index L = latent_dim_, A = action_dim_;
+    if (normals.rows() != L || normals.cols() % (L + A) != 0 || normals.cols() == 0)
+      throw_shape_error("Lattice::set_exploration_normals", "normals", L, L + A, normals.rows(), normals.cols());
+    matrices_ = normals.template cast<S>();
+    scale_matrices(p);
+  }
+
+ private:
+  void scale_matrices(nn::Parameters<S>& p) {
+    const Eigen::Index L = latent_dim_, A = action_dim_, n_envs = matrices_.cols() / (L + A);
+    const auto theta = p.value(log_std_);
+    const double lo = std::log(config_.std_min), hi = std::log(config_.std_max), shift = 0.5 * std::log(double(L));
+    Matrix<S> s(L, L + A);
+    for (Eigen::Index k = 0; k < L + A; ++k) {
+      const Eigen::Index c = config_.full_std ? k : (k < L ? 0 : 1);
+      for (Eigen::Index j = 0; j < L; ++j) {
+        const S x = static_cast<S>(std::clamp(static_cast<double>(theta(j, c)), lo, hi) - shift);
+        s(j, k) = config_.use_expln ? (x <= S(0) ? std::exp(x) : std::log1p(x + S(config_.epsilon)) + S(1)) : std::exp(x);
+      }
+    }
+    for (Eigen::Index i = 0; i < n_envs; ++i) matrices_.middleCols(i * (L + A), L + A).array() *= s.array();
+  }
+
+
+ public:
+  /// Exploration sample: environment i (column i) uses its own P_x, P_a.
+  Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
+    autodiff::Tape<S>& t = *z.tape;
+    const Eigen::Index L = latent_dim_, A = action_dim_, n = matrices_.cols() / (L + A);
+    if (n != z.cols() && n != 1) reset_noise(p, z.cols(), rng);
+    const bool shared = matrices_.cols() == L + A;
+    perturbed_.resize(L, z.cols());
+    noise_.resize(A, z.cols());
+    const auto Z = checked(z).value();
+    for (Eigen::Index i = 0; i < z.cols(); ++i) {
+      const auto P = matrices_.middleCols((shared ? 0 : i) * (L + A), L + A);
+      perturbed_.col(i) = Z.col(i);
+      perturbed_.col(i).noalias() += S(config_.alpha) * (P.leftCols(L).transpose() * Z.col(i));
+      noise_.col(i).noalias() = P.rightCols(A).transpose() * Z.col(i);
+    }
+    return finish(p, z, mean(p, t.constant(perturbed_)) + t.constant(noise_));
+  }
+
+  /// The current exploration matrices: L × (L + A)·n, [P_x,i | P_a,i] for environment i.
+  const Matrix<S>& exploration_matrices() const noexcept { return matrices_; }
+
+ private:
+  Var<S> checked(Var<S> z) const {
+    check_latent(z, latent_dim_, "Lattice");
+    return z;
+  }
+  Var<S> clip(Var<S> mu) const {
+    return config_.clip_mean > 0 ? autodiff::clamp(mu, S(-config_.clip_mean), S(config_.clip_mean)) : mu;
+  }
+  Var<S> features(Var<S> z) const { return config_.learn_features ? z : autodiff::stop_gradient(z); }
+  Var<S> gaussian_log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> u) const {
+    return autodiff::lowrank_gaussian_log_prob(u - mean(p, z), p.on(*z.tape, mean_.weight), variances(p, z),
+                                               S(config_.alpha));
+  }
+  Sampled<S> finish(nn::Parameters<S>& p, Var<S> z, Var<S> u) {
+    const Var<S> logp = gaussian_log_prob(p, z, u);
+    if (!squashed()) return {u, logp};
+    const Var<S> a = autodiff::tanh(u);
+    return {a, logp - tanh_log_det(a, S(config_.epsilon))};
+  }
+
+  Config config_;
+  Eigen::Index latent_dim_, action_dim_;
+  nn::Dense mean_;
+  int log_std_ = -1;
+  Matrix<S> matrices_, normals_, perturbed_, noise_, u_;
+};
+
+}  // namespace spindle::noise
