@@ -8,5 +8,6 @@
 #include "noise/lattice_plain.hpp"
 #include "noise/ornstein_uhlenbeck.hpp"
 #include "noise/pink.hpp"
+#include "noise/schedule.hpp"
 #include "noise/squashed_gaussian.hpp"
 #include "noise/white.hpp"

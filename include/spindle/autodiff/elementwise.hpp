@@ -284,7 +284,17 @@ Var<Scalar> binary(Var<Scalar> x, Var<Scalar> y) {
   };
   if (same)
     compute(a.array(), b.array());  // the common case, fully vectorised
-  else
+  else if constexpr (Op == Binary::add || Op == Binary::mul) {
+    if (b.cols() == 1 && b.rows() == r && a.rows() == r && a.cols() == c) {  // a column (bias, std) over a batch
+      if constexpr (Op == Binary::add) out = a.array().colwise() + b.col(0).array();
+      else out = a.array().colwise() * b.col(0).array();
+    } else if (a.cols() == 1 && a.rows() == r && b.rows() == r && b.cols() == c) {
+      if constexpr (Op == Binary::add) out = b.array().colwise() + a.col(0).array();
+      else out = b.array().colwise() * a.col(0).array();
+    } else {
+      compute(broadcast(a, r, c).array(), broadcast(b, r, c).array());
+    }
+  } else
     compute(broadcast(a, r, c).array(), broadcast(b, r, c).array());
   return {&t, id};
 }

@@ -70,6 +70,7 @@ Eigen::Index first_non_finite(const Eigen::DenseBase<Derived>& x) noexcept {
 /// Throws non_finite_error naming the first NaN/Inf coefficient of `x`.
 template <class Derived>
 void check_finite(const Eigen::DenseBase<Derived>& x, std::string_view where, std::string_view what) {
+  if (x.derived().allFinite()) return;  // vectorised; locate the culprit only on failure
   const Eigen::Index k = first_non_finite(x);
   if (k < 0) return;
   const auto& e = x.derived();

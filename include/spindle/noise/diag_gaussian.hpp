@@ -54,6 +54,7 @@ class DiagGaussian {
   }
   /// Exploration sample: column i is environment i and draws from its noise stream.
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
+    check_finite(z.value(), "DiagGaussian::explore", "latent");
     source_.resize(action_dim_, z.cols(), rng);
     xi_.resize(action_dim_, z.cols());
     source_.next(xi_, rng);

@@ -93,8 +93,11 @@ class Gsde {
   void reset_noise(nn::Parameters<S>& p, Eigen::Index n_envs, Rng& rng) { draw_matrices(p, n_envs, rng); }
 
   /// Exploration sample: environment i (column i) uses its exploration matrix (one matrix
-  /// drawn for one environment serves every column, as SB3's exploration_mat).
+  /// drawn for one environment serves every column, as SB3's exploration_mat). The log-prob
+  /// uses the std the matrices were drawn with: call reset_noise after changing θ (the
+  /// algorithms do, at every rollout start, as SB3).
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
+    check_finite(z.value(), "Gsde::explore", "latent");
     autodiff::Tape<S>& t = *z.tape;
     const Eigen::Index n = matrices_.cols() / action_dim_;
     if (n != z.cols() && n != 1) draw_matrices(p, z.cols(), rng);  // first use, or the number of envs changed
@@ -106,7 +109,16 @@ class Gsde {
       const Eigen::Index m = shared ? 0 : i;
       noise_.col(i).noalias() = matrices_.middleCols(m * action_dim_, action_dim_).transpose() * Z.col(i);
     }
-    return finish(p, z, mu, mu + t.constant(noise_));
+    // The marginal std of the matrices in use (θ is fixed between resamples within a rollout).
+    // (acting records no gradient through the std: it is computed directly)
+    marginal_std_.resize(action_dim_, z.cols());
+    marginal_std_.noalias() = std_squared_.transpose() * Z.array().square().matrix();
+    marginal_std_ = (marginal_std_.array() + S(config_.epsilon)).sqrt();
+    const Var<S> u = mu + t.constant(noise_);
+    const Var<S> logp = autodiff::normal_log_prob(u, mu, t.view(marginal_std_.data(), action_dim_, z.cols()));
+    if (!squashed()) return {u, logp};
+    const Var<S> a = autodiff::tanh(u);
+    return {a, logp - tanh_log_det(a, S(config_.epsilon))};
   }
 
   /// The current exploration matrices (L × A·n, matrix i in columns [iA, (i+1)A)).
@@ -151,13 +163,14 @@ class Gsde {
       }
     }
     for (Eigen::Index i = 0; i < n; ++i) matrices_.middleCols(i * action_dim_, action_dim_).array() *= s.array();
+    std_squared_ = s.array().square();
   }
 
   Config config_;
   Eigen::Index latent_dim_, action_dim_;
   nn::Dense mean_;
   int log_std_ = -1;
-  Matrix<S> matrices_, normals_, noise_, u_;
+  Matrix<S> matrices_, normals_, noise_, u_, std_squared_, marginal_std_;
 };
 
 }  // namespace spindle::noise

@@ -137,12 +137,14 @@ class Lattice {
       }
     }
     for (Eigen::Index i = 0; i < n_envs; ++i) matrices_.middleCols(i * (L + A), L + A).array() *= s.array();
+    std_squared_ = s.array().square();
   }
 
 
  public:
   /// Exploration sample: environment i (column i) uses its own P_x, P_a.
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
+    check_finite(z.value(), "Lattice::explore", "latent");
     autodiff::Tape<S>& t = *z.tape;
     const Eigen::Index L = latent_dim_, A = action_dim_, n = matrices_.cols() / (L + A);
     if (n != z.cols() && n != 1) reset_noise(p, z.cols(), rng);
@@ -156,7 +158,19 @@ class Lattice {
       perturbed_.col(i).noalias() += S(config_.alpha) * (P.leftCols(L).transpose() * Z.col(i));
       noise_.col(i).noalias() = P.rightCols(A).transpose() * Z.col(i);
     }
-    return finish(p, z, mean(p, t.constant(perturbed_)) + t.constant(noise_));
+    // log-prob with the std the matrices were drawn with (θ is fixed between resamples in a rollout)
+    const Var<S> u = mean(p, t.constant(perturbed_)) + t.constant(noise_);
+    // (acting records no gradient through the variances: v is computed directly)
+    variances_.resize(A + L, z.cols());
+    squared_latent_ = Z.array().square();
+    variances_.topRows(A).noalias() = std_squared_.rightCols(A).transpose() * squared_latent_;
+    variances_.topRows(A).array() += S(config_.std_reg * config_.std_reg);
+    variances_.bottomRows(L).noalias() = std_squared_.leftCols(L).transpose() * squared_latent_;
+    const Var<S> logp = autodiff::lowrank_gaussian_log_prob(u - mean(p, z), p.on(t, mean_.weight),
+                                                           t.view(variances_.data(), A + L, z.cols()), S(config_.alpha));
+    if (!squashed()) return {u, logp};
+    const Var<S> a = autodiff::tanh(u);
+    return {a, logp - tanh_log_det(a, S(config_.epsilon))};
   }
 
   /// The current exploration matrices: L × (L + A)·n, [P_x,i | P_a,i] for environment i.
@@ -186,7 +200,7 @@ class Lattice {
   Eigen::Index latent_dim_, action_dim_;
   nn::Dense mean_;
   int log_std_ = -1;
-  Matrix<S> matrices_, normals_, perturbed_, noise_, u_;
+  Matrix<S> matrices_, normals_, perturbed_, noise_, u_, std_squared_, variances_, squared_latent_;
 };
 
 }  // namespace spindle::noise

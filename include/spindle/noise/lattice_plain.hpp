@@ -93,10 +93,9 @@ class LatticePlain {
 
   /// u = μ + chol(Σ) ξ per column, ξ from the source (column i = environment i).
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
-    autodiff::Tape<S>& t = *z.tape;
-    const Eigen::Index A = action_dim_, L = latent_dim_;
-    source_.resize(A, z.cols(), rng);
-    xi_.resize(A, z.cols());
+    check_finite(z.value(), "LatticePlain::explore", "latent");
+    source_.resize(action_dim_, z.cols(), rng);
+    xi_.resize(action_dim_, z.cols());
     source_.next(xi_, rng);
     return sample(p, z, xi_);
   }

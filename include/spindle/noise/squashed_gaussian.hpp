@@ -55,6 +55,7 @@ class SquashedGaussian {
     return sample_with(p, z);
   }
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
+    check_finite(z.value(), "SquashedGaussian::explore", "latent");
     source_.resize(action_dim_, z.cols(), rng);
     xi_.resize(action_dim_, z.cols());
     source_.next(xi_, rng);

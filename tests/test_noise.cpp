@@ -1,0 +1,403 @@
+// Exploration noise: gradients of every head, sample statistics against the analytic
+// (co)variances, the resampling schedule, colored-noise spectra and bad input.
+#include <doctest/doctest.h>
+
+#include <spindle/noise.hpp>
+
+#include "alloc_counter.hpp"
+
+using namespace spindle;
+using Mat = Eigen::MatrixXd;
+using autodiff::Tape;
+using autodiff::Var;
+
+namespace {
+
+constexpr Eigen::Index L = 5, A = 3, B = 4;
+
+Mat random_matrix(Eigen::Index r, Eigen::Index c, Rng& rng, double scale = 1.0) {
+  Mat m(r, c);
+  rng.fill_normal(m);
+  return m * scale;
+}
+
+// Finite-difference check of d loss / d (every parameter, the latent).
+// `loss(head, params, tape, z)` builds a 1×1 value; it is evaluated with a fresh copy of `rng_state`.
+template <class Head, class Loss>
+double worst_gradient_error(Head& head, nn::Parameters<double>& p, const Mat& Z, Loss loss, bool check_latent) {
+  const Rng rng0(99);
+  auto evaluate = [&](const Mat& z_value) {
+    Tape<double> t;
+    t.set_grad_enabled(false);
+    Rng rng = rng0;
+    return loss(head, p, t, t.constant(z_value), rng).value()(0, 0);
+  };
+  Tape<double> t;
+  p.zero_grad();
+  Rng rng = rng0;
+  const Var<double> z = t.variable(Z);
+  t.backward(loss(head, p, t, z, rng));
+  const Eigen::VectorXd analytic = p.grads();
+  const Mat analytic_z = z.grad();
+  double worst = 0;
+  auto consider = [&](double a, double up, double down, double h) {
+    const double numeric = (up - down) / (2 * h);
+    worst = std::max(worst, std::abs(a - numeric) / std::max(1.0, std::abs(numeric)));
+  };
+  for (Eigen::Index i = 0; i < p.size(); ++i) {
+    const double x0 = p.values()(i), h = 1e-6 * std::max(1.0, std::abs(x0));
+    p.values()(i) = x0 + h;
+    const double up = evaluate(Z);
+    p.values()(i) = x0 - h;
+    const double down = evaluate(Z);
+    p.values()(i) = x0;
+    consider(analytic(i), up, down, h);
+  }
+  if (check_latent) {
+    Mat z2 = Z;
+    for (Eigen::Index i = 0; i < Z.size(); ++i) {
+      const double x0 = Z(i), h = 1e-6 * std::max(1.0, std::abs(x0));
+      z2(i) = x0 + h;
+      const double up = evaluate(z2);
+      z2(i) = x0 - h;
+      const double down = evaluate(z2);
+      z2(i) = x0;
+      consider(analytic_z(i), up, down, h);
+    }
+  }
+  return worst;
+}
+
+// log_prob of given actions, entropy (when defined) and a reparameterised sample with its log-prob.
+template <class Head>
+void check_all_gradients(Head& head, nn::Parameters<double>& p, bool check_latent) {
+  Rng rng(3);
+  const Mat Z = random_matrix(L, B, rng);
+  Mat actions = random_matrix(A, B, rng, 0.5);
+  if (head.squashed()) actions = actions.array().tanh();
+  const auto log_prob = [&](Head& h, nn::Parameters<double>& pp, Tape<double>& t, Var<double> z, Rng&) {
+    return autodiff::sum(h.log_prob(pp, z, t.constant(actions)));
+  };
+  CHECK(worst_gradient_error(head, p, Z, log_prob, check_latent) < 1e-6);
+  const auto entropy = [&](Head& h, nn::Parameters<double>& pp, Tape<double>&, Var<double> z, Rng&) {
+    return autodiff::sum(*h.entropy(pp, z));
+  };
+  {
+    Tape<double> t;
+    if (head.entropy(p, t.constant(Z)).has_value()) CHECK(worst_gradient_error(head, p, Z, entropy, check_latent) < 1e-6);
+  }
+  const auto sample = [&](Head& h, nn::Parameters<double>& pp, Tape<double>&, Var<double> z, Rng& r) {
+    const auto s = h.rsample(pp, z, r);
+    return autodiff::sum(s.action) + autodiff::sum(s.log_prob) * 0.1;
+  };
+  CHECK(worst_gradient_error(head, p, Z, sample, check_latent) < 1e-6);
+}
+
+// Empirical covariance of `n` exploration samples at a fixed latent (batch 1).
+template <class Head>
+double covariance_error(Head& head, nn::Parameters<double>& p, const Mat& Z, const Mat& want, int n, bool resample) {
+  Rng rng(11);
+  Tape<double> t;
+  t.set_grad_enabled(false);
+  Eigen::VectorXd sum = Eigen::VectorXd::Zero(A);
+  Mat outer = Mat::Zero(A, A);
+  for (int i = 0; i < n; ++i) {
+    t.clear();
+    if (resample) head.reset_noise(p, 1, rng);
+    const Eigen::VectorXd u = head.explore(p, t.constant(Z), rng).action.value().col(0);
+    sum += u;
+    outer.noalias() += u * u.transpose();
+  }
+  const Eigen::VectorXd m = sum / n;
+  const Mat cov = (outer - n * m * m.transpose()) / (n - 1);
+  return (cov - want).norm() / want.norm();
+}
+
+}  // namespace
+
+TEST_CASE("noise gradients: diagonal and squashed Gaussian") {
+  Rng rng(1);
+  {
+    nn::Parameters<double> p;
+    noise::DiagGaussian<double> h(L, A, p, rng, {.log_std_init = -0.3});
+    check_all_gradients(h, p, true);
+  }
+  {
+    nn::Parameters<double> p;
+    noise::SquashedGaussian<double> h(L, A, p, rng);
+    check_all_gradients(h, p, true);
+  }
+}
+
+TEST_CASE("noise gradients: gSDE with learned features, each option") {
+  for (int variant = 0; variant < 4; ++variant) {
+    CAPTURE(variant);
+    Rng rng(2);
+    nn::Parameters<double> p;
+    noise::Gsde<double>::Config c;
+    c.learn_features = true;
+    c.full_std = variant != 1;
+    c.use_expln = variant == 2;
+    c.squash_output = variant == 3;
+    c.log_std_init = variant == 2 ? 0.3 : -0.5;  // expln's positive branch
+    c.clip_mean = variant == 3 ? 2.0 : 0.0;
+    noise::Gsde<double> h(L, A, p, rng, c);
+    p.value(1).setRandom();  // varied θ
+    check_all_gradients(h, p, true);
+  }
+}
+
+TEST_CASE("noise gradients: Lattice SDE with learned features, each option") {
+  for (int variant = 0; variant < 4; ++variant) {
+    CAPTURE(variant);
+    Rng rng(4);
+    nn::Parameters<double> p;
+    noise::Lattice<double>::Config c;
+    c.learn_features = true;
+    c.full_std = variant != 1;
+    c.use_expln = variant == 2;
+    c.squash_output = variant == 3;
+    c.alpha = variant == 0 ? 1.0 : 0.7;
+    c.std_reg = variant == 1 ? 0.1 : 0.0;
+    c.std_max = 10;
+    noise::Lattice<double> h(L, A, p, rng, c);
+    Rng r(7);
+    for (Eigen::Index i = 0; i < p.value(2).size(); ++i) p.value(2)(i) = r.uniform(-1.5, 1.5);  // inside the clip
+    check_all_gradients(h, p, true);
+  }
+}
+
+TEST_CASE("noise gradients: Lattice without SDE, parameter and state-dependent, plain and squashed") {
+  for (int variant = 0; variant < 3; ++variant) {
+    CAPTURE(variant);
+    Rng rng(5);
+    nn::Parameters<double> p;
+    noise::LatticePlain<double>::Config c;
+    c.state_dependent = variant > 0;
+    c.squash_output = variant == 2;
+    c.log_std_init = -0.5;
+    noise::LatticePlain<double> h(L, A, p, rng, c);
+    if (!c.state_dependent) p.value(2).setRandom();
+    check_all_gradients(h, p, true);
+  }
+}
+
+TEST_CASE("noise statistics: empirical covariance converges to the analytic one at 200k samples") {
+  Rng rng(21);
+  const Mat Z = random_matrix(L, 1, rng);
+  SUBCASE("Lattice SDE (resampled matrices)") {
+    nn::Parameters<double> p;
+    noise::Lattice<double> h(L, A, p, rng, {.alpha = 0.8, .std_max = 10, .std_reg = 0.05, .log_std_init = -0.2});
+    Tape<double> t;
+    const Mat want = h.covariance(p, t.constant(Z), 0);
+    const double err = covariance_error(h, p, Z, want, 200000, true);
+    MESSAGE("Lattice SDE relative Frobenius error " << err);
+    CHECK(err < 0.03);
+  }
+  SUBCASE("Lattice plain, Cholesky sampling and the training reparameterisation") {
+    nn::Parameters<double> p;
+    noise::LatticePlain<double> h(L, A, p, rng, {.log_std_init = -0.5});
+    p.value(2).setRandom();
+    Tape<double> t;
+    const Mat want = h.covariance(p, t.constant(Z), 0);
+    const double err = covariance_error(h, p, Z, want, 200000, false);
+    CHECK(err < 0.03);
+    // rsample: u = μ + W(σ_x ⊙ ξ_x) + σ_a ⊙ ξ_a has the same covariance
+    Rng r(12);
+    Eigen::VectorXd sum = Eigen::VectorXd::Zero(A);
+    Mat outer = Mat::Zero(A, A);
+    const int n = 200000;
+    for (int i = 0; i < n; ++i) {
+      t.clear();
+      const Eigen::VectorXd u = h.rsample(p, t.constant(Z), r).action.value().col(0);
+      sum += u;
+      outer.noalias() += u * u.transpose();
+    }
+    const Eigen::VectorXd m = sum / n;
+    const Mat cov = (outer - n * m * m.transpose()) / (n - 1);
+    CHECK((cov - want).norm() / want.norm() < 0.03);
+  }
+  SUBCASE("gSDE: independent actions with variance z² · S²") {
+    nn::Parameters<double> p;
+    noise::Gsde<double> h(L, A, p, rng, {.log_std_init = -0.7});
+    Tape<double> t;
+    const Eigen::VectorXd var = h.variance(p, t.constant(Z)).value().col(0);
+    const double err = covariance_error(h, p, Z, Mat(var.asDiagonal()), 200000, true);
+    CHECK(err < 0.03);
+  }
+  SUBCASE("diagonal Gaussian") {
+    nn::Parameters<double> p;
+    noise::DiagGaussian<double> h(L, A, p, rng, {.log_std_init = 0.4});
+    const Mat want = Mat(Eigen::VectorXd::Constant(A, std::exp(0.8)).asDiagonal());
+    CHECK(covariance_error(h, p, Z, want, 200000, false) < 0.03);
+  }
+}
+
+TEST_CASE("noise schedule: exploration is constant within a sample_freq block and changes between blocks") {
+  Rng rng(31);
+  nn::Parameters<double> p;
+  noise::Lattice<double> h(L, A, p, rng);
+  const Mat Z = random_matrix(L, 2, rng);  // two environments, fixed latents
+  noise::ResampleSchedule schedule(4);
+  Tape<double> t;
+  t.set_grad_enabled(false);
+  std::vector<Mat> actions;
+  if (schedule.start_rollout()) h.reset_noise(p, 2, rng);
+  for (int step = 0; step < 12; ++step) {
+    if (schedule.before_step()) h.reset_noise(p, 2, rng);
+    t.clear();
+    actions.push_back(h.explore(p, t.constant(Z), rng).action.value());
+  }
+  for (int step = 0; step < 12; ++step) {
+    CAPTURE(step);
+    if (step % 4 != 0) CHECK(actions[step] == actions[step - 1]);
+    else if (step > 0) CHECK((actions[step] - actions[step - 1]).cwiseAbs().minCoeff() > 0);
+  }
+  CHECK((actions[0].col(0) - actions[0].col(1)).norm() > 0);  // each environment its own matrices
+  noise::ResampleSchedule once(-1);
+  once.start_rollout();
+  for (int i = 0; i < 100; ++i) CHECK_FALSE(once.before_step());
+}
+
+TEST_CASE("noise sources: pink noise has unit variance and a 1/f power spectrum") {
+  noise::PinkNoise<double> pink({.exponent = 1.0, .horizon = 1024});
+  Rng rng(41);
+  const int T = 1024, n = 400;
+  Eigen::VectorXd x(T), power = Eigen::VectorXd::Zero(T / 2 + 1);
+  double var = 0;
+  Eigen::FFT<double> fft;
+  std::vector<std::complex<double>> spec;
+  std::vector<double> seq(T);
+  for (int k = 0; k < n; ++k) {
+    pink.draw_sequence(x, rng);
+    var += x.squaredNorm() / T;
+    for (int i = 0; i < T; ++i) seq[static_cast<std::size_t>(i)] = x(i);
+    fft.fwd(spec, seq);
+    for (int f = 0; f <= T / 2; ++f) power(f) += std::norm(spec[static_cast<std::size_t>(f)]);
+  }
+  CHECK(var / n == doctest::Approx(1.0).epsilon(0.05));
+  // least-squares slope of log power against log frequency, over f = 1 .. T/2
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  const int m = T / 2;
+  for (int f = 1; f <= m; ++f) {
+    const double lx = std::log(double(f)), ly = std::log(power(f));
+    sx += lx, sy += ly, sxx += lx * lx, sxy += lx * ly;
+  }
+  const double slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
+  MESSAGE("pink noise spectral slope " << slope);
+  CHECK(slope == doctest::Approx(-1.0).epsilon(0.1));
+  // white noise (β = 0) for contrast
+  noise::PinkNoise<double> white({.exponent = 0.0, .horizon = 1024});
+  power.setZero();
+  for (int k = 0; k < n; ++k) {
+    white.draw_sequence(x, rng);
+    for (int i = 0; i < T; ++i) seq[static_cast<std::size_t>(i)] = x(i);
+    fft.fwd(spec, seq);
+    for (int f = 0; f <= T / 2; ++f) power(f) += std::norm(spec[static_cast<std::size_t>(f)]);
+  }
+  sy = sxy = 0;
+  for (int f = 1; f <= m; ++f) {
+    const double lx = std::log(double(f)), ly = std::log(power(f));
+    sy += ly, sxy += lx * ly;
+  }
+  CHECK(std::abs((m * sxy - sx * sy) / (m * sxx - sx * sx)) < 0.1);
+}
+
+TEST_CASE("noise sources: Ornstein-Uhlenbeck autocorrelation is exp(-theta lag dt)") {
+  noise::OrnsteinUhlenbeckNoise<double> ou({.theta = 1.0, .dt = 0.05});
+  Rng rng(51);
+  const int streams = 4, steps = 100000;
+  ou.resize(1, streams, rng);
+  Mat xs(steps, streams), draw(1, streams);
+  for (int t = 0; t < steps; ++t) {
+    ou.next(draw, rng);
+    xs.row(t) = draw.row(0);
+  }
+  CHECK(xs.array().square().mean() == doctest::Approx(1.0).epsilon(0.05));
+  for (int lag : {1, 5, 10, 20, 40}) {
+    CAPTURE(lag);
+    const double c = (xs.topRows(steps - lag).array() * xs.bottomRows(steps - lag).array()).mean();
+    CHECK(c == doctest::Approx(ou.correlation(lag)).epsilon(0.05).scale(1.0));
+  }
+}
+
+TEST_CASE("noise sources: a Gaussian head explores with pink noise, per environment") {
+  Rng rng(61);
+  nn::Parameters<double> p;
+  noise::DiagGaussian<double, noise::PinkNoise<double>> h(L, A, p, rng, {.source = {.horizon = 256}});
+  Tape<double> t;
+  t.set_grad_enabled(false);
+  const Mat Z = Mat::Zero(L, 3);
+  h.reset_noise(p, 3, rng);
+  Mat prev;
+  double lag1 = 0;
+  int n = 0;
+  for (int s = 0; s < 2000; ++s) {
+    t.clear();
+    const Mat a = h.explore(p, t.constant(Z), rng).action.value() - h.mean(p, t.constant(Z)).value();
+    if (s > 0) {
+      lag1 += (a.array() * prev.array()).sum();
+      n += static_cast<int>(a.size());
+    }
+    prev = a;
+  }
+  MESSAGE("pink lag-1 correlation " << lag1 / n);
+  CHECK(lag1 / n > 0.3);  // white noise would give ≈ 0
+}
+
+TEST_CASE("noise bad input: a singular Lattice covariance throws instead of a NaN log-prob") {
+  Rng rng(71);
+  nn::Parameters<double> p;
+  noise::Lattice<double> h(L, A, p, rng, {.alpha = 0.0, .std_reg = 0.0});
+  Tape<double> t;
+  const auto zero = t.constant(Mat::Zero(L, 2));
+  try {
+    (void)h.log_prob(p, zero, t.constant(Mat::Zero(A, 2)));
+    FAIL("expected not_positive_definite_error");
+  } catch (const not_positive_definite_error& e) {
+    CHECK(std::string(e.what()).find("std_reg") != std::string::npos);
+  }
+  // with std_reg > 0 the same input is fine
+  nn::Parameters<double> p2;
+  noise::Lattice<double> h2(L, A, p2, rng, {.alpha = 0.0, .std_reg = 0.1});
+  const auto lp = h2.log_prob(p2, zero, t.constant(Mat::Zero(A, 2)));
+  CHECK(lp.value().allFinite());
+}
+
+TEST_CASE("noise bad input: NaN latents are reported by explore, with the coefficient") {
+  Rng rng(81);
+  nn::Parameters<double> p;
+  noise::Gsde<double> h(L, A, p, rng);
+  Tape<double> t;
+  Mat Z = Mat::Zero(L, 2);
+  Z(2, 1) = std::nan("");
+  CHECK_THROWS_AS(h.explore(p, t.constant(Z), rng), non_finite_error);
+  nn::Parameters<double> p2;
+  noise::Lattice<double> h2(L, A, p2, rng);
+  CHECK_THROWS_AS(h2.log_prob(p2, t.constant(Z), t.constant(Mat::Zero(A, 2))), non_finite_error);
+  CHECK_THROWS_AS(h2.log_prob(p2, t.constant(Mat::Zero(L + 1, 2)), t.constant(Mat::Zero(A, 2))), shape_error);
+}
+
+TEST_CASE("noise hot path: explore and log_prob allocate nothing in the steady state") {
+  Rng rng(91);
+  nn::Parameters<float> p;
+  noise::Lattice<float> lat(16, 6, p, rng);
+  nn::Parameters<float> q;
+  noise::DiagGaussian<float> diag(16, 6, q, rng);
+  Tape<float> t;
+  const Eigen::MatrixXf Z = Eigen::MatrixXf::Random(16, 8), U = Eigen::MatrixXf::Random(6, 8);
+  auto pass = [&] {
+    t.clear();
+    const auto z = t.constant(Z);
+    const auto s = lat.explore(p, z, rng);
+    const auto l = autodiff::sum(lat.log_prob(p, z, t.constant(U))) + autodiff::sum(s.log_prob);
+    const auto d = autodiff::sum(diag.explore(q, z, rng).log_prob) + autodiff::sum(diag.log_prob(q, z, t.constant(U)));
+    t.backward(l + d);
+  };
+  lat.reset_noise(p, 8, rng);
+  pass();
+  pass();
+  const auto before = spindle_test::allocations();
+  for (int i = 0; i < 10; ++i) pass();
+  CHECK(spindle_test::allocations() == before);
+}
