@@ -50,47 +50,71 @@ struct MlpConfig {
   double output_gain = 1.0;
 };
 
+/// The layers of an MLP inside a Parameters set that may hold other things too
+/// (a policy's trunk next to its noise head, twin critics in one set).
+struct MlpStack {
+  std::vector<Dense> layers;
+
+  template <class Scalar>
+  static MlpStack create(Parameters<Scalar>& params, const std::string& prefix, const MlpConfig& config, Rng& rng) {
+    if (config.sizes.size() < 2) throw std::invalid_argument("Mlp: sizes needs at least input and output sizes");
+    for (auto s : config.sizes)
+      if (s <= 0) throw std::invalid_argument("Mlp: every size must be positive");
+    MlpStack m;
+    const std::size_t n_layers = config.sizes.size() - 1;
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      const bool last = l + 1 == n_layers;
+      m.layers.push_back(Dense::create(params, prefix + "layer" + std::to_string(l), config.sizes[l],
+                                       config.sizes[l + 1], last ? config.output : config.hidden));
+    }
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      const Dense& d = m.layers[l];
+      if (config.init == Init::orthogonal)
+        init_orthogonal(params.value(d.weight), params.value(d.bias),
+                        l + 1 == n_layers ? config.output_gain : config.hidden_gain, rng);
+      else
+        init_pytorch_default(params.value(d.weight), params.value(d.bias), rng);
+    }
+    return m;
+  }
+
+  /// x: input_size × batch.
+  template <class Scalar>
+  autodiff::Var<Scalar> operator()(Parameters<Scalar>& params, autodiff::Var<Scalar> x) const {
+    for (const Dense& d : layers) x = d(params, x);
+    return x;
+  }
+  /// The same with the parameters as constants: gradients reach x but not the parameters
+  /// (SAC's actor loss through the critics).
+  template <class Scalar>
+  autodiff::Var<Scalar> frozen(Parameters<Scalar>& params, autodiff::Var<Scalar> x) const {
+    autodiff::Tape<Scalar>& t = *x.tape;
+    for (const Dense& d : layers)
+      x = autodiff::linear(x, params.on_frozen(t, d.weight), params.on_frozen(t, d.bias), d.activation);
+    return x;
+  }
+};
+
 /// A multi-layer perceptron owning its parameters (one flat buffer).
 template <class Scalar>
 class Mlp {
  public:
-  Mlp(const MlpConfig& config, Rng& rng) : config_(config) {
-    if (config.sizes.size() < 2) throw std::invalid_argument("Mlp: sizes needs at least input and output sizes");
-    for (auto s : config.sizes)
-      if (s <= 0) throw std::invalid_argument("Mlp: every size must be positive");
-    const std::size_t n_layers = config.sizes.size() - 1;
-    for (std::size_t l = 0; l < n_layers; ++l) {
-      const bool last = l + 1 == n_layers;
-      layers_.push_back(Dense::create(params_, "layer" + std::to_string(l), config.sizes[l], config.sizes[l + 1],
-                                      last ? config.output : config.hidden));
-    }
-    for (std::size_t l = 0; l < n_layers; ++l) {
-      const Dense& d = layers_[l];
-      if (config.init == Init::orthogonal)
-        init_orthogonal(params_.value(d.weight), params_.value(d.bias),
-                        l + 1 == n_layers ? config.output_gain : config.hidden_gain, rng);
-      else
-        init_pytorch_default(params_.value(d.weight), params_.value(d.bias), rng);
-    }
-  }
+  Mlp(const MlpConfig& config, Rng& rng) : config_(config), stack_(MlpStack::create(params_, "", config, rng)) {}
 
   /// x: input_size × batch.
-  autodiff::Var<Scalar> operator()(autodiff::Var<Scalar> x) {
-    for (const Dense& d : layers_) x = d(params_, x);
-    return x;
-  }
+  autodiff::Var<Scalar> operator()(autodiff::Var<Scalar> x) { return stack_(params_, x); }
 
   Eigen::Index input_size() const { return config_.sizes.front(); }
   Eigen::Index output_size() const { return config_.sizes.back(); }
   const MlpConfig& config() const noexcept { return config_; }
   Parameters<Scalar>& parameters() noexcept { return params_; }
   const Parameters<Scalar>& parameters() const noexcept { return params_; }
-  const std::vector<Dense>& layers() const noexcept { return layers_; }
+  const std::vector<Dense>& layers() const noexcept { return stack_.layers; }
 
  private:
   MlpConfig config_;
-  Parameters<Scalar> params_;
-  std::vector<Dense> layers_;
+  Parameters<Scalar> params_;  // declared before stack_: the stack is built into it
+  MlpStack stack_;
 };
 
 }  // namespace spindle::nn

@@ -60,6 +60,12 @@ class Parameters {
     return tape.parameter(values_.data() + s.offset, grads_.data() + s.offset, s.rows, s.cols);
   }
 
+  /// Parameter i as a constant on `tape` (a frozen network: no gradient is computed for it).
+  autodiff::Var<Scalar> on_frozen(autodiff::Tape<Scalar>& tape, int i) {
+    const auto& s = slot(i);
+    return tape.view(values_.data() + s.offset, s.rows, s.cols);
+  }
+
   /// Copies values from another set with the same layout (target networks).
   void copy_from(const Parameters& other) {
     check_same_layout(other, "Parameters::copy_from");

@@ -1,0 +1,357 @@
+#pragma once
+// Soft actor-critic (Haarnoja et al. 2018) with stable-baselines3's semantics and names.
+// One file, top to bottom: configuration, networks, acting, collecting, the update, evaluation.
+//
+//   spindle::algo::Sac<spindle::envs::Pendulum> sac(Pendulum{}, {.learning_rate = 1e-3});
+//   sac.learn(10'000);
+//   double mean_return = sac.evaluate(10);
+//
+// Template parameters: the Environment, and the exploration-noise head (noise/): the
+// squashed Gaussian by default; noise::Gsde / noise::Lattice with squash_output, or any head
+// with a colored-noise source. The scalar type is the head's.
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "../autodiff.hpp"
+#include "../core/environment.hpp"
+#include "../core/vector_env.hpp"
+#include "../log/csv.hpp"
+#include "../log/progress.hpp"
+#include "../nn/mlp.hpp"
+#include "../nn/optim.hpp"
+#include "../noise/schedule.hpp"
+#include "../noise/squashed_gaussian.hpp"
+#include "replay_buffer.hpp"
+
+namespace spindle::algo {
+
+/// What to do with a NaN/Inf observation or reward from the environment.
+enum class BadTransition { throw_error, drop_and_count };
+
+struct SacConfig {
+  // SB3 names and defaults
+  double learning_rate = 3e-4;
+  std::size_t buffer_size = 1'000'000;
+  long learning_starts = 100;
+  Eigen::Index batch_size = 256;
+  double tau = 0.005;
+  double gamma = 0.99;
+  long train_freq = 1;        // environment steps (per env) between updates
+  long gradient_steps = 1;    // −1: as many as steps collected
+  bool auto_entropy = true;   // ent_coef = "auto" (SB3 "auto_<init>": ent_coef_init)
+  double ent_coef_init = 1.0; // initial α when automatic, the fixed α otherwise
+  std::optional<double> target_entropy;  // default −dim(A)
+  long target_update_interval = 1;
+  long sde_sample_freq = -1;  // gSDE/Lattice: resample every n steps (−1: once per collection)
+  // networks (SB3: net_arch [256, 256], ReLU)
+  std::vector<Eigen::Index> actor_hidden = {256, 256};
+  std::vector<Eigen::Index> critic_hidden = {256, 256};
+  autodiff::Activation activation = autodiff::Activation::relu;
+  // environments and bookkeeping
+  Eigen::Index n_envs = 1;
+  int n_threads = 1;
+  std::uint64_t seed = 0;
+  BadTransition on_bad_transition = BadTransition::throw_error;
+  nn::NonFinitePolicy on_non_finite_gradient = nn::NonFinitePolicy::skip_update;
+  std::string csv_path;  // empty: no CSV log
+  bool progress = false; // live progress line on stdout
+};
+
+/// Passed to hooks after every update.
+struct SacUpdate {
+  long step = 0;
+  double critic_loss = 0, actor_loss = 0, ent_coef = 0, ent_coef_loss = 0;
+};
+
+template <Environment Env, noise::NoiseHead Head = noise::SquashedGaussian<float>>
+class Sac {
+ public:
+  using S = typename Head::scalar;
+  using Matrix = autodiff::Matrix<S>;
+  using Tape = autodiff::Tape<S>;
+  using Var = autodiff::Var<S>;
+
+  struct Hooks {
+    std::function<void(long step)> on_step;                 // after every vector step
+    std::function<void(const FinishedEpisode&)> on_episode;  // every finished episode
+    std::function<void(const SacUpdate&)> on_update;         // after every gradient step
+  };
+
+  Sac(const Env& prototype, SacConfig config = {}, typename Head::Config head_config = {})
+      : config_(config),
+        envs_(config.n_envs, prototype, {.n_threads = config.n_threads}),
+        eval_env_(prototype),
+        obs_dim_(envs_.observation_size()),
+        act_dim_(envs_.action_size()),
+        rng_(config.seed, /*stream=*/0xA1),
+        buffer_(config.buffer_size, obs_dim_, act_dim_),
+        head_(build_actor(head_config)),
+        actor_opt_(actor_, adam()),
+        critic_opt_((build_critics(), critic_), adam()),
+        alpha_opt_((build_alpha(), alpha_), adam()) {
+    static_assert(std::is_same_v<scalar_t<Env>, S>, "Sac: the environment's scalar and the noise head's scalar differ");
+    const auto box = envs_.action_space();
+    action_low_ = box.low.template cast<S>();
+    action_high_ = box.high.template cast<S>();
+    if (!action_low_.allFinite() || !action_high_.allFinite())
+      throw std::invalid_argument("Sac: the action space must be bounded (actions are squashed into it)");
+    target_entropy_ = config.target_entropy.value_or(-static_cast<double>(act_dim_));
+    if (!config.csv_path.empty())
+      csv_ = log::CsvLog(config.csv_path, {"steps", "episode", "episode_return", "episode_length", "critic_loss",
+                                           "actor_loss", "ent_coef", "steps_per_second"});
+    previous_obs_.resize(config.n_envs, obs_dim_);
+    env_actions_.resize(config.n_envs, act_dim_);
+  }
+
+  // ------------------------------------------------------------------ training
+  /// Runs until `total_timesteps` environment steps have been taken (counting every env).
+  void learn(long total_timesteps) {
+    if (num_timesteps_ == 0) start();
+    log::Progress progress(total_timesteps);
+    while (num_timesteps_ < total_timesteps) {
+      const long collected = collect_rollouts(config_.train_freq);
+      if (num_timesteps_ > config_.learning_starts) train(config_.gradient_steps > 0 ? config_.gradient_steps : collected);
+      if (config_.progress) progress.update(num_timesteps_, recent_return_);
+    }
+    if (config_.progress) progress.finish(num_timesteps_, recent_return_);
+  }
+
+  /// Mean undiscounted return of `episodes` deterministic episodes on a separate environment.
+  double evaluate(int episodes, std::uint64_t seed = 12345) {
+    Tape t;
+    t.set_grad_enabled(false);
+    Rng rng(seed, /*stream=*/0xE7A1);
+    double total = 0;
+    observation_t<Env> obs;
+    action_t<Env> action;
+    Matrix act(act_dim_, 1);
+    for (int e = 0; e < episodes; ++e) {
+      obs = eval_env_.reset(rng);
+      for (bool done = false; !done;) {
+        t.clear();
+        const Var z = trunk_(actor_, t.view(obs.data(), obs_dim_, 1));
+        act = head_.mode(actor_, z).value();
+        to_env_action(act.col(0), action);
+        const auto step = eval_env_.step(action);
+        total += static_cast<double>(step.reward);
+        obs = step.observation;
+        done = step.terminated || step.truncated;
+      }
+    }
+    return total / episodes;
+  }
+
+  // ------------------------------------------------------------------ state
+  long num_timesteps() const noexcept { return num_timesteps_; }
+  long num_updates() const noexcept { return n_updates_; }
+  long dropped_transitions() const noexcept { return dropped_; }
+  double ent_coef() const { return std::exp(static_cast<double>(alpha_.value(0)(0, 0))); }
+  const SacConfig& config() const noexcept { return config_; }
+  Hooks& hooks() noexcept { return hooks_; }
+  nn::Parameters<S>& actor() noexcept { return actor_; }
+  nn::Parameters<S>& critic() noexcept { return critic_; }
+  nn::Parameters<S>& critic_target() noexcept { return critic_target_; }
+  ReplayBuffer<S>& replay_buffer() noexcept { return buffer_; }
+  Head& head() noexcept { return head_; }
+  VectorEnv<Env>& envs() noexcept { return envs_; }
+
+ private:
+  // ------------------------------------------------------------------ construction
+  static nn::AdamConfig adam_for(const SacConfig& c) {
+    return {.lr = c.learning_rate, .on_non_finite = c.on_non_finite_gradient};
+  }
+  nn::AdamConfig adam() const { return adam_for(config_); }
+
+  Head build_actor(const typename Head::Config& head_config) {
+    Rng init(config_.seed, /*stream=*/0x1A17);
+    std::vector<Eigen::Index> sizes{obs_dim_};
+    sizes.insert(sizes.end(), config_.actor_hidden.begin(), config_.actor_hidden.end());
+    if (sizes.size() < 2) throw std::invalid_argument("Sac: the actor needs at least one hidden layer (its latent)");
+    trunk_ = nn::MlpStack::create(actor_, "trunk.", {.sizes = sizes, .hidden = config_.activation, .output = config_.activation}, init);
+    return Head(sizes.back(), act_dim_, actor_, init, head_config);
+  }
+  void build_critics() {
+    Rng init(config_.seed, /*stream=*/0xC417);
+    std::vector<Eigen::Index> sizes{obs_dim_ + act_dim_};
+    sizes.insert(sizes.end(), config_.critic_hidden.begin(), config_.critic_hidden.end());
+    sizes.push_back(1);
+    const nn::MlpConfig c{.sizes = sizes, .hidden = config_.activation};
+    q1_ = nn::MlpStack::create(critic_, "q1.", c, init);
+    q2_ = nn::MlpStack::create(critic_, "q2.", c, init);
+    critic_target_ = critic_;
+  }
+  void build_alpha() {
+    alpha_.add("log_ent_coef", 1, 1);
+    alpha_.value(0)(0, 0) = static_cast<S>(std::log(config_.ent_coef_init));
+  }
+
+  // ------------------------------------------------------------------ acting
+  template <class Col, class Out>
+  void to_env_action(const Col& a, Out& out) const {  // [−1, 1] → the Box
+    for (Eigen::Index k = 0; k < act_dim_; ++k) {
+      const S clipped = std::clamp(a(k), S(-1), S(1));
+      out(k) = action_low_(k) + (clipped + S(1)) * S(0.5) * (action_high_(k) - action_low_(k));
+    }
+  }
+
+  void start() {
+    envs_.reset(config_.seed);
+    previous_obs_ = envs_.observations();
+  }
+
+  // ------------------------------------------------------------------ collecting
+  long collect_rollouts(long steps) {
+    const Eigen::Index n = config_.n_envs;
+    noise::ResampleSchedule schedule(config_.sde_sample_freq);
+    if (schedule.start_rollout()) head_.reset_noise(actor_, n, rng_);
+    Tape& t = act_tape_;
+    t.set_grad_enabled(false);
+    for (long s = 0; s < steps; ++s) {
+      if (schedule.before_step()) head_.reset_noise(actor_, n, rng_);
+      if (num_timesteps_ < config_.learning_starts) {
+        scaled_actions_.resize(act_dim_, n);
+        for (Eigen::Index i = 0; i < scaled_actions_.size(); ++i) scaled_actions_(i) = rng_.uniform<S>(S(-1), S(1));
+      } else {
+        t.clear();
+        obs_colmajor_ = previous_obs_.transpose();
+        const Var z = trunk_(actor_, t.view(obs_colmajor_.data(), obs_dim_, n));
+        scaled_actions_ = head_.explore(actor_, z, rng_).action.value();
+        if (!head_.squashed()) scaled_actions_ = scaled_actions_.cwiseMax(S(-1)).cwiseMin(S(1));
+      }
+      for (Eigen::Index i = 0; i < n; ++i) {
+        auto row = env_actions_.row(i);
+        to_env_action(scaled_actions_.col(i), row);
+      }
+      envs_.step(env_actions_);
+      num_timesteps_ += n;
+      store_transitions();
+      previous_obs_ = envs_.observations();
+      for (const auto& f : envs_.finished_episodes()) finish_episode(f);
+      if (hooks_.on_step) hooks_.on_step(num_timesteps_);
+    }
+    return steps * n;
+  }
+
+  void store_transitions() {
+    const auto obs = envs_.observations();
+    const auto final_obs = envs_.final_observations();
+    const auto rewards = envs_.rewards();
+    for (Eigen::Index i = 0; i < config_.n_envs; ++i) {
+      const bool done = envs_.done(i);
+      const auto next = done ? final_obs.row(i) : obs.row(i);
+      const S r = rewards(i);
+      if (!std::isfinite(r) || !next.allFinite()) {
+        if (config_.on_bad_transition == BadTransition::throw_error) {
+          check_finite(Eigen::Matrix<S, 1, 1>::Constant(r), step_label(), "reward");
+          check_finite(next, step_label(), "observation");
+        }
+        ++dropped_;
+        continue;
+      }
+      buffer_.add(previous_obs_.row(i).transpose(), scaled_actions_.col(i), r, next.transpose(), envs_.terminated()(i));
+    }
+  }
+  std::string step_label() const { return "Sac: environment step " + std::to_string(num_timesteps_); }
+
+  void finish_episode(const FinishedEpisode& f) {
+    ++episodes_;
+    const double ret = f.record.episode_return;
+    recent_return_ = recent_return_ ? 0.9 * *recent_return_ + 0.1 * ret : ret;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    csv_.row({double(num_timesteps_), double(episodes_), ret, double(f.record.length), last_.critic_loss,
+              last_.actor_loss, last_.ent_coef, elapsed > 0 ? double(num_timesteps_) / elapsed : 0.0});
+    if (hooks_.on_episode) hooks_.on_episode(f);
+  }
+
+  // ------------------------------------------------------------------ the update
+  void train(long gradient_steps) {
+    for (long g = 0; g < gradient_steps; ++g) {
+      buffer_.sample(config_.batch_size, rng_, batch_);
+      const Eigen::Index B = config_.batch_size;
+      const S gamma = static_cast<S>(config_.gamma);
+
+      // 1. The policy's action for the batch, reparameterised (kept on the actor tape).
+      Tape& ta = actor_tape_;
+      ta.clear();
+      const Var obs = ta.view(batch_.observations.data(), obs_dim_, B);
+      const noise::Sampled<S> pi = head_.rsample(actor_, trunk_(actor_, obs), rng_);
+
+      // 2. Entropy coefficient: α = exp(log α), loss −log α · mean(log π + target), before α moves.
+      const S alpha = static_cast<S>(ent_coef());
+      double ent_loss = 0;
+      if (config_.auto_entropy) {
+        const double mean_term = static_cast<double>(pi.log_prob.value().mean()) + target_entropy_;
+        ent_loss = -static_cast<double>(alpha_.value(0)(0, 0)) * mean_term;
+        alpha_.grads()(0) = static_cast<S>(-mean_term);
+        alpha_opt_.step(alpha_);
+      }
+
+      // 3. Critic targets from the target networks: r + γ (1 − terminated)(min Q' − α log π').
+      Tape& tt = target_tape_;
+      tt.clear();
+      tt.set_grad_enabled(false);
+      const Var next_obs = tt.view(batch_.next_observations.data(), obs_dim_, B);
+      const noise::Sampled<S> next = head_.rsample(actor_, trunk_(actor_, next_obs), rng_);
+      const Var next_in = autodiff::concat_rows(next_obs, next.action);
+      const Var next_q = autodiff::minimum(q1_(critic_target_, next_in), q2_(critic_target_, next_in));
+      targets_ = batch_.rewards.array() +
+                 gamma * (S(1) - batch_.terminated.array()) * (next_q.value().array() - alpha * next.log_prob.value().array());
+
+      // 4. Critic: ½ Σ_i MSE(Q_i(s, a), target).
+      Tape& tc = critic_tape_;
+      tc.clear();
+      const Var in = autodiff::concat_rows(tc.view(batch_.observations.data(), obs_dim_, B),
+                                           tc.view(batch_.actions.data(), act_dim_, B));
+      const Var y = tc.view(targets_.data(), 1, B);
+      const Var critic_loss = (autodiff::mean(autodiff::square(q1_(critic_, in) - y)) +
+                               autodiff::mean(autodiff::square(q2_(critic_, in) - y))) * S(0.5);
+      critic_.zero_grad();
+      tc.backward(critic_loss);
+      critic_opt_.step(critic_);
+
+      // 5. Actor: mean(α log π − min Q(s, π(s))) through the updated critics (frozen here).
+      const Var pi_in = autodiff::concat_rows(obs, pi.action);
+      const Var q_pi = autodiff::minimum(q1_.frozen(critic_, pi_in), q2_.frozen(critic_, pi_in));
+      const Var actor_loss = autodiff::mean(pi.log_prob * alpha - q_pi);
+      actor_.zero_grad();
+      ta.backward(actor_loss);
+      actor_opt_.step(actor_);
+
+      // 6. Target networks.
+      ++n_updates_;
+      if (n_updates_ % config_.target_update_interval == 0)
+        nn::polyak_update(critic_, critic_target_, static_cast<S>(config_.tau));
+
+      last_ = {num_timesteps_, double(critic_loss.value()(0, 0)), double(actor_loss.value()(0, 0)), double(alpha), ent_loss};
+      if (hooks_.on_update) hooks_.on_update(last_);
+    }
+  }
+
+  // ------------------------------------------------------------------ members
+  SacConfig config_;
+  VectorEnv<Env> envs_;
+  Env eval_env_;
+  Eigen::Index obs_dim_, act_dim_;
+  Rng rng_;
+  ReplayBuffer<S> buffer_;
+  nn::Parameters<S> actor_, critic_, critic_target_, alpha_;
+  nn::MlpStack trunk_, q1_, q2_;
+  Head head_;
+  nn::Adam<S> actor_opt_, critic_opt_, alpha_opt_;
+  Eigen::Matrix<S, Eigen::Dynamic, 1> action_low_, action_high_;
+  double target_entropy_ = 0;
+  Tape act_tape_, actor_tape_, target_tape_, critic_tape_;
+  typename ReplayBuffer<S>::Batch batch_;
+  Matrix scaled_actions_, obs_colmajor_, targets_;
+  Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> previous_obs_, env_actions_;
+  long num_timesteps_ = 0, n_updates_ = 0, episodes_ = 0, dropped_ = 0;
+  std::optional<double> recent_return_;
+  SacUpdate last_{};
+  Hooks hooks_;
+  log::CsvLog csv_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace spindle::algo
