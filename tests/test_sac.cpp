@@ -1,9 +1,13 @@
 // SAC: replay buffer mechanics, bootstrapping through truncation only, bad transitions.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <spindle/algo.hpp>
 #include <spindle/envs.hpp>
 #include <spindle/noise.hpp>
+
+#include <spindle/envs.hpp>
 
 using namespace spindle;
 
@@ -104,3 +108,57 @@ TEST_CASE("SAC bad transitions: a NaN reward throws with the step number, or is 
   CHECK(dropping.replay_buffer().size() == 0);
 }
 
+
+TEST_CASE("SAC checkpoint: a resumed run continues bit-identically, and a corrupt file is a clear error") {
+  using envs::Pendulum;
+  algo::SacConfig c;
+  c.learning_starts = 50;
+  c.buffer_size = 300;  // wraps around before the checkpoint
+  c.batch_size = 32;
+  c.actor_hidden = {16, 16};
+  c.critic_hidden = {16, 16};
+  c.n_envs = 2;
+  c.seed = 7;
+  const auto dir = std::filesystem::temp_directory_path() / "spindle_test_sac_checkpoint";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "sac.npz";
+
+  algo::Sac<Pendulum> straight(Pendulum{}, c);
+  straight.learn(900);
+
+  algo::Sac<Pendulum> first(Pendulum{}, c);
+  first.learn(451);  // mid-episode: Pendulum episodes are 200 steps
+  first.save(path);
+  algo::Sac<Pendulum> resumed(Pendulum{}, c);
+  resumed.load(path);
+  CHECK(resumed.num_timesteps() == first.num_timesteps());
+  resumed.learn(900);
+
+  CHECK(resumed.num_timesteps() == straight.num_timesteps());
+  CHECK(resumed.actor().values() == straight.actor().values());
+  CHECK(resumed.critic().values() == straight.critic().values());
+  CHECK(resumed.critic_target().values() == straight.critic_target().values());
+  CHECK(resumed.ent_coef() == straight.ent_coef());
+
+  // A truncated file: the error names it, and the run it was loaded into is untouched.
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream out(dir / "broken.npz", std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+  }
+  const auto before = resumed.actor().values();
+  try {
+    resumed.load(dir / "broken.npz");
+    FAIL("expected an error");
+  } catch (const std::exception& e) {
+    CHECK(std::string(e.what()).find("broken.npz") != std::string::npos);
+  }
+  CHECK(resumed.actor().values() == before);
+  // Another configuration: refused, nothing changes.
+  algo::SacConfig other = c;
+  other.actor_hidden = {8, 8};
+  algo::Sac<Pendulum> mismatched(Pendulum{}, other);
+  CHECK_THROWS_AS(mismatched.load(path), shape_error);
+  std::filesystem::remove_all(dir);
+}

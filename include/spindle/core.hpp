@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "core/rng.hpp"
 #include "core/running_mean_std.hpp"
+#include "core/state_words.hpp"
 #include "core/step.hpp"
 #include "core/thread_pool.hpp"
 #include "core/vector_env.hpp"

@@ -16,6 +16,9 @@
 
 #include "../autodiff.hpp"
 #include "../core/environment.hpp"
+#include "../core/state_words.hpp"
+#include "../io/checkpoint.hpp"
+#include "../nn/serialize.hpp"
 #include "../core/vector_env.hpp"
 #include "../log/csv.hpp"
 #include "../log/progress.hpp"
@@ -141,6 +144,104 @@ class Sac {
       }
     }
     return total / episodes;
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+  /// Writes everything a bit-identical continuation needs — networks, targets, optimizers, α,
+  /// the replay buffer, generators, counters and the environments mid-episode — to one versioned
+  /// .npz, atomically. (Pink/OU noise sources restart after a resume.)
+  void save(const std::filesystem::path& path) const requires SavableEnvironment<Env> {
+    io::Checkpoint c;
+    c.put_scalar("sac.format", std::int64_t{1});
+    nn::save(c, "actor", actor_);
+    nn::save(c, "critic", critic_);
+    nn::save(c, "critic_target", critic_target_);
+    nn::save(c, "ent_coef", alpha_);
+    nn::save(c, "actor_optimizer", actor_opt_);
+    nn::save(c, "critic_optimizer", critic_opt_);
+    nn::save(c, "ent_coef_optimizer", alpha_opt_);
+    const auto rows = static_cast<Eigen::Index>(buffer_.size());
+    auto& b = const_cast<ReplayBuffer<S>&>(buffer_);  // read-only use of the raw storage
+    c.put("buffer.observations", RowMap(b.observations().data(), rows, obs_dim_));
+    c.put("buffer.next_observations", RowMap(b.next_observations().data(), rows, obs_dim_));
+    c.put("buffer.actions", RowMap(b.actions().data(), rows, act_dim_));
+    c.put("buffer.rewards", RowMap(b.rewards().data(), rows, 1));
+    c.put("buffer.terminated", RowMap(b.terminated().data(), rows, 1));
+    c.put_scalar("buffer.position", static_cast<std::int64_t>(buffer_.position()));
+    c.put_scalar("buffer.full", std::int64_t{buffer_.full()});
+    StateWords run;
+    save_rng(run, rng_);
+    for (long v : {num_timesteps_, n_updates_, episodes_, dropped_}) put_word(run, std::int64_t{v});
+    put_word(run, std::int64_t{recent_return_.has_value()});
+    put_word(run, recent_return_.value_or(0.0));
+    for (double v : {last_.critic_loss, last_.actor_loss, last_.ent_coef, last_.ent_coef_loss}) put_word(run, v);
+    for (Eigen::Index i = 0; i < previous_obs_.size(); ++i) put_word(run, static_cast<double>(previous_obs_.data()[i]));
+    envs_.save_state(run);
+    c.put("run_state", Eigen::Map<const Eigen::Matrix<std::int64_t, Eigen::Dynamic, 1>>(
+                           reinterpret_cast<const std::int64_t*>(run.data()), static_cast<Eigen::Index>(run.size())));
+    c.save(path);
+  }
+
+  /// Restores a save() of a Sac built with the same configuration; all or nothing: a missing,
+  /// corrupt or mismatched file throws naming the file and the array, and leaves this run as it was.
+  void load(const std::filesystem::path& path) requires SavableEnvironment<Env> {
+    const io::Checkpoint c = io::Checkpoint::load(path);
+    nn::Parameters<S> actor = actor_, critic = critic_, target = critic_target_, alpha = alpha_;
+    nn::load(c, "actor", actor);
+    nn::load(c, "critic", critic);
+    nn::load(c, "critic_target", target);
+    nn::load(c, "ent_coef", alpha);
+    nn::Adam<S> actor_opt = actor_opt_, critic_opt = critic_opt_, alpha_opt = alpha_opt_;
+    nn::load(c, "actor_optimizer", actor_opt);
+    nn::load(c, "critic_optimizer", critic_opt);
+    nn::load(c, "ent_coef_optimizer", alpha_opt);
+    const auto position = c.get_scalar<std::int64_t>("buffer.position");
+    const bool full = c.get_scalar<std::int64_t>("buffer.full") != 0;
+    const Eigen::Index rows = full ? static_cast<Eigen::Index>(buffer_.capacity()) : static_cast<Eigen::Index>(position);
+    if (position < 0 || static_cast<std::size_t>(position) >= buffer_.capacity())
+      throw std::runtime_error("Sac::load: '" + path.string() + "': buffer position out of range for this buffer size");
+    const Matrix obs = c.get<S>("buffer.observations", rows, obs_dim_);
+    const Matrix next = c.get<S>("buffer.next_observations", rows, obs_dim_);
+    const Matrix act = c.get<S>("buffer.actions", rows, act_dim_);
+    const Matrix rew = c.get<S>("buffer.rewards", rows, 1);
+    const Matrix term = c.get<S>("buffer.terminated", rows, 1);
+    const auto packed = c.get_vector<std::int64_t>("run_state");
+    StateWords run(static_cast<std::size_t>(packed.size()));
+    for (Eigen::Index i = 0; i < packed.size(); ++i) run[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(packed(i));
+    StateWords probe;  // the environments' part must have the size this run's environments write
+    envs_.save_state(probe);
+    const std::size_t own = 6 + 4 + 2 + 4 + static_cast<std::size_t>(previous_obs_.size());
+    if (run.size() != own + probe.size())
+      throw std::runtime_error("Sac::load: '" + path.string() + "': the run state does not fit this configuration (" +
+                               std::to_string(run.size()) + " words, expected " + std::to_string(own + probe.size()) + ")");
+    // Everything is read and checked: commit.
+    actor_ = std::move(actor);
+    critic_ = std::move(critic);
+    critic_target_ = std::move(target);
+    alpha_ = std::move(alpha);
+    actor_opt_ = std::move(actor_opt);
+    critic_opt_ = std::move(critic_opt);
+    alpha_opt_ = std::move(alpha_opt);
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const auto k = static_cast<std::size_t>(i);
+      for (Eigen::Index j = 0; j < obs_dim_; ++j) {
+        buffer_.observations()(k, static_cast<std::size_t>(j)) = obs(i, j);
+        buffer_.next_observations()(k, static_cast<std::size_t>(j)) = next(i, j);
+      }
+      for (Eigen::Index j = 0; j < act_dim_; ++j) buffer_.actions()(k, static_cast<std::size_t>(j)) = act(i, j);
+      buffer_.rewards()(k) = rew(i, 0);
+      buffer_.terminated()(k) = term(i, 0);
+    }
+    buffer_.set_cursor(static_cast<std::size_t>(position), full);
+    StateReader in(run);
+    load_rng(in, rng_);
+    for (long* v : {&num_timesteps_, &n_updates_, &episodes_, &dropped_}) *v = static_cast<long>(in.integer());
+    const bool has_recent = in.integer() != 0;
+    const double recent = in.real();
+    recent_return_ = has_recent ? std::optional<double>(recent) : std::nullopt;
+    for (double* v : {&last_.critic_loss, &last_.actor_loss, &last_.ent_coef, &last_.ent_coef_loss}) *v = in.real();
+    for (Eigen::Index i = 0; i < previous_obs_.size(); ++i) previous_obs_.data()[i] = static_cast<S>(in.real());
+    envs_.load_state(in);
   }
 
   // ------------------------------------------------------------------ state
@@ -328,6 +429,8 @@ class Sac {
       if (hooks_.on_update) hooks_.on_update(last_);
     }
   }
+
+  using RowMap = Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 
   // ------------------------------------------------------------------ members
   SacConfig config_;

@@ -26,6 +26,9 @@ class EpisodeGuard {
   }
 
   bool running() const noexcept { return phase_ == Phase::running; }
+  /// For checkpoints: 0 never reset, 1 running, 2 finished.
+  int phase() const noexcept { return static_cast<int>(phase_); }
+  void set_phase(int p) noexcept { phase_ = static_cast<Phase>(p); }
 
  private:
   enum class Phase { never_reset, running, finished };

@@ -23,6 +23,7 @@ class EpisodeAccumulator {
     return done;
   }
   void clear() noexcept { current_ = {}; }
+  void restore(const EpisodeRecord& r) noexcept { current_ = r; }
   const EpisodeRecord& current() const noexcept { return current_; }
 
  private:

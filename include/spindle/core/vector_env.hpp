@@ -19,6 +19,7 @@
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
+#include "state_words.hpp"
 #include "environment.hpp"
 #include "episode_record.hpp"
 #include "errors.hpp"
@@ -140,6 +141,35 @@ class VectorEnv {
 
   /// Episodes that ended during the last step, in environment order.
   std::span<const FinishedEpisode> finished_episodes() const noexcept { return finished_; }
+
+  /// The whole vector's state (environments, their generators, episode returns so far,
+  /// current observations), for checkpoints that resume bit-identically.
+  void save_state(StateWords& out) const requires SavableEnvironment<Env> {
+    put_word(out, static_cast<std::int64_t>(size()));
+    put_word(out, std::int64_t{was_reset_});
+    for (std::size_t k = 0; k < envs_.size(); ++k) {
+      envs_[k].save_state(out);
+      save_rng(out, rngs_[k]);
+      put_word(out, accumulators_[k].current().episode_return);
+      put_word(out, accumulators_[k].current().length);
+    }
+    for (std::size_t i = 0; i < observations_.size(); ++i) put_word(out, static_cast<double>(observations_.data()[i]));
+  }
+  void load_state(StateReader& in) requires SavableEnvironment<Env> {
+    if (in.integer() != static_cast<std::int64_t>(size()))
+      throw shape_error("VectorEnv::load_state: the state is of a different number of environments");
+    was_reset_ = in.integer() != 0;
+    for (std::size_t k = 0; k < envs_.size(); ++k) {
+      envs_[k].load_state(in);
+      load_rng(in, rngs_[k]);
+      const double ret = in.real();
+      const std::int64_t len = in.integer();
+      accumulators_[k].restore({ret, len});
+      finished_flag_[k] = 0;
+    }
+    for (std::size_t i = 0; i < observations_.size(); ++i) observations_.data()[i] = static_cast<Scalar>(in.real());
+    finished_.clear();
+  }
 
   Env& env(Eigen::Index i) { return envs_.at(idx(i)); }
   const Env& env(Eigen::Index i) const { return envs_.at(idx(i)); }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "../core/state_words.hpp"
 #include "../core/box.hpp"
 #include "../core/episode_guard.hpp"
 #include "../core/errors.hpp"
@@ -42,6 +43,16 @@ class BasicContinuousCartPole {
 
   const Box<Scalar>& action_space() const noexcept { return action_space_; }
   const Config& config() const noexcept { return config_; }
+  void save_state(StateWords& out) const {
+    for (double v : state_) put_word(out, v);
+    put_word(out, std::int64_t{elapsed_});
+    put_word(out, std::int64_t{guard_.phase()});
+  }
+  void load_state(StateReader& in) {
+    for (double& v : state_) v = in.real();
+    elapsed_ = static_cast<int>(in.integer());
+    guard_.set_phase(static_cast<int>(in.integer()));
+  }
 
   Observation reset(Rng& rng) {
     for (double& v : state_) v = rng.uniform(-0.05, 0.05);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../core/state_words.hpp"
 #include "../core/box.hpp"
 #include "../core/episode_guard.hpp"
 #include "../core/errors.hpp"
@@ -34,6 +35,18 @@ class BasicMountainCarContinuous {
       : config_(config), action_space_(Scalar(-1), Scalar(1), 1) {}
 
   const Box<Scalar>& action_space() const noexcept { return action_space_; }
+  void save_state(StateWords& out) const {
+    put_word(out, position_);
+    put_word(out, velocity_);
+    put_word(out, std::int64_t{elapsed_});
+    put_word(out, std::int64_t{guard_.phase()});
+  }
+  void load_state(StateReader& in) {
+    position_ = in.real();
+    velocity_ = in.real();
+    elapsed_ = static_cast<int>(in.integer());
+    guard_.set_phase(static_cast<int>(in.integer()));
+  }
 
   Observation reset(Rng& rng) {
     position_ = rng.uniform(-0.6, -0.4);

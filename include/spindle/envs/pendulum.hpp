@@ -10,6 +10,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "../core/state_words.hpp"
 #include "../core/box.hpp"
 #include "../core/episode_guard.hpp"
 #include "../core/errors.hpp"
@@ -81,6 +82,18 @@ class BasicPendulum {
     theta_dot_ = theta_dot;
     elapsed_ = 0;
     guard_.on_reset();
+  }
+  void save_state(StateWords& out) const {
+    put_word(out, theta_);
+    put_word(out, theta_dot_);
+    put_word(out, std::int64_t{elapsed_});
+    put_word(out, std::int64_t{guard_.phase()});
+  }
+  void load_state(StateReader& in) {
+    theta_ = in.real();
+    theta_dot_ = in.real();
+    elapsed_ = static_cast<int>(in.integer());
+    guard_.set_phase(static_cast<int>(in.integer()));
   }
   double theta() const noexcept { return theta_; }
   double theta_dot() const noexcept { return theta_dot_; }

@@ -68,6 +68,17 @@ class Checkpoint {
       for (Eigen::Index j = 0; j < cols; ++j) m(i, j) = a.data()[i * cols + j];
     return m;
   }
+  /// A one-dimensional array (or an n × 1 one) of any length.
+  template <class S>
+  Eigen::Matrix<S, Eigen::Dynamic, 1> get_vector(const std::string& name) const {
+    const auto a = load<S>(name);
+    const auto& shape = a.shape();
+    if (shape.size() > 2 || (shape.size() == 2 && shape[1] != 1))
+      throw shape_error(where() + ": array '" + name + "' is not a vector");
+    Eigen::Matrix<S, Eigen::Dynamic, 1> v(static_cast<Eigen::Index>(a.size()));
+    for (Eigen::Index i = 0; i < v.size(); ++i) v(i) = a.data()[i];
+    return v;
+  }
   template <class S>
   S get_scalar(const std::string& name) const {
     return get<S>(name, 1, 1)(0, 0);
