@@ -36,12 +36,14 @@ struct Setup {
   }
 };
 
-// ---------------------------------------------------------------- diagonal Gaussian
-void diag_spindle(benchmark::State& state) {
+// ---------------------------------------------------------------- spindle: explore() of a head
+template <class Head>
+void explore_spindle(benchmark::State& state) {
   Setup s(state);
   Rng rng(2);
   nn::Parameters<S> p;
-  noise::DiagGaussian<S> head(s.L, s.A, p, rng);
+  Head head(s.L, s.A, p, rng);
+  head.reset_noise(p, s.B, rng);  // one exploration state per column
   autodiff::Tape<S> t;
   t.set_grad_enabled(false);
   for (auto _ : state) {
@@ -50,6 +52,8 @@ void diag_spindle(benchmark::State& state) {
     benchmark::DoNotOptimize(out.log_prob.value().data());
   }
 }
+
+// ---------------------------------------------------------------- diagonal Gaussian floor
 void diag_floor(benchmark::State& state) {
   Setup s(state);
   Rng rng(2);
@@ -68,20 +72,6 @@ void diag_floor(benchmark::State& state) {
 }
 
 // ---------------------------------------------------------------- gSDE
-void gsde_spindle(benchmark::State& state) {
-  Setup s(state);
-  Rng rng(3);
-  nn::Parameters<S> p;
-  noise::Gsde<S> head(s.L, s.A, p, rng);
-  head.reset_noise(p, s.B, rng);
-  autodiff::Tape<S> t;
-  t.set_grad_enabled(false);
-  for (auto _ : state) {
-    t.clear();
-    const auto out = head.explore(p, t.view(s.Z.data(), s.L, s.B), rng);
-    benchmark::DoNotOptimize(out.log_prob.value().data());
-  }
-}
 void gsde_floor(benchmark::State& state) {
   Setup s(state);
   Rng rng(3);
@@ -105,20 +95,6 @@ void gsde_floor(benchmark::State& state) {
 }
 
 // ---------------------------------------------------------------- Lattice
-void lattice_spindle(benchmark::State& state) {
-  Setup s(state);
-  Rng rng(4);
-  nn::Parameters<S> p;
-  noise::Lattice<S> head(s.L, s.A, p, rng);
-  head.reset_noise(p, s.B, rng);
-  autodiff::Tape<S> t;
-  t.set_grad_enabled(false);
-  for (auto _ : state) {
-    t.clear();
-    const auto out = head.explore(p, t.view(s.Z.data(), s.L, s.B), rng);
-    benchmark::DoNotOptimize(out.log_prob.value().data());
-  }
-}
 void lattice_floor(benchmark::State& state) {
   Setup s(state);
   const Eigen::Index L = s.L, A = s.A;
@@ -159,10 +135,10 @@ void lattice_floor(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(diag_spindle)->Apply(args)->Name("diag/spindle");
+BENCHMARK(explore_spindle<noise::DiagGaussian<S>>)->Apply(args)->Name("diag/spindle");
 BENCHMARK(diag_floor)->Apply(args)->Name("diag/floor");
-BENCHMARK(gsde_spindle)->Apply(args)->Name("gsde/spindle");
+BENCHMARK(explore_spindle<noise::Gsde<S>>)->Apply(args)->Name("gsde/spindle");
 BENCHMARK(gsde_floor)->Apply(args)->Name("gsde/floor");
-BENCHMARK(lattice_spindle)->Apply(args)->Name("lattice/spindle");
+BENCHMARK(explore_spindle<noise::Lattice<S>>)->Apply(args)->Name("lattice/spindle");
 BENCHMARK(lattice_floor)->Apply(args)->Name("lattice/floor");
 BENCHMARK_MAIN();

@@ -41,6 +41,14 @@ Var<S> tanh_log_det(Var<S> squashed, S eps) {
   return autodiff::sum_over_rows(autodiff::log((S(1) + eps) - autodiff::square(squashed)));
 }
 
+/// The sample u with log-density logp, tanh-squashed with its log-det correction when `squash`.
+template <class S>
+Sampled<S> squash_if(bool squash, Var<S> u, Var<S> logp, S eps) {
+  if (!squash) return {u, logp};
+  const Var<S> a = autodiff::tanh(u);
+  return {a, logp - tanh_log_det(a, eps)};
+}
+
 /// ln of the Box-Muller normal's constant, ½ ln 2π.
 template <class S>
 constexpr S half_log_two_pi = autodiff::detail::half_log_two_pi<S>;

@@ -116,9 +116,7 @@ class Gsde {
     marginal_std_ = (marginal_std_.array() + S(config_.epsilon)).sqrt();
     const Var<S> u = mu + t.constant(noise_);
     const Var<S> logp = autodiff::normal_log_prob(u, mu, t.view(marginal_std_.data(), action_dim_, z.cols()));
-    if (!squashed()) return {u, logp};
-    const Var<S> a = autodiff::tanh(u);
-    return {a, logp - tanh_log_det(a, S(config_.epsilon))};
+    return squash_if(squashed(), u, logp, S(config_.epsilon));
   }
 
   /// The current exploration matrices (L × A·n, matrix i in columns [iA, (i+1)A)).
@@ -129,9 +127,7 @@ class Gsde {
 
   Sampled<S> finish(nn::Parameters<S>& p, Var<S> z, Var<S> mu, Var<S> u) {
     Var<S> logp = autodiff::normal_log_prob(u, mu, std(p, z));
-    if (!squashed()) return {u, logp};
-    const Var<S> a = autodiff::tanh(u);
-    return {a, logp - tanh_log_det(a, S(config_.epsilon))};
+    return squash_if(squashed(), u, logp, S(config_.epsilon));
   }
 
   void draw_matrices(nn::Parameters<S>& p, Eigen::Index n, Rng& rng) {

@@ -168,9 +168,7 @@ class Lattice {
     variances_.bottomRows(L).noalias() = std_squared_.leftCols(L).transpose() * squared_latent_;
     const Var<S> logp = autodiff::lowrank_gaussian_log_prob(u - mean(p, z), p.on(t, mean_.weight),
                                                            t.view(variances_.data(), A + L, z.cols()), S(config_.alpha));
-    if (!squashed()) return {u, logp};
-    const Var<S> a = autodiff::tanh(u);
-    return {a, logp - tanh_log_det(a, S(config_.epsilon))};
+    return squash_if(squashed(), u, logp, S(config_.epsilon));
   }
 
   /// The current exploration matrices: L × (L + A)·n, [P_x,i | P_a,i] for environment i.
@@ -191,9 +189,7 @@ class Lattice {
   }
   Sampled<S> finish(nn::Parameters<S>& p, Var<S> z, Var<S> u) {
     const Var<S> logp = gaussian_log_prob(p, z, u);
-    if (!squashed()) return {u, logp};
-    const Var<S> a = autodiff::tanh(u);
-    return {a, logp - tanh_log_det(a, S(config_.epsilon))};
+    return squash_if(squashed(), u, logp, S(config_.epsilon));
   }
 
   Config config_;

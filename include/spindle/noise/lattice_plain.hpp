@@ -126,9 +126,7 @@ class LatticePlain {
   }
   Sampled<S> finish(nn::Parameters<S>& p, Var<S> z, Var<S> u) {
     const Var<S> logp = gaussian_log_prob(p, z, u);
-    if (!squashed()) return {u, logp};
-    const Var<S> a = autodiff::tanh(u);
-    return {a, logp - tanh_log_det(a, S(config_.epsilon))};
+    return squash_if(squashed(), u, logp, S(config_.epsilon));
   }
 
   Config config_;
