@@ -184,3 +184,36 @@ TEST_CASE("the tape reuses its buffers: repeated passes allocate nothing") {
   for (int k = 0; k < 50; ++k) pass();
   CHECK(spindle_test::allocations() == before);
 }
+
+TEST_CASE("conv1d: matches a direct convolution and passes gradcheck, stride 1 and 2") {
+  using namespace spindle::autodiff;
+  for (Eigen::Index stride : {1, 2}) {
+    CAPTURE(stride);
+    const Eigen::Index c_in = 3, T = 9, c_out = 4, K = 3, B = 2;
+    const Eigen::Index t_out = (T - K) / stride + 1;
+    spindle::Rng rng(5);
+    Eigen::MatrixXd X(c_in * T, B), W(c_out, c_in * K), b(c_out, 1);
+    rng.fill_normal(X);
+    rng.fill_normal(W);
+    rng.fill_normal(b);
+    Tape<double> t;
+    const auto y = conv1d(t.constant(X), t.constant(W), t.constant(b), T, stride);
+    REQUIRE(y.rows() == c_out * t_out);
+    for (Eigen::Index j = 0; j < B; ++j)
+      for (Eigen::Index o = 0; o < c_out; ++o)
+        for (Eigen::Index to = 0; to < t_out; ++to) {
+          double direct = b(o, 0);
+          for (Eigen::Index c = 0; c < c_in; ++c)
+            for (Eigen::Index k = 0; k < K; ++k) direct += W(o, c * K + k) * X(c * T + to * stride + k, j);
+          CHECK(y.value()(o * t_out + to, j) == doctest::Approx(direct).epsilon(1e-12));
+        }
+    const auto r = gradcheck(
+        [&](Tape<double>&, std::span<const Var<double>> v) { return sum(tanh(conv1d(v[0], v[1], v[2], T, stride))); },
+        {X, W, b});
+    CHECK(r.max_relative_error < 1e-6);
+  }
+  Tape<double> t;
+  CHECK_THROWS_AS(conv1d(t.constant(Eigen::MatrixXd::Zero(10, 1)), t.constant(Eigen::MatrixXd::Zero(2, 6)),
+                         t.constant(Eigen::MatrixXd::Zero(2, 1)), 3),
+                  spindle::shape_error);
+}

@@ -2,6 +2,7 @@
 // Reverse-mode automatic differentiation over Eigen (features × batch, column-major).
 #include "autodiff/activation.hpp"
 #include "autodiff/arena.hpp"
+#include "autodiff/conv.hpp"
 #include "autodiff/elementwise.hpp"
 #include "autodiff/gaussian.hpp"
 #include "autodiff/gradcheck.hpp"
