@@ -84,8 +84,9 @@ Var<S> linear(Var<S> x, Var<S> W, Var<S> b, Activation act = Activation::identit
   n.tag = static_cast<int>(act);
   if (n.requires_grad) n.backward = &detail::linear_backward<S>;
   auto Y = t.value(id);
-  Y.noalias() = t.value(W.id) * t.value(x.id);
-  Y.colwise() += t.value(b.id).col(0);
+  // Bias first, then accumulate the product: Eigen's GEMM then skips its zero fill of Y.
+  Y.colwise() = t.value(b.id).col(0);
+  Y.noalias() += t.value(W.id) * t.value(x.id);
   if (n.requires_grad && (act == Activation::gelu || act == Activation::softplus)) {
     n.aux = t.scratch(static_cast<std::size_t>(Y.size()));
     MatrixMap<S>(n.aux, Y.rows(), Y.cols()) = Y;
