@@ -9,6 +9,8 @@
 // Template parameters: the Environment, and the exploration-noise head (noise/): the
 // squashed Gaussian by default; noise::Gsde / noise::Lattice with squash_output, or any head
 // with a colored-noise source. The scalar type is the head's.
+#include <chrono>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <optional>
