@@ -250,6 +250,14 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
 
 }  // namespace detail
 
+/// Σ_b = α² W diag(v_x,b) Wᵀ + diag(v_a,b) as a full A × A matrix (logging, tests).
+template <class S, class WT, class VT>
+Matrix<S> lowrank_covariance_matrix(const WT& W, const VT& v, Eigen::Index b, S alpha) {
+  Matrix<S> sigma(W.rows(), W.rows()), scaled(W.rows(), W.cols());
+  detail::lowrank_covariance<S>(W, v, b, alpha, sigma, scaled);
+  return sigma.template selfadjointView<Eigen::Lower>();
+}
+
 /// expln(x): exp(x) for x ≤ 0, log1p(x + eps) + 1 for x > 0 (SB3's use_expln).
 template <class S>
 Var<S> expln(Var<S> x, std::type_identity_t<S> eps = S(1e-6)) {

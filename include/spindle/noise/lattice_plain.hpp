@@ -59,10 +59,7 @@ class LatticePlain {
   }
   Var<S> variances(nn::Parameters<S>& p, Var<S> z) const { return autodiff::exp(log_std(p, z) * S(2)); }
   Matrix<S> covariance(nn::Parameters<S>& p, Var<S> z, Eigen::Index b) const {
-    const Var<S> v = variances(p, z);
-    Matrix<S> sigma(action_dim_, action_dim_), scaled(action_dim_, latent_dim_);
-    autodiff::detail::lowrank_covariance<S>(p.value(mean_.weight), v.value(), b, S(1), sigma, scaled);
-    return sigma.template selfadjointView<Eigen::Lower>();
+    return autodiff::lowrank_covariance_matrix<S>(p.value(mean_.weight), variances(p, z).value(), b, S(1));
   }
 
   Var<S> log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> actions) {
