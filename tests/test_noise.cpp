@@ -93,24 +93,32 @@ void check_all_gradients(Head& head, nn::Parameters<double>& p, bool check_laten
   CHECK(worst_gradient_error(head, p, Z, sample, check_latent) < 1e-6);
 }
 
-// Empirical covariance of `n` exploration samples at a fixed latent (batch 1).
-template <class Head>
-double covariance_error(Head& head, nn::Parameters<double>& p, const Mat& Z, const Mat& want, int n, bool resample) {
-  Rng rng(11);
-  Tape<double> t;
-  t.set_grad_enabled(false);
-  Eigen::VectorXd sum = Eigen::VectorXd::Zero(A);
-  Mat outer = Mat::Zero(A, A);
+// Relative Frobenius error of the empirical covariance of `n` draws against `want`.
+template <class Draw>
+double empirical_covariance_error(int n, Draw draw, const Mat& want) {
+  Eigen::VectorXd sum = Eigen::VectorXd::Zero(want.rows());
+  Mat outer = Mat::Zero(want.rows(), want.cols());
   for (int i = 0; i < n; ++i) {
-    t.clear();
-    if (resample) head.reset_noise(p, 1, rng);
-    const Eigen::VectorXd u = head.explore(p, t.constant(Z), rng).action.value().col(0);
+    const Eigen::VectorXd u = draw();
     sum += u;
     outer.noalias() += u * u.transpose();
   }
   const Eigen::VectorXd m = sum / n;
   const Mat cov = (outer - n * m * m.transpose()) / (n - 1);
   return (cov - want).norm() / want.norm();
+}
+
+// The same for exploration samples at a fixed latent (batch 1), resampling the noise each draw if asked.
+template <class Head>
+double covariance_error(Head& head, nn::Parameters<double>& p, const Mat& Z, const Mat& want, int n, bool resample) {
+  Rng rng(11);
+  Tape<double> t;
+  t.set_grad_enabled(false);
+  return empirical_covariance_error(n, [&]() -> Eigen::VectorXd {
+    t.clear();
+    if (resample) head.reset_noise(p, 1, rng);
+    return head.explore(p, t.constant(Z), rng).action.value().col(0);
+  }, want);
 }
 
 }  // namespace
@@ -204,18 +212,11 @@ TEST_CASE("noise statistics: empirical covariance converges to the analytic one 
     CHECK(err < 0.03);
     // rsample: u = μ + W(σ_x ⊙ ξ_x) + σ_a ⊙ ξ_a has the same covariance
     Rng r(12);
-    Eigen::VectorXd sum = Eigen::VectorXd::Zero(A);
-    Mat outer = Mat::Zero(A, A);
-    const int n = 200000;
-    for (int i = 0; i < n; ++i) {
+    const double rsample_err = empirical_covariance_error(200000, [&]() -> Eigen::VectorXd {
       t.clear();
-      const Eigen::VectorXd u = h.rsample(p, t.constant(Z), r).action.value().col(0);
-      sum += u;
-      outer.noalias() += u * u.transpose();
-    }
-    const Eigen::VectorXd m = sum / n;
-    const Mat cov = (outer - n * m * m.transpose()) / (n - 1);
-    CHECK((cov - want).norm() / want.norm() < 0.03);
+      return h.rsample(p, t.constant(Z), r).action.value().col(0);
+    }, want);
+    CHECK(rsample_err < 0.03);
   }
   SUBCASE("gSDE: independent actions with variance z² · S²") {
     nn::Parameters<double> p;
