@@ -28,12 +28,10 @@
 #include "../nn/optim.hpp"
 #include "../noise/schedule.hpp"
 #include "../noise/squashed_gaussian.hpp"
+#include "common.hpp"
 #include "replay_buffer.hpp"
 
 namespace spindle::algo {
-
-/// What to do with a NaN/Inf observation or reward from the environment.
-enum class BadTransition { throw_error, drop_and_count };
 
 struct SacConfig {
   // SB3 names and defaults
@@ -98,9 +96,8 @@ class Sac {
         alpha_opt_((build_alpha(), alpha_), adam()) {
     static_assert(std::is_same_v<scalar_t<Env>, S>, "Sac: the environment's scalar and the noise head's scalar differ");
     const auto box = envs_.action_space();
-    action_low_ = box.low.template cast<S>();
-    action_high_ = box.high.template cast<S>();
-    if (!action_low_.allFinite() || !action_high_.allFinite())
+    to_env_action_ = ActionMap<S>(box.low, box.high);
+    if (!to_env_action_.bounded())
       throw std::invalid_argument("Sac: the action space must be bounded (actions are squashed into it)");
     target_entropy_ = config.target_entropy.value_or(-static_cast<double>(act_dim_));
     if (!config.csv_path.empty())
@@ -118,9 +115,9 @@ class Sac {
     while (num_timesteps_ < total_timesteps) {
       const long collected = collect_rollouts(config_.train_freq);
       if (num_timesteps_ > config_.learning_starts) train(config_.gradient_steps > 0 ? config_.gradient_steps : collected);
-      if (config_.progress) progress.update(num_timesteps_, recent_return_);
+      if (config_.progress) progress.update(num_timesteps_, recent_return_.value);
     }
-    if (config_.progress) progress.finish(num_timesteps_, recent_return_);
+    if (config_.progress) progress.finish(num_timesteps_, recent_return_.value);
   }
 
   /// Mean undiscounted return of `episodes` deterministic episodes on a separate environment.
@@ -138,7 +135,7 @@ class Sac {
         t.clear();
         const Var z = trunk_(actor_, t.view(obs.data(), obs_dim_, 1));
         act = head_.mode(actor_, z).value();
-        to_env_action(act.col(0), action);
+        to_env_action_(act.col(0), action);
         const auto step = eval_env_.step(action);
         total += static_cast<double>(step.reward);
         obs = step.observation;
@@ -174,13 +171,11 @@ class Sac {
     StateWords run;
     save_rng(run, rng_);
     for (long v : {num_timesteps_, n_updates_, episodes_, dropped_}) put_word(run, std::int64_t{v});
-    put_word(run, std::int64_t{recent_return_.has_value()});
-    put_word(run, recent_return_.value_or(0.0));
+    recent_return_.save(run);
     for (double v : {last_.critic_loss, last_.actor_loss, last_.ent_coef, last_.ent_coef_loss}) put_word(run, v);
     for (Eigen::Index i = 0; i < previous_obs_.size(); ++i) put_word(run, static_cast<double>(previous_obs_.data()[i]));
     envs_.save_state(run);
-    c.put("run_state", Eigen::Map<const Eigen::Matrix<std::int64_t, Eigen::Dynamic, 1>>(
-                           reinterpret_cast<const std::int64_t*>(run.data()), static_cast<Eigen::Index>(run.size())));
+    put_state(c, "run_state", run);
     c.save(path);
   }
 
@@ -207,15 +202,10 @@ class Sac {
     const Matrix act = c.get<S>("buffer.actions", rows, act_dim_);
     const Matrix rew = c.get<S>("buffer.rewards", rows, 1);
     const Matrix term = c.get<S>("buffer.terminated", rows, 1);
-    const auto packed = c.get_vector<std::int64_t>("run_state");
-    StateWords run(static_cast<std::size_t>(packed.size()));
-    for (Eigen::Index i = 0; i < packed.size(); ++i) run[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(packed(i));
     StateWords probe;  // the environments' part must have the size this run's environments write
     envs_.save_state(probe);
     const std::size_t own = 6 + 4 + 2 + 4 + static_cast<std::size_t>(previous_obs_.size());
-    if (run.size() != own + probe.size())
-      throw std::runtime_error("Sac::load: '" + path.string() + "': the run state does not fit this configuration (" +
-                               std::to_string(run.size()) + " words, expected " + std::to_string(own + probe.size()) + ")");
+    const StateWords run = get_state(c, "run_state", own + probe.size(), path, "Sac::load");
     // Everything is read and checked: commit.
     actor_ = std::move(actor);
     critic_ = std::move(critic);
@@ -238,9 +228,7 @@ class Sac {
     StateReader in(run);
     load_rng(in, rng_);
     for (long* v : {&num_timesteps_, &n_updates_, &episodes_, &dropped_}) *v = static_cast<long>(in.integer());
-    const bool has_recent = in.integer() != 0;
-    const double recent = in.real();
-    recent_return_ = has_recent ? std::optional<double>(recent) : std::nullopt;
+    recent_return_.load(in);
     for (double* v : {&last_.critic_loss, &last_.actor_loss, &last_.ent_coef, &last_.ent_coef_loss}) *v = in.real();
     for (Eigen::Index i = 0; i < previous_obs_.size(); ++i) previous_obs_.data()[i] = static_cast<S>(in.real());
     envs_.load_state(in);
@@ -291,14 +279,6 @@ class Sac {
   }
 
   // ------------------------------------------------------------------ acting
-  template <class Col, class Out>
-  void to_env_action(const Col& a, Out& out) const {  // [−1, 1] → the Box
-    for (Eigen::Index k = 0; k < act_dim_; ++k) {
-      const S clipped = std::clamp(a(k), S(-1), S(1));
-      out(k) = action_low_(k) + (clipped + S(1)) * S(0.5) * (action_high_(k) - action_low_(k));
-    }
-  }
-
   void start() {
     envs_.reset(config_.seed);
     previous_obs_ = envs_.observations();
@@ -323,10 +303,7 @@ class Sac {
         scaled_actions_ = head_.explore(actor_, z, rng_).action.value();
         if (!head_.squashed()) scaled_actions_ = scaled_actions_.cwiseMax(S(-1)).cwiseMin(S(1));
       }
-      for (Eigen::Index i = 0; i < n; ++i) {
-        auto row = env_actions_.row(i);
-        to_env_action(scaled_actions_.col(i), row);
-      }
+      for (Eigen::Index i = 0; i < n; ++i) to_env_action_(scaled_actions_.col(i), env_actions_.row(i));
       envs_.step(env_actions_);
       num_timesteps_ += n;
       store_transitions();
@@ -361,7 +338,7 @@ class Sac {
   void finish_episode(const FinishedEpisode& f) {
     ++episodes_;
     const double ret = f.record.episode_return;
-    recent_return_ = recent_return_ ? 0.9 * *recent_return_ + 0.1 * ret : ret;
+    recent_return_.add(ret);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     csv_.row({double(num_timesteps_), double(episodes_), ret, double(f.record.length), last_.critic_loss,
               last_.actor_loss, last_.ent_coef, elapsed > 0 ? double(num_timesteps_) / elapsed : 0.0});
@@ -445,14 +422,14 @@ class Sac {
   nn::MlpStack trunk_, q1_, q2_;
   Head head_;
   nn::Adam<S> actor_opt_, critic_opt_, alpha_opt_;
-  Eigen::Matrix<S, Eigen::Dynamic, 1> action_low_, action_high_;
+  ActionMap<S> to_env_action_;  // [−1, 1] → the Box
   double target_entropy_ = 0;
   Tape act_tape_, actor_tape_, target_tape_, critic_tape_;
   typename ReplayBuffer<S>::Batch batch_;
   Matrix scaled_actions_, obs_colmajor_, targets_;
   Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> previous_obs_, env_actions_;
   long num_timesteps_ = 0, n_updates_ = 0, episodes_ = 0, dropped_ = 0;
-  std::optional<double> recent_return_;
+  RecentReturn recent_return_;
   SacUpdate last_{};
   Hooks hooks_;
   log::CsvLog csv_;

@@ -6,7 +6,9 @@
 //  - rewards: clip(r / sqrt(Var[R] + ε), ±clip_reward) where R ← γR + r is the
 //    running discounted return per environment, zeroed when its episode ends;
 //  - statistics update only while training(); freeze them for evaluation;
-//  - final observations of finished episodes are normalised with the same stats.
+//  - final observations of finished episodes are normalised with the same stats;
+//  - rows with a NaN/Inf observation or reward are left out of the statistics (the
+//    caller decides what to do with them; they never corrupt μ, σ²).
 // Statistics are float64 (RunningMeanStd); state() / set_state() save and restore them.
 #include <Eigen/Core>
 #include <algorithm>
@@ -17,6 +19,7 @@
 
 #include "../core/errors.hpp"
 #include "../core/running_mean_std.hpp"
+#include "../core/state_words.hpp"
 
 namespace spindle {
 
@@ -67,7 +70,7 @@ class VecNormalize {
   ConstMatrixMap reset(std::uint64_t seed) {
     venv_.reset(seed);
     returns_.setZero();
-    if (config_.training && config_.norm_obs) obs_rms_.update(venv_.observations());
+    if (config_.training && config_.norm_obs) update_obs_stats(venv_.observations());
     normalize_rows(venv_.observations(), observation_rows());
     rewards_.fill(Scalar(0));
     return observations();
@@ -78,11 +81,17 @@ class VecNormalize {
     venv_.step(actions);
     const auto raw_obs = venv_.observations();
     const auto raw_rewards = venv_.rewards();
-    if (config_.training && config_.norm_obs) obs_rms_.update(raw_obs);
+    if (config_.training && config_.norm_obs) update_obs_stats(raw_obs);
     normalize_rows(raw_obs, observation_rows());
     if (config_.training) {
       returns_ = returns_ * config_.gamma + raw_rewards.template cast<double>();
-      ret_rms_.update(returns_);
+      if (returns_.allFinite()) {
+        ret_rms_.update(returns_);
+      } else {  // a bad reward: its environment's running return restarts, the others count
+        for (Eigen::Index i = 0; i < size(); ++i)
+          if (!std::isfinite(returns_(i))) returns_(i) = 0.0;
+        update_finite_rows(ret_rms_, returns_);
+      }
     }
     const double reward_scale = config_.norm_reward ? 1.0 / std::sqrt(ret_rms_.var()(0) + config_.epsilon) : 1.0;
     for (Eigen::Index i = 0; i < size(); ++i) {
@@ -139,10 +148,58 @@ class VecNormalize {
     returns_ = s.returns;
   }
 
+  /// Exact state (statistics, running returns, the normalised buffers and the wrapped
+  /// environments) for bit-identical checkpoints.
+  void save_state(StateWords& out) const requires requires(const VecEnv& v, StateWords& w) { v.save_state(w); } {
+    for (const RunningMeanStd* r : {&obs_rms_, &ret_rms_}) {
+      put_word(out, r->count());
+      for (Eigen::Index j = 0; j < r->size(); ++j) {
+        put_word(out, r->mean()(j));
+        put_word(out, r->var()(j));
+      }
+    }
+    for (Eigen::Index i = 0; i < returns_.size(); ++i) put_word(out, returns_(i));
+    for (const auto* buffer : {&observations_, &final_observations_})
+      for (std::size_t i = 0; i < buffer->size(); ++i) put_word(out, static_cast<double>(buffer->data()[i]));
+    for (std::size_t i = 0; i < rewards_.size(); ++i) put_word(out, static_cast<double>(rewards_.data()[i]));
+    venv_.save_state(out);
+  }
+  void load_state(StateReader& in) requires requires(VecEnv& v, StateReader& r) { v.load_state(r); } {
+    for (RunningMeanStd* r : {&obs_rms_, &ret_rms_}) {
+      const double count = in.real();
+      Eigen::VectorXd mean(r->size()), var(r->size());
+      for (Eigen::Index j = 0; j < r->size(); ++j) {
+        mean(j) = in.real();
+        var(j) = in.real();
+      }
+      r->set(std::move(mean), std::move(var), count);
+    }
+    for (Eigen::Index i = 0; i < returns_.size(); ++i) returns_(i) = in.real();
+    for (auto* buffer : {&observations_, &final_observations_})
+      for (std::size_t i = 0; i < buffer->size(); ++i) buffer->data()[i] = static_cast<Scalar>(in.real());
+    for (std::size_t i = 0; i < rewards_.size(); ++i) rewards_.data()[i] = static_cast<Scalar>(in.real());
+    venv_.load_state(in);
+  }
+
   VecEnv& venv() noexcept { return venv_; }
   const VecEnv& venv() const noexcept { return venv_; }
 
  private:
+  template <class Derived>
+  void update_obs_stats(const Eigen::MatrixBase<Derived>& raw) {
+    if (raw.allFinite()) obs_rms_.update(raw);
+    else update_finite_rows(obs_rms_, raw);
+  }
+  /// The statistics of the rows without NaN/Inf (allocates; only on bad input).
+  template <class Derived>
+  static void update_finite_rows(RunningMeanStd& rms, const Eigen::MatrixBase<Derived>& rows) {
+    Eigen::MatrixXd kept(rows.rows(), rows.cols());
+    Eigen::Index n = 0;
+    for (Eigen::Index i = 0; i < rows.rows(); ++i)
+      if (rows.row(i).allFinite()) kept.row(n++) = rows.row(i).template cast<double>();
+    rms.update(kept.topRows(n));
+  }
+
   MatrixMap observation_rows() noexcept { return {observations_.data(), size(), observation_size()}; }
   MatrixMap final_rows() noexcept { return {final_observations_.data(), size(), observation_size()}; }
 

@@ -1,0 +1,81 @@
+#pragma once
+// What SAC and PPO share outside their updates: the policy for bad transitions, the map from
+// the policy's [−1, 1] actions to the environment's Box, the recent-return average shown on the
+// progress line, and the packing of a run's exact state into a checkpoint.
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "../core/state_words.hpp"
+#include "../io/checkpoint.hpp"
+
+namespace spindle::algo {
+
+/// What to do with a NaN/Inf observation or reward from the environment.
+enum class BadTransition { throw_error, drop_and_count };
+
+/// Maps actions in [−1, 1] (clipped first) linearly onto a Box, per dimension. Dimensions with
+/// an infinite bound pass through unchanged (there is nothing to rescale them to).
+template <class S>
+class ActionMap {
+ public:
+  ActionMap() = default;
+  template <class Low, class High>
+  ActionMap(const Low& low, const High& high) : low_(low.template cast<S>()), high_(high.template cast<S>()) {}
+
+  bool bounded() const { return low_.allFinite() && high_.allFinite(); }
+
+  template <class In, class Out>
+  void operator()(const In& a, Out&& out) const {
+    for (Eigen::Index k = 0; k < low_.size(); ++k) {
+      if (!std::isfinite(low_(k)) || !std::isfinite(high_(k))) {
+        out(k) = a(k);
+        continue;
+      }
+      const S clipped = std::clamp(a(k), S(-1), S(1));
+      out(k) = low_(k) + (clipped + S(1)) * S(0.5) * (high_(k) - low_(k));
+    }
+  }
+
+ private:
+  Eigen::Matrix<S, Eigen::Dynamic, 1> low_, high_;
+};
+
+/// An exponential average of finished episodes' returns (weight 0.1 on the newest), for the
+/// progress line.
+struct RecentReturn {
+  std::optional<double> value;
+  void add(double episode_return) { value = value ? 0.9 * *value + 0.1 * episode_return : episode_return; }
+  void save(StateWords& out) const {
+    put_word(out, std::int64_t{value.has_value()});
+    put_word(out, value.value_or(0.0));
+  }
+  void load(StateReader& in) {
+    const bool has = in.integer() != 0;
+    const double v = in.real();
+    value = has ? std::optional<double>(v) : std::nullopt;
+  }
+};
+
+/// Stores a run's state words as an int64 array `name` in the checkpoint.
+inline void put_state(io::Checkpoint& c, const std::string& name, const StateWords& words) {
+  c.put(name, Eigen::Map<const Eigen::Matrix<std::int64_t, Eigen::Dynamic, 1>>(
+                  reinterpret_cast<const std::int64_t*>(words.data()), static_cast<Eigen::Index>(words.size())));
+}
+/// Reads them back; throws naming the file when their number is not `expected`.
+inline StateWords get_state(const io::Checkpoint& c, const std::string& name, std::size_t expected,
+                            const std::filesystem::path& path, const char* who) {
+  const auto packed = c.get_vector<std::int64_t>(name);
+  if (static_cast<std::size_t>(packed.size()) != expected)
+    throw std::runtime_error(std::string(who) + ": '" + path.string() + "': the run state does not fit this configuration (" +
+                             std::to_string(packed.size()) + " words, expected " + std::to_string(expected) + ")");
+  StateWords words(static_cast<std::size_t>(packed.size()));
+  for (Eigen::Index i = 0; i < packed.size(); ++i) words[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(packed(i));
+  return words;
+}
+
+}  // namespace spindle::algo

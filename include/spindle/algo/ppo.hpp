@@ -1,0 +1,533 @@
+#pragma once
+// Proximal policy optimisation (Schulman et al. 2017) with stable-baselines3's semantics and names.
+// One file, top to bottom: configuration, networks, collecting a rollout, advantages, the
+// clipped-surrogate update, evaluation, checkpoints.
+//
+//   spindle::algo::Ppo<spindle::envs::Pendulum> ppo(Pendulum{}, {.n_steps = 1024, .n_envs = 4});
+//   ppo.learn(300'000);
+//   double mean_return = ppo.evaluate(10);
+//
+// Template parameters: the Environment and the exploration-noise head (noise/): the diagonal
+// Gaussian by default (SB3's PPO); noise::Gsde, noise::Lattice, noise::LatticePlain, or a head
+// with a colored-noise source. The scalar type is the head's.
+//
+// Actions: the policy acts in [−1, 1] per dimension; actions are clipped to it and mapped
+// linearly onto the environment's Box (SB3 clips to the Box; with a Box of [−1, 1], as SB3
+// recommends, the two agree). Unbounded dimensions pass through unclipped. The buffer keeps
+// the unclipped action, whose log-probability the update uses (as SB3).
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../autodiff.hpp"
+#include "../core/environment.hpp"
+#include "../core/state_words.hpp"
+#include "../core/vector_env.hpp"
+#include "../io/checkpoint.hpp"
+#include "../log/csv.hpp"
+#include "../log/progress.hpp"
+#include "../nn/mlp.hpp"
+#include "../nn/optim.hpp"
+#include "../nn/serialize.hpp"
+#include "../noise/diag_gaussian.hpp"
+#include "../noise/schedule.hpp"
+#include "../wrappers/vec_normalize.hpp"
+#include "common.hpp"
+#include "rollout_buffer.hpp"
+#include "schedule.hpp"
+
+namespace spindle::algo {
+
+struct PpoConfig {
+  // SB3 names and defaults
+  Schedule learning_rate = 3e-4;
+  Eigen::Index n_steps = 2048;     // per environment, per rollout
+  Eigen::Index batch_size = 64;    // minibatch size
+  int n_epochs = 10;
+  double gamma = 0.99;
+  double gae_lambda = 0.95;
+  Schedule clip_range = 0.2;
+  std::optional<Schedule> clip_range_vf;  // none: the value function is not clipped
+  bool normalize_advantage = true;
+  double ent_coef = 0.0;
+  double vf_coef = 0.5;
+  double max_grad_norm = 0.5;
+  std::optional<double> target_kl;  // stop the epochs when approx KL > 1.5 · target_kl
+  long sde_sample_freq = -1;        // gSDE/Lattice: resample every n steps (−1: once per rollout)
+  // networks (SB3's MlpPolicy: pi [64, 64], vf [64, 64], tanh, orthogonal init)
+  std::vector<Eigen::Index> policy_hidden = {64, 64};
+  std::vector<Eigen::Index> value_hidden = {64, 64};
+  bool share_network = false;  // true: the value head reads the policy's last hidden layer
+  autodiff::Activation activation = autodiff::Activation::tanh;
+  bool ortho_init = true;  // √2 hidden layers, 0.01 action head, 1 value head
+  // observation and reward normalisation (SB3's VecNormalize), saved with the model
+  bool normalize_observations = false;
+  bool normalize_rewards = false;
+  double clip_obs = 10.0;
+  double clip_reward = 10.0;
+  // environments and bookkeeping
+  Eigen::Index n_envs = 1;
+  int n_threads = 1;
+  std::uint64_t seed = 0;
+  BadTransition on_bad_transition = BadTransition::throw_error;
+  nn::NonFinitePolicy on_non_finite_gradient = nn::NonFinitePolicy::skip_update;
+  std::string csv_path;  // empty: no CSV log
+  bool progress = false; // live progress line on stdout
+};
+
+/// Passed to hooks after every rollout's update (means over its minibatches, SB3's train/ keys).
+struct PpoUpdate {
+  long step = 0;
+  double policy_loss = 0, value_loss = 0, entropy_loss = 0, approx_kl = 0, clip_fraction = 0;
+  double explained_variance = 0, learning_rate = 0, clip_range = 0;
+  long gradient_steps = 0;  // taken in this update
+  bool stopped_early = false;  // by target_kl
+};
+
+template <Environment Env, noise::NoiseHead Head = noise::DiagGaussian<float>>
+class Ppo {
+ public:
+  using S = typename Head::scalar;
+  using Matrix = autodiff::Matrix<S>;
+  using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  using Tape = autodiff::Tape<S>;
+  using Var = autodiff::Var<S>;
+  using Envs = VecNormalize<VectorEnv<Env>>;
+
+  struct Hooks {
+    std::function<void(long step)> on_step;                 // after every vector step
+    std::function<void(const FinishedEpisode&)> on_episode;  // every finished episode (raw return)
+    std::function<void(const PpoUpdate&)> on_update;         // after every rollout's update
+  };
+
+  Ppo(const Env& prototype, PpoConfig config = {}, typename Head::Config head_config = {})
+      : config_(validated(config)),
+        envs_(VectorEnv<Env>(config.n_envs, prototype, {.n_threads = config.n_threads}),
+              {.norm_obs = config.normalize_observations, .norm_reward = config.normalize_rewards,
+               .clip_obs = config.clip_obs, .clip_reward = config.clip_reward, .gamma = config.gamma}),
+        eval_env_(prototype),
+        obs_dim_(envs_.observation_size()),
+        act_dim_(envs_.action_size()),
+        rng_(config.seed, /*stream=*/0x990),
+        buffer_(config.n_steps, config.n_envs, obs_dim_, act_dim_),
+        head_(build_policy(head_config)),
+        optimizer_(policy_, {.lr = config.learning_rate(1.0), .eps = 1e-5,  // SB3's PPO Adam eps
+                             .max_grad_norm = config.max_grad_norm, .on_non_finite = config.on_non_finite_gradient}) {
+    static_assert(std::is_same_v<scalar_t<Env>, S>, "Ppo: the environment's scalar and the noise head's scalar differ");
+    const auto box = envs_.action_space();
+    to_env_action_ = ActionMap<S>(box.low, box.high);
+    if (!config_.csv_path.empty())
+      csv_ = log::CsvLog(config_.csv_path, {"steps", "episode", "episode_return", "episode_length", "policy_loss",
+                                            "value_loss", "entropy_loss", "approx_kl", "clip_fraction",
+                                            "steps_per_second"});
+    env_actions_.resize(config_.n_envs, act_dim_);
+    episode_starts_ = Vector::Ones(config_.n_envs);
+    bad_observation_.assign(static_cast<std::size_t>(config_.n_envs), 0);
+  }
+
+  // ------------------------------------------------------------------ training
+  /// Collects rollouts of n_steps × n_envs and updates after each, until `total_timesteps`
+  /// environment steps have been taken (counting every env; the last rollout may overshoot).
+  /// Schedules run over this call: progress remaining = 1 − steps / total_timesteps.
+  void learn(long total_timesteps) {
+    if (num_timesteps_ == 0 && !started_) start();
+    log::Progress progress(total_timesteps);
+    while (num_timesteps_ < total_timesteps) {
+      collect_rollout();
+      train(1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(total_timesteps));
+      if (config_.progress) progress.update(num_timesteps_, recent_return_.value);
+    }
+    if (config_.progress) progress.finish(num_timesteps_, recent_return_.value);
+  }
+
+  /// Mean undiscounted (raw) return of `episodes` deterministic episodes on a separate
+  /// environment, observations normalised with the training statistics (not updated).
+  double evaluate(int episodes, std::uint64_t seed = 12345) {
+    Tape t;
+    t.set_grad_enabled(false);
+    Rng rng(seed, /*stream=*/0xE7A1);
+    double total = 0;
+    observation_t<Env> obs;
+    action_t<Env> action;
+    Matrix raw(1, obs_dim_), normalized(1, obs_dim_), act(act_dim_, 1);
+    for (int e = 0; e < episodes; ++e) {
+      obs = eval_env_.reset(rng);
+      for (bool done = false; !done;) {
+        raw = obs.transpose().template cast<S>();
+        envs_.normalize_observations(raw, normalized);
+        t.clear();
+        act = head_.mode(policy_, trunk_(policy_, t.view(normalized.data(), obs_dim_, 1))).value();
+        to_env_action_(act.col(0), action);
+        const auto step = eval_env_.step(action);
+        total += static_cast<double>(step.reward);
+        obs = step.observation;
+        done = step.terminated || step.truncated;
+      }
+    }
+    return total / episodes;
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+  /// Writes everything a bit-identical continuation needs — the policy, the optimizer, the
+  /// normalisation statistics, generators, counters and the environments mid-episode — to one
+  /// versioned .npz, atomically. learn() always stops between rollouts, so there is no rollout
+  /// to save. (Pink/OU noise sources restart after a resume.)
+  void save(const std::filesystem::path& path) const requires SavableEnvironment<Env> {
+    io::Checkpoint c;
+    c.put_scalar("ppo.format", std::int64_t{1});
+    nn::save(c, "policy", policy_);
+    nn::save(c, "optimizer", optimizer_);
+    put_state(c, "run_state", run_state());
+    c.save(path);
+  }
+
+  /// Restores a save() of a Ppo built with the same configuration; all or nothing: a missing,
+  /// corrupt or mismatched file throws naming the file and the array, and leaves this run as it was.
+  void load(const std::filesystem::path& path) requires SavableEnvironment<Env> {
+    const io::Checkpoint c = io::Checkpoint::load(path);
+    if (c.get_scalar<std::int64_t>("ppo.format") != 1)
+      throw std::runtime_error("Ppo::load: '" + path.string() + "': unknown checkpoint format version");
+    nn::Parameters<S> policy = policy_;
+    nn::load(c, "policy", policy);
+    nn::Adam<S> optimizer = optimizer_;
+    nn::load(c, "optimizer", optimizer);
+    const StateWords run = get_state(c, "run_state", run_state().size(), path, "Ppo::load");
+    // Everything is read and checked: commit.
+    policy_ = std::move(policy);
+    optimizer_ = std::move(optimizer);
+    StateReader in(run);
+    load_rng(in, rng_);
+    for (long* v : {&num_timesteps_, &n_updates_, &episodes_, &dropped_}) *v = static_cast<long>(in.integer());
+    started_ = in.integer() != 0;
+    recent_return_.load(in);
+    for (double* v : {&last_.policy_loss, &last_.value_loss, &last_.entropy_loss, &last_.approx_kl, &last_.clip_fraction})
+      *v = in.real();
+    for (Eigen::Index i = 0; i < episode_starts_.size(); ++i) episode_starts_(i) = static_cast<S>(in.real());
+    for (auto& b : bad_observation_) b = static_cast<std::uint8_t>(in.integer());
+    envs_.load_state(in);
+  }
+
+  // ------------------------------------------------------------------ state
+  long num_timesteps() const noexcept { return num_timesteps_; }
+  long num_updates() const noexcept { return n_updates_; }  // gradient steps
+  long dropped_transitions() const noexcept { return dropped_; }
+  const PpoConfig& config() const noexcept { return config_; }
+  const PpoUpdate& last_update() const noexcept { return last_; }
+  Hooks& hooks() noexcept { return hooks_; }
+  nn::Parameters<S>& policy() noexcept { return policy_; }
+  Head& head() noexcept { return head_; }
+  Envs& envs() noexcept { return envs_; }
+  RolloutBuffer<S>& rollout_buffer() noexcept { return buffer_; }
+  const nn::Adam<S>& optimizer() const noexcept { return optimizer_; }
+
+  /// V(observations) for normalised observations (obs_dim × batch), for inspection.
+  Matrix predict_values(const Eigen::Ref<const Matrix>& observations) {
+    check_shape(observations, obs_dim_, observations.cols(), "Ppo::predict_values", "observations");
+    Tape& t = value_tape_;
+    t.clear();
+    t.set_grad_enabled(false);
+    return value(t.view(observations.data(), obs_dim_, observations.cols())).value();
+  }
+
+ private:
+  // ------------------------------------------------------------------ construction
+  static PpoConfig validated(PpoConfig c) {
+    auto fail = [](const std::string& what) { throw std::invalid_argument("Ppo: " + what); };
+    if (c.n_steps <= 0 || c.n_envs <= 0) fail("n_steps and n_envs must be positive");
+    if (c.batch_size <= 0) fail("batch_size must be positive");
+    if (c.n_epochs <= 0) fail("n_epochs must be positive");
+    if (c.policy_hidden.empty()) fail("the policy needs at least one hidden layer (its latent)");
+    if (!c.share_network && c.value_hidden.empty()) fail("the value network needs at least one hidden layer");
+    if (c.normalize_advantage && c.n_steps * c.n_envs < 2)
+      fail("normalize_advantage needs n_steps · n_envs > 1 (SB3 asserts the same)");
+    return c;
+  }
+
+  Head build_policy(typename Head::Config head_config) {
+    Rng init(config_.seed, /*stream=*/0x1A17);
+    const nn::Init kind = config_.ortho_init ? nn::Init::orthogonal : nn::Init::pytorch_default;
+    std::vector<Eigen::Index> sizes{obs_dim_};
+    sizes.insert(sizes.end(), config_.policy_hidden.begin(), config_.policy_hidden.end());
+    trunk_ = nn::MlpStack::create(policy_, "pi.",
+                                  {.sizes = sizes, .hidden = config_.activation, .output = config_.activation, .init = kind,
+                                   .output_gain = std::sqrt(2.0)},
+                                  init);
+    if (config_.share_network) {
+      value_layer_ = nn::Dense::create(policy_, "value", sizes.back(), 1, nn::Activation::identity);
+      init_layer(value_layer_, kind, 1.0, init);
+    } else {
+      std::vector<Eigen::Index> v{obs_dim_};
+      v.insert(v.end(), config_.value_hidden.begin(), config_.value_hidden.end());
+      v.push_back(1);
+      value_net_ = nn::MlpStack::create(policy_, "vf.", {.sizes = v, .hidden = config_.activation, .init = kind}, init);
+    }
+    if constexpr (requires { head_config.head; })
+      if (config_.ortho_init) head_config.head = {nn::Init::orthogonal, 0.01};
+    return Head(sizes.back(), act_dim_, policy_, init, head_config);
+  }
+  void init_layer(const nn::Dense& d, nn::Init kind, double gain, Rng& rng) {
+    if (kind == nn::Init::orthogonal) nn::init_orthogonal(policy_.value(d.weight), policy_.value(d.bias), gain, rng);
+    else nn::init_pytorch_default(policy_.value(d.weight), policy_.value(d.bias), rng);
+  }
+
+  /// V(s) (1 × batch) from normalised observations.
+  Var value(Var obs) {
+    return config_.share_network ? value_layer_(policy_, trunk_(policy_, obs)) : value_net_(policy_, obs);
+  }
+
+  void start() {
+    envs_.reset(config_.seed);
+    started_ = true;
+    check_observations_after_reset();
+  }
+
+  // ------------------------------------------------------------------ collecting a rollout
+  void collect_rollout() {
+    const Eigen::Index n = config_.n_envs;
+    buffer_.reset();
+    noise::ResampleSchedule schedule(config_.sde_sample_freq);
+    if (schedule.start_rollout()) head_.reset_noise(policy_, n, rng_);
+    Tape& t = act_tape_;
+    t.set_grad_enabled(false);
+    for (Eigen::Index s = 0; s < config_.n_steps; ++s) {
+      if (schedule.before_step()) head_.reset_noise(policy_, n, rng_);
+      // The observation acted on: the normalised one (zeros where a dropped transition left NaN/Inf).
+      auto obs = buffer_.observations_at(s);
+      obs = envs_.observations().transpose();
+      for (Eigen::Index i = 0; i < n; ++i)
+        if (bad_observation_[static_cast<std::size_t>(i)]) {
+          obs.col(i) = obs.col(i).unaryExpr([](S x) { return std::isfinite(x) ? x : S(0); });
+          buffer_.valid()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = 0;
+          bad_observation_[static_cast<std::size_t>(i)] = 0;
+        }
+      t.clear();
+      const noise::Sampled<S> pi = head_.explore(policy_, trunk_(policy_, t.view(obs.data(), obs_dim_, n)), rng_);
+      buffer_.actions_at(s) = pi.action.value();
+      for (Eigen::Index i = 0; i < n; ++i) {
+        buffer_.log_probs()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = pi.log_prob.value()(0, i);
+        buffer_.episode_starts()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = episode_starts_(i);
+        to_env_action_(pi.action.value().col(i), env_actions_.row(i));
+      }
+      envs_.step(env_actions_);
+      num_timesteps_ += n;
+      record_step(s);
+      for (const auto& f : envs_.finished_episodes()) finish_episode(f);
+      if (hooks_.on_step) hooks_.on_step(num_timesteps_);
+    }
+    compute_advantages();
+  }
+
+  /// Rewards, truncation bootstraps and NaN/Inf checks of the step just taken.
+  void record_step(Eigen::Index s) {
+    const auto rewards = envs_.rewards();
+    const auto obs = envs_.observations();
+    const auto final_obs = envs_.final_observations();
+    const auto truncated = envs_.truncated();
+    for (Eigen::Index i = 0; i < config_.n_envs; ++i) {
+      const auto ts = static_cast<std::size_t>(s), is = static_cast<std::size_t>(i);
+      const bool done = envs_.done(i);
+      const bool good_reward = std::isfinite(rewards(i));
+      const bool good_next = done ? final_obs.row(i).allFinite() : obs.row(i).allFinite();
+      buffer_.rewards()(ts, is) = good_reward ? rewards(i) : S(0);
+      episode_starts_(i) = done ? S(1) : S(0);
+      if (!good_reward || !good_next) {
+        if (config_.on_bad_transition == BadTransition::throw_error) {
+          check_finite(Eigen::Matrix<S, 1, 1>::Constant(rewards(i)), step_label(i), "reward");
+          check_finite(done ? final_obs.row(i) : obs.row(i), step_label(i), "observation");
+        }
+        ++dropped_;
+        buffer_.valid()(ts, is) = 0;
+      } else if (done && truncated(i) && !envs_.terminated()(i)) {
+        buffer_.add_truncation(s, i, final_obs.row(i));
+      }
+      // The next observation (after an auto-reset: the new episode's first) must be finite to act on.
+      if (!obs.row(i).allFinite()) {
+        if (config_.on_bad_transition == BadTransition::throw_error) check_finite(obs.row(i), step_label(i), "observation");
+        if (done) ++dropped_;  // a bad reset observation is a dropped transition of its own
+        bad_observation_[is] = 1;
+      }
+    }
+  }
+  std::string step_label(Eigen::Index env) const {
+    return "Ppo: environment step " + std::to_string(num_timesteps_) + " (environment " + std::to_string(env) + ")";
+  }
+  void check_observations_after_reset() {
+    const auto obs = envs_.observations();
+    for (Eigen::Index i = 0; i < config_.n_envs; ++i)
+      if (!obs.row(i).allFinite()) {
+        if (config_.on_bad_transition == BadTransition::throw_error)
+          check_finite(obs.row(i), "Ppo: reset (environment " + std::to_string(i) + ")", "observation");
+        bad_observation_[static_cast<std::size_t>(i)] = 1;
+      }
+  }
+
+  /// V for every sample in one batched pass (the parameters do not change within a rollout),
+  /// γ V(final observation) added to truncated rewards, then GAE.
+  void compute_advantages() {
+    Tape& t = value_tape_;
+    t.clear();
+    t.set_grad_enabled(false);
+    const auto all = buffer_.all_observations();
+    const Var v = value(t.view(all.data(), obs_dim_, all.cols()));
+    std::copy(v.value().data(), v.value().data() + all.cols(), buffer_.values().data());
+    const auto truncated = buffer_.truncated_observations();
+    if (truncated.cols() > 0) {
+      const Var vt = value(t.view(truncated.data(), obs_dim_, truncated.cols()));
+      buffer_.bootstrap_truncated(vt.value().row(0), config_.gamma);
+    }
+    next_obs_ = envs_.observations().transpose();
+    for (Eigen::Index i = 0; i < config_.n_envs; ++i)
+      if (bad_observation_[static_cast<std::size_t>(i)])
+        next_obs_.col(i) = next_obs_.col(i).unaryExpr([](S x) { return std::isfinite(x) ? x : S(0); });
+    last_values_ = value(t.view(next_obs_.data(), obs_dim_, config_.n_envs)).value().row(0).transpose();
+    compute_gae(buffer_.rewards(), buffer_.values(), buffer_.episode_starts(), buffer_.valid(), last_values_,
+                episode_starts_, config_.gamma, config_.gae_lambda, buffer_.advantages(), buffer_.returns());
+  }
+
+  void finish_episode(const FinishedEpisode& f) {
+    ++episodes_;
+    const double ret = f.record.episode_return;
+    recent_return_.add(ret);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+    csv_.row({double(num_timesteps_), double(episodes_), ret, double(f.record.length), last_.policy_loss,
+              last_.value_loss, last_.entropy_loss, last_.approx_kl, last_.clip_fraction,
+              elapsed > 0 ? double(num_timesteps_) / elapsed : 0.0});
+    if (hooks_.on_episode) hooks_.on_episode(f);
+  }
+
+  // ------------------------------------------------------------------ the update
+  void train(double progress_remaining) {
+    const double lr = config_.learning_rate(progress_remaining);
+    const S clip = static_cast<S>(config_.clip_range(progress_remaining));
+    optimizer_.set_learning_rate(lr);
+    buffer_.collect_valid_indices();
+    const auto M = static_cast<Eigen::Index>(buffer_.valid_indices().size());
+    double sum_pg = 0, sum_v = 0, sum_ent = 0, sum_kl = 0, sum_clip = 0;
+    long batches = 0;
+    bool stopped = false;
+    for (int epoch = 0; epoch < config_.n_epochs && !stopped; ++epoch) {
+      buffer_.shuffle_valid(rng_);
+      for (Eigen::Index start = 0; start < M; start += config_.batch_size) {
+        const Eigen::Index B = std::min(config_.batch_size, M - start);
+        buffer_.gather(buffer_.valid_indices().subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(B)), mb_);
+        if (config_.normalize_advantage && B > 1) {  // torch.std: the unbiased estimate
+          auto a = mb_.advantages.array();
+          const S mean = a.mean();
+          const S std = std::sqrt((a - mean).square().sum() / S(B - 1));
+          a = (a - mean) / (std + S(1e-8));
+        }
+
+        Tape& t = train_tape_;
+        t.clear();
+        const Var obs = t.view(mb_.observations.data(), obs_dim_, B);
+        const Var z = trunk_(policy_, obs);
+        const Var log_prob = head_.log_prob(policy_, z, t.view(mb_.actions.data(), act_dim_, B));
+
+        // Clipped surrogate: −mean(min(A·r, A·clip(r, 1 − ε, 1 + ε))), r = π / π_old.
+        const Var ratio = autodiff::exp(log_prob - t.view(mb_.log_probs.data(), 1, B));
+        const Var advantages = t.view(mb_.advantages.data(), 1, B);
+        const Var policy_loss = -autodiff::mean(
+            autodiff::minimum(advantages * ratio, advantages * autodiff::clamp(ratio, S(1) - clip, S(1) + clip)));
+
+        // Value loss, optionally clipped around the rollout's values.
+        Var v = value(obs);
+        if (config_.clip_range_vf) {
+          const S c = static_cast<S>((*config_.clip_range_vf)(progress_remaining));
+          const Var old = t.view(mb_.values.data(), 1, B);
+          v = old + autodiff::clamp(v - old, -c, c);
+        }
+        const Var value_loss = autodiff::mean(autodiff::square(t.view(mb_.returns.data(), 1, B) - v));
+
+        // Entropy bonus: the closed form when the head has one, else −mean(log π) (SB3).
+        const std::optional<Var> entropy = head_.entropy(policy_, z);
+        const Var entropy_loss = entropy ? -autodiff::mean(*entropy) : autodiff::mean(log_prob);
+
+        const Var loss = policy_loss + entropy_loss * S(config_.ent_coef) + value_loss * S(config_.vf_coef);
+
+        // KL(old ‖ new) estimate (Schulman's k3) and the fraction clipped, from the values alone.
+        const auto r = ratio.value().array();
+        const double approx_kl = static_cast<double>(((r - S(1)) - r.log()).mean());
+        sum_kl += approx_kl;
+        sum_clip += static_cast<double>(((r - S(1)).abs() > clip).template cast<S>().mean());
+        sum_pg += static_cast<double>(policy_loss.value()(0, 0));
+        sum_v += static_cast<double>(value_loss.value()(0, 0));
+        sum_ent += static_cast<double>(entropy_loss.value()(0, 0));
+        ++batches;
+        if (config_.target_kl && approx_kl > 1.5 * *config_.target_kl) {
+          stopped = true;  // before this minibatch's step, as SB3
+          break;
+        }
+        policy_.zero_grad();
+        t.backward(loss);
+        optimizer_.step(policy_);
+        ++n_updates_;
+      }
+    }
+    const auto values = buffer_.values().data();
+    const auto returns = buffer_.returns().data();
+    double mean_r = 0, mean_d = 0;
+    const Eigen::Index N = buffer_.total();
+    for (Eigen::Index k = 0; k < N; ++k) {
+      mean_r += returns[k];
+      mean_d += returns[k] - values[k];
+    }
+    mean_r /= N;
+    mean_d /= N;
+    double var_r = 0, var_d = 0;
+    for (Eigen::Index k = 0; k < N; ++k) {
+      var_r += (returns[k] - mean_r) * (returns[k] - mean_r);
+      var_d += (returns[k] - values[k] - mean_d) * (returns[k] - values[k] - mean_d);
+    }
+    const double nb = std::max<long>(batches, 1);
+    last_ = {num_timesteps_, sum_pg / nb, sum_v / nb, sum_ent / nb, sum_kl / nb, sum_clip / nb,
+             var_r > 0 ? 1.0 - var_d / var_r : 0.0, lr, double(clip), batches - (stopped ? 1 : 0), stopped};
+    if (hooks_.on_update) hooks_.on_update(last_);
+  }
+
+  StateWords run_state() const {
+    StateWords run;
+    save_rng(run, rng_);
+    for (long v : {num_timesteps_, n_updates_, episodes_, dropped_}) put_word(run, std::int64_t{v});
+    put_word(run, std::int64_t{started_});
+    recent_return_.save(run);
+    for (double v : {last_.policy_loss, last_.value_loss, last_.entropy_loss, last_.approx_kl, last_.clip_fraction})
+      put_word(run, v);
+    for (Eigen::Index i = 0; i < episode_starts_.size(); ++i) put_word(run, static_cast<double>(episode_starts_(i)));
+    for (auto b : bad_observation_) put_word(run, std::int64_t{b});
+    envs_.save_state(run);
+    return run;
+  }
+
+  // ------------------------------------------------------------------ members
+  PpoConfig config_;
+  Envs envs_;
+  Env eval_env_;
+  Eigen::Index obs_dim_, act_dim_;
+  Rng rng_;
+  RolloutBuffer<S> buffer_;
+  nn::Parameters<S> policy_;
+  nn::MlpStack trunk_, value_net_;
+  nn::Dense value_layer_;
+  Head head_;
+  nn::Adam<S> optimizer_;
+  ActionMap<S> to_env_action_;
+  Tape act_tape_, value_tape_, train_tape_;
+  typename RolloutBuffer<S>::Minibatch mb_;
+  Matrix next_obs_;
+  Vector last_values_, episode_starts_;
+  Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> env_actions_;
+  std::vector<std::uint8_t> bad_observation_;
+  long num_timesteps_ = 0, n_updates_ = 0, episodes_ = 0, dropped_ = 0;
+  bool started_ = false;
+  RecentReturn recent_return_;
+  PpoUpdate last_{};
+  Hooks hooks_;
+  log::CsvLog csv_;
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace spindle::algo
