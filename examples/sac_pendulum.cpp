@@ -3,12 +3,12 @@
 //
 //   sac_pendulum --noise lattice --steps 20000 --seed 1 --csv sac.csv --plot sac.png
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <spindle/algo.hpp>
 #include <spindle/envs.hpp>
 #include <spindle/noise.hpp>
+
+#include "support.hpp"
 
 namespace {
 
@@ -32,27 +32,7 @@ spindle::algo::SacConfig pendulum_config(std::uint64_t seed, const std::string& 
 template <class Head>
 double run(const spindle::algo::SacConfig& c, const typename Head::Config& h, long steps, int eval_episodes) {
   spindle::algo::Sac<Pendulum, Head> sac(Pendulum{}, c, h);
-  const auto t0 = std::chrono::steady_clock::now();
-  sac.learn(steps);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double ret = sac.evaluate(eval_episodes);
-  std::printf("trained %ld steps in %.2f s (%.0f steps/s); deterministic return over %d episodes: %.1f\n",
-              sac.num_timesteps(), seconds, double(sac.num_timesteps()) / seconds, eval_episodes, ret);
-  return ret;
-}
-
-void plot(const std::string& csv, const std::string& png, const std::string& title) {
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    std::printf("gnuplot not found: no plot (apt install gnuplot-nox)\n");
-    return;
-  }
-  const std::string script = "set terminal pngcairo size 900,540; set output '" + png +
-                             "'; set datafile separator ','; set key autotitle columnhead; set xlabel 'environment steps';"
-                             " set ylabel 'episode return'; set title '" + title + "'; set grid;"
-                             " plot '" + csv + "' using 1:3 with points pt 7 ps 0.5 title 'episode return'";
-  const std::string cmd = "gnuplot -e \"" + script + "\"";
-  if (std::system(cmd.c_str()) == 0) std::printf("learning curve: %s\n", png.c_str());
-  else std::printf("gnuplot failed; the CSV is %s\n", csv.c_str());
+  return spindle_examples::train_and_report(sac, steps, eval_episodes);
 }
 
 }  // namespace
@@ -98,5 +78,5 @@ int main(int argc, char** argv) {
     run<spindle::noise::Lattice<float>>(c, h, steps, eval_episodes);
   }
   std::printf("CSV log: %s\n", csv.c_str());
-  if (!png.empty()) plot(csv, png, "SAC on Pendulum (" + noise + " noise, seed " + std::to_string(seed) + ")");
+  if (!png.empty()) spindle_examples::plot_learning_curve(csv, png, "SAC on Pendulum (" + noise + " noise, seed " + std::to_string(seed) + ")");
 }

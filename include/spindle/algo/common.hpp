@@ -61,6 +61,13 @@ struct RecentReturn {
   }
 };
 
+/// An episode of environment `env` ended: heads with a colored-noise source start that
+/// environment's noise sequence afresh (pink noise is drawn per episode); others ignore it.
+template <class Head>
+void restart_noise_stream(Head& head, Eigen::Index env, Rng& rng) {
+  if constexpr (requires { head.restart_stream(env, rng); }) head.restart_stream(env, rng);
+}
+
 /// Stores a run's state words as an int64 array `name` in the checkpoint.
 inline void put_state(io::Checkpoint& c, const std::string& name, const StateWords& words) {
   c.put(name, Eigen::Map<const Eigen::Matrix<std::int64_t, Eigen::Dynamic, 1>>(

@@ -337,6 +337,7 @@ class Sac {
 
   void finish_episode(const FinishedEpisode& f) {
     ++episodes_;
+    restart_noise_stream(head_, f.env, rng_);
     const double ret = f.record.episode_return;
     recent_return_.add(ret);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();

@@ -33,7 +33,9 @@ class OrnsteinUhlenbeckNoise {
       for (Eigen::Index i = 0; i < state_.rows(); ++i) state_(i, j) = rho_ * state_(i, j) + innovation_ * rng.normal<double>();
     out = state_.template cast<S>();
   }
-  void restart(Eigen::Index stream, Rng& rng) { rng.fill_normal(state_.col(stream)); }
+  void restart(Eigen::Index stream, Rng& rng) {
+    if (stream >= 0 && stream < state_.cols()) rng.fill_normal(state_.col(stream));
+  }
   double correlation(double lag_steps) const { return std::exp(-config_.theta * config_.dt * lag_steps); }
   const Config& config() const noexcept { return config_; }
 

@@ -57,7 +57,10 @@ class PinkNoise {
     }
   }
 
-  void restart(Eigen::Index stream, Rng& rng) { refill(stream, rng); }
+  /// Starts stream i on a fresh sequence (an episode ended); streams not yet sized are ignored.
+  void restart(Eigen::Index stream, Rng& rng) {
+    if (stream >= 0 && static_cast<std::size_t>(stream) < position_.size()) refill(stream, rng);
+  }
 
   /// One unit-variance sequence of `horizon` samples (also used by the spectrum test).
   void draw_sequence(Eigen::Ref<Eigen::VectorXd> out, Rng& rng) {
