@@ -2,6 +2,7 @@
 // bad input, checkpoints.
 #include <doctest/doctest.h>
 
+#include <Eigen/SVD>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,8 @@
 #include <spindle/algo.hpp>
 #include <spindle/envs.hpp>
 #include <spindle/noise.hpp>
+
+#include "alloc_counter.hpp"
 
 using namespace spindle;
 
@@ -278,4 +281,70 @@ TEST_CASE("PPO is bit-identical for one seed, and a resumed run continues bit-id
   algo::Ppo<Pendulum, Head> mismatched(Pendulum{}, other);
   CHECK_THROWS_WITH(mismatched.load(path), doctest::Contains("ppo.npz"));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("PPO collects and updates without heap allocations once warmed up") {
+  algo::PpoConfig c;
+  c.n_steps = 64;
+  c.n_envs = 3;
+  c.batch_size = 50;  // 192 samples: a short last minibatch every epoch
+  c.n_epochs = 2;
+  c.policy_hidden = {16, 16};
+  c.value_hidden = {16, 16};
+  c.normalize_observations = true;
+  c.normalize_rewards = true;
+  c.sde_sample_freq = 8;
+  algo::Ppo<envs::Pendulum, noise::Gsde<float>> ppo(envs::Pendulum{}, c);
+  ppo.learn(2 * 192);  // sizes every buffer, tape and minibatch
+  const auto before = spindle_test::allocations();
+  ppo.learn(6 * 192);  // four more rollouts and updates, with episode ends (200 steps)
+  CHECK(spindle_test::allocations() == before);
+  CHECK(ppo.num_timesteps() == 6 * 192);
+}
+
+TEST_CASE("PPO adds γ V(final observation) to truncated rewards, not to terminated ones") {
+  algo::PpoConfig c;
+  c.n_steps = 10;
+  c.n_envs = 1;
+  c.batch_size = 10;
+  c.n_epochs = 1;
+  c.gamma = 0.5;
+  c.learning_rate = 0.0;  // the value net stays as it was during the rollout
+  c.policy_hidden = {8};
+  c.value_hidden = {8};
+  algo::Ppo<Counter> ppo(Counter{}, c);  // steps 5 and 10 truncate, step 7 terminates
+  ppo.learn(10);
+  auto& rewards = ppo.rollout_buffer().rewards();
+  Eigen::MatrixXf final_obs(1, 1);
+  final_obs(0, 0) = 5.0f;  // the observation after step 5 (Counter observes t mod 10)
+  const float v5 = ppo.predict_values(final_obs)(0, 0);
+  CHECK(rewards(4, 0) == doctest::Approx(1.0f + 0.5f * v5));
+  CHECK(rewards(6, 0) == 1.0f);  // step 7 terminated: nothing added
+  CHECK(rewards(5, 0) == 1.0f);
+  final_obs(0, 0) = 0.0f;  // after step 10
+  CHECK(rewards(9, 0) == doctest::Approx(1.0f + 0.5f * ppo.predict_values(final_obs)(0, 0)));
+  CHECK(ppo.rollout_buffer().episode_starts()(5, 0) == 1.0f);  // step 6 began an episode
+  CHECK(ppo.rollout_buffer().episode_starts()(7, 0) == 1.0f);
+}
+
+TEST_CASE("PPO initialises as SB3: orthogonal layers, action head gain 0.01, zero biases") {
+  algo::PpoConfig c;
+  c.policy_hidden = {16, 16};
+  c.value_hidden = {16, 16};
+  algo::Ppo<envs::Pendulum> ppo(envs::Pendulum{}, c);
+  auto& p = ppo.policy();
+  for (int i = 0; i < p.count(); ++i) {
+    const auto& s = p.slot(i);
+    CAPTURE(s.name);
+    const Eigen::MatrixXf w = p.value(i);
+    if (s.name.ends_with(".bias")) {
+      CHECK(w.norm() == 0.0f);
+    } else if (s.name.ends_with(".weight")) {
+      // orthogonal: the singular values all equal the gain
+      const double gain = s.name == "action.weight" ? 0.01 : s.name == "vf.layer2.weight" ? 1.0 : std::sqrt(2.0);
+      const Eigen::VectorXf sv = Eigen::JacobiSVD<Eigen::MatrixXf>(w).singularValues();
+      CHECK(sv.maxCoeff() == doctest::Approx(gain).epsilon(1e-4));
+      CHECK(sv.minCoeff() == doctest::Approx(gain).epsilon(1e-4));
+    }
+  }
 }

@@ -296,16 +296,17 @@ class Ppo {
     for (Eigen::Index s = 0; s < config_.n_steps; ++s) {
       if (schedule.before_step()) head_.reset_noise(policy_, n, rng_);
       // The observation acted on: the normalised one (zeros where a dropped transition left NaN/Inf).
-      auto obs = buffer_.observations_at(s);
-      obs = envs_.observations().transpose();
+      // (acted on from an aligned copy: tape views need 16-byte alignment, buffer steps may not have it)
+      act_obs_ = envs_.observations().transpose();
       for (Eigen::Index i = 0; i < n; ++i)
         if (bad_observation_[static_cast<std::size_t>(i)]) {
-          obs.col(i) = obs.col(i).unaryExpr([](S x) { return std::isfinite(x) ? x : S(0); });
+          act_obs_.col(i) = act_obs_.col(i).unaryExpr([](S x) { return std::isfinite(x) ? x : S(0); });
           buffer_.valid()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = 0;
           bad_observation_[static_cast<std::size_t>(i)] = 0;
         }
+      buffer_.observations_at(s) = act_obs_;
       t.clear();
-      const noise::Sampled<S> pi = head_.explore(policy_, trunk_(policy_, t.view(obs.data(), obs_dim_, n)), rng_);
+      const noise::Sampled<S> pi = head_.explore(policy_, trunk_(policy_, t.view(act_obs_.data(), obs_dim_, n)), rng_);
       buffer_.actions_at(s) = pi.action.value();
       for (Eigen::Index i = 0; i < n; ++i) {
         buffer_.log_probs()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = pi.log_prob.value()(0, i);
@@ -416,7 +417,7 @@ class Ppo {
         const Eigen::Index B = std::min(config_.batch_size, M - start);
         buffer_.gather(buffer_.valid_indices().subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(B)), mb_);
         if (config_.normalize_advantage && B > 1) {  // torch.std: the unbiased estimate
-          auto a = mb_.advantages.array();
+          auto a = mb_.advantages.leftCols(B).array();
           const S mean = a.mean();
           const S std = std::sqrt((a - mean).square().sum() / S(B - 1));
           a = (a - mean) / (std + S(1e-8));
@@ -518,7 +519,7 @@ class Ppo {
   ActionMap<S> to_env_action_;
   Tape act_tape_, value_tape_, train_tape_;
   typename RolloutBuffer<S>::Minibatch mb_;
-  Matrix next_obs_;
+  Matrix act_obs_, next_obs_;
   Vector last_values_, episode_starts_;
   Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> env_actions_;
   std::vector<std::uint8_t> bad_observation_;

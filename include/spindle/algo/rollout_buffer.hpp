@@ -57,10 +57,12 @@ class RolloutBuffer {
   using Shape2 = std::array<std::size_t, 2>;
   using Shape3 = std::array<std::size_t, 3>;
 
-  /// A minibatch gathered into contiguous column-major matrices (features × batch).
+  /// A minibatch gathered into contiguous column-major matrices (features × capacity, the
+  /// first size() columns in use), so that a smaller last minibatch does not reallocate.
   struct Minibatch {
     Matrix observations, actions, log_probs, advantages, returns, values;
-    Eigen::Index size() const noexcept { return observations.cols(); }
+    Eigen::Index count = 0;
+    Eigen::Index size() const noexcept { return count; }
   };
 
   RolloutBuffer(Eigen::Index n_steps, Eigen::Index n_envs, Eigen::Index obs_dim, Eigen::Index act_dim)
@@ -140,12 +142,15 @@ class RolloutBuffer {
     for (std::size_t k = indices_.size(); k > 1; --k) std::swap(indices_[k - 1], indices_[rng.below(k)]);
   }
 
-  /// Copies samples `indices` into `mb` (resized only when the batch size changes).
+  /// Copies samples `indices` into the first columns of `mb` (grown only when they do not fit).
   void gather(std::span<const Eigen::Index> indices, Minibatch& mb) const {
     const auto B = static_cast<Eigen::Index>(indices.size());
-    mb.observations.resize(obs_dim_, B);
-    mb.actions.resize(act_dim_, B);
-    for (Matrix* m : {&mb.log_probs, &mb.advantages, &mb.returns, &mb.values}) m->resize(1, B);
+    if (mb.observations.cols() < B || mb.observations.rows() != obs_dim_ || mb.actions.rows() != act_dim_) {
+      mb.observations.resize(obs_dim_, B);
+      mb.actions.resize(act_dim_, B);
+      for (Matrix* m : {&mb.log_probs, &mb.advantages, &mb.returns, &mb.values}) m->resize(1, B);
+    }
+    mb.count = B;
     const Eigen::Map<const Matrix> obs(observations_.data(), obs_dim_, total());
     const Eigen::Map<const Matrix> act(actions_.data(), act_dim_, total());
     for (Eigen::Index b = 0; b < B; ++b) {
