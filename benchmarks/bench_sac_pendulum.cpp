@@ -6,22 +6,13 @@
 //   spindle_bench_sac_pendulum [--seed N] [--steps N]
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <spindle/algo.hpp>
 #include <spindle/envs.hpp>
 
+#include "run_args.hpp"
+
 int main(int argc, char** argv) {
-  std::uint64_t seed = 0;
-  long steps = 10'000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--steps")) steps = std::strtol(argv[i + 1], nullptr, 10);
-    else {
-      std::fprintf(stderr, "usage: %s [--seed N] [--steps N]\n", argv[0]);
-      return 2;
-    }
-  }
+  const auto [seed, steps] = spindle_bench::parse_run_args(argc, argv, 10'000);
   using spindle::envs::Pendulum;
   spindle::algo::SacConfig c;
   c.learning_rate = 1e-3;

@@ -9,7 +9,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
+#include "../core/environment.hpp"
 #include "../core/state_words.hpp"
 #include "../io/checkpoint.hpp"
 
@@ -60,6 +62,28 @@ struct RecentReturn {
     value = has ? std::optional<double>(v) : std::nullopt;
   }
 };
+
+/// Mean undiscounted return of `episodes` episodes of `env`, reset with Rng(seed, stream 0xE7A1);
+/// act(observation, action) writes the action to take (a deterministic policy, usually).
+template <Environment Env, class Act>
+double evaluate_episodes(Env& env, int episodes, std::uint64_t seed, Act&& act) {
+  if (episodes <= 0) throw std::invalid_argument("evaluate: the number of episodes must be positive");
+  Rng rng(seed, /*stream=*/0xE7A1);
+  double total = 0;
+  observation_t<Env> obs;
+  action_t<Env> action;
+  for (int e = 0; e < episodes; ++e) {
+    obs = env.reset(rng);
+    for (bool done = false; !done;) {
+      act(std::as_const(obs), action);
+      const auto step = env.step(action);
+      total += static_cast<double>(step.reward);
+      obs = step.observation;
+      done = step.terminated || step.truncated;
+    }
+  }
+  return total / episodes;
+}
 
 /// An episode of environment `env` ended: heads with a colored-noise source start that
 /// environment's noise sequence afresh (pink noise is drawn per episode); others ignore it.

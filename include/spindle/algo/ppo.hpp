@@ -149,26 +149,14 @@ class Ppo {
   double evaluate(int episodes, std::uint64_t seed = 12345) {
     Tape t;
     t.set_grad_enabled(false);
-    Rng rng(seed, /*stream=*/0xE7A1);
-    double total = 0;
-    observation_t<Env> obs;
-    action_t<Env> action;
     Matrix raw(1, obs_dim_), normalized(1, obs_dim_), act(act_dim_, 1);
-    for (int e = 0; e < episodes; ++e) {
-      obs = eval_env_.reset(rng);
-      for (bool done = false; !done;) {
-        raw = obs.transpose().template cast<S>();
-        envs_.normalize_observations(raw, normalized);
-        t.clear();
-        act = head_.mode(policy_, trunk_(policy_, t.view(normalized.data(), obs_dim_, 1))).value();
-        to_env_action_(act.col(0), action);
-        const auto step = eval_env_.step(action);
-        total += static_cast<double>(step.reward);
-        obs = step.observation;
-        done = step.terminated || step.truncated;
-      }
-    }
-    return total / episodes;
+    return evaluate_episodes(eval_env_, episodes, seed, [&](const auto& obs, auto& action) {
+      raw = obs.transpose().template cast<S>();
+      envs_.normalize_observations(raw, normalized);
+      t.clear();
+      act = head_.mode(policy_, trunk_(policy_, t.view(normalized.data(), obs_dim_, 1))).value();
+      to_env_action_(act.col(0), action);
+    });
   }
 
   // ------------------------------------------------------------------ checkpoints
