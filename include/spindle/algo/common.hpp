@@ -72,6 +72,7 @@ double evaluate_episodes(Env& env, int episodes, std::uint64_t seed, Act&& act) 
   double total = 0;
   observation_t<Env> obs;
   action_t<Env> action;
+  if constexpr (Env::act_dim == spindle::dynamic) action.resize(spindle::action_size(env));
   for (int e = 0; e < episodes; ++e) {
     obs = env.reset(rng);
     for (bool done = false; !done;) {

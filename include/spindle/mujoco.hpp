@@ -1,0 +1,5 @@
+#pragma once
+// The MuJoCo environment family (target spindle::mujoco): any MJCF as an Environment.
+#include "mujoco/env.hpp"
+#include "mujoco/model.hpp"
+#include "mujoco/observation.hpp"

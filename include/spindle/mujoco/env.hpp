@@ -1,0 +1,204 @@
+#pragma once
+// Any MJCF as a spindle Environment.
+//
+//   using namespace spindle::mujoco;
+//   Env env(Model::from_file("arm.xml"),
+//           {.frame_skip = 5, .observation = {obs::qpos(), obs::qvel()}},
+//           {.reward = [](const StepView& s) { return -s.data.qvel[0] * s.data.qvel[0]; }});
+//
+// Actions live in [−1, 1] per actuator and map linearly onto each actuator's ctrlrange
+// (actuators without ctrllimited get the action unchanged). One step runs frame_skip
+// mj_steps. Reset: mj_resetData (or a keyframe), then qpos += U(±reset_noise_qpos),
+// qvel += U(±reset_noise_qvel), then the task's reset hook, then mj_forward.
+//
+// MuJoCo's warnings (NaN/Inf in qpos, qvel, qacc or ctrl — MuJoCo then resets the data —
+// and full contact or constraint buffers) are checked after every step: the episode ends
+// (truncated, with `unstable()` set) and `instability_count()` counts it; it never
+// silently continues. A NaN/Inf action throws before anything is stepped.
+#include <mujoco/mujoco.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../core/box.hpp"
+#include "../core/errors.hpp"
+#include "../core/rng.hpp"
+#include "../core/state_words.hpp"
+#include "../core/step.hpp"
+#include "model.hpp"
+#include "observation.hpp"
+
+namespace spindle::mujoco {
+
+/// What a task's reward and termination see after a step.
+struct StepView {
+  const mjModel& model;
+  const mjData& data;
+  std::span<const mjtNum> qpos_before;  // qpos before the frame_skip substeps
+  std::span<const float> action;        // the action in [−1, 1]
+  double dt;                            // frame_skip · timestep
+};
+
+/// A task: reward, termination and extra reset randomisation. Empty hooks mean reward 0,
+/// never terminated, nothing extra.
+struct Task {
+  std::function<double(const StepView&)> reward;
+  std::function<bool(const StepView&)> terminated;
+  std::function<void(const mjModel&, mjData&, Rng&)> reset;
+};
+
+struct EnvConfig {
+  int frame_skip = 1;
+  double reset_noise_qpos = 0.0;  // uniform ± on every qpos at reset
+  double reset_noise_qvel = 0.0;  // uniform ± on every qvel at reset
+  long max_episode_steps = 1000;  // truncation (0: none)
+  int keyframe = -1;              // reset to this keyframe (−1: the model's qpos0)
+  std::vector<ObservationPiece> observation = {obs::qpos(), obs::qvel()};
+};
+
+class Env {
+ public:
+  static constexpr int obs_dim = spindle::dynamic, act_dim = spindle::dynamic;
+  using Observation = Eigen::VectorXf;
+  using Action = Eigen::VectorXf;
+
+  Env(Model model, EnvConfig config = {}, Task task = {})
+      : model_(std::move(model)), data_(model_), config_(std::move(config)), task_(std::move(task)) {
+    const mjModel& m = *model_;
+    if (config_.frame_skip < 1) throw std::invalid_argument("mujoco::Env: frame_skip must be at least 1");
+    if (config_.keyframe >= m.nkey) throw std::invalid_argument("mujoco::Env: keyframe " + std::to_string(config_.keyframe) +
+                                                                " does not exist in '" + model_.source() + "'");
+    if (m.nu == 0) throw std::invalid_argument("mujoco::Env: '" + model_.source() + "' has no actuators to act through");
+    obs_size_ = 0;
+    for (auto& piece : config_.observation) {
+      obs_size_ += piece.resolve(model_);
+      needs_contact_forces_ |= piece.kind == ObservationPiece::Kind::contact_force;
+    }
+    if (obs_size_ == 0) throw std::invalid_argument("mujoco::Env: the observation is empty");
+    action_space_ = Box<float>(-1.0f, 1.0f, m.nu);
+    qpos_before_.resize(static_cast<std::size_t>(m.nq));
+    action_.resize(static_cast<std::size_t>(m.nu));
+  }
+
+  const Box<float>& action_space() const noexcept { return action_space_; }
+  Eigen::Index observation_size() const noexcept { return obs_size_; }
+  Eigen::Index action_size() const noexcept { return model_->nu; }
+
+  Observation reset(Rng& rng) {
+    mjModel const* m = model_.get();
+    mjData* d = data_.get();
+    if (config_.keyframe >= 0) mj_resetDataKeyframe(m, d, config_.keyframe);
+    else mj_resetData(m, d);
+    for (int i = 0; i < m->nq; ++i) d->qpos[i] += rng.template uniform<double>(-config_.reset_noise_qpos, config_.reset_noise_qpos);
+    for (int i = 0; i < m->nv; ++i) d->qvel[i] += rng.template uniform<double>(-config_.reset_noise_qvel, config_.reset_noise_qvel);
+    if (task_.reset) task_.reset(*m, *d, rng);
+    mj_forward(m, d);
+    steps_ = 0;
+    unstable_ = false;
+    Observation o(obs_size_);
+    write_observation(o.data());
+    return o;
+  }
+
+  /// Allocation-free step (VectorEnv uses it).
+  template <class Derived>
+  void step(const Eigen::MatrixBase<Derived>& a, Step<spindle::dynamic, float>& out) {
+    const mjModel* m = model_.get();
+    mjData* d = data_.get();
+    check_shape(a, m->nu, 1, "mujoco::Env::step", "action");
+    check_finite(a, "mujoco::Env::step", "action");
+    for (int i = 0; i < m->nu; ++i) {
+      const float x = static_cast<float>(a(i));
+      action_[static_cast<std::size_t>(i)] = x;
+      if (m->actuator_ctrllimited[i]) {
+        const mjtNum lo = m->actuator_ctrlrange[2 * i], hi = m->actuator_ctrlrange[2 * i + 1];
+        d->ctrl[i] = lo + (std::clamp<mjtNum>(x, -1, 1) + 1) * 0.5 * (hi - lo);
+      } else {
+        d->ctrl[i] = x;
+      }
+    }
+    std::copy(d->qpos, d->qpos + m->nq, qpos_before_.begin());
+    std::array<int, mjNWARNING> warnings_before{};
+    for (int k = 0; k < mjNWARNING; ++k) warnings_before[static_cast<std::size_t>(k)] = d->warning[k].number;
+    for (int f = 0; f < config_.frame_skip; ++f) mj_step(m, d);
+    if (needs_contact_forces_) mj_rnePostConstraint(m, d);
+    ++steps_;
+    unstable_ = false;
+    for (int k = 0; k < mjNWARNING; ++k) unstable_ |= d->warning[k].number != warnings_before[static_cast<std::size_t>(k)];
+    out.observation.resize(obs_size_);
+    write_observation(out.observation.data());
+    if (!out.observation.allFinite()) unstable_ = true;
+    const StepView view{*m, *d, qpos_before_, action_, config_.frame_skip * m->opt.timestep};
+    out.reward = task_.reward && !unstable_ ? static_cast<float>(task_.reward(view)) : 0.0f;
+    out.terminated = !unstable_ && task_.terminated && task_.terminated(view);
+    out.truncated = unstable_ || (config_.max_episode_steps > 0 && steps_ >= config_.max_episode_steps);
+    if (unstable_) {
+      ++instabilities_;
+      out.observation = out.observation.unaryExpr([](float x) { return std::isfinite(x) ? x : 0.0f; });
+    }
+  }
+  template <class Derived>
+  Step<spindle::dynamic, float> step(const Eigen::MatrixBase<Derived>& a) {
+    Step<spindle::dynamic, float> out;
+    step(a, out);
+    return out;
+  }
+
+  /// The last step hit a MuJoCo warning (the episode ended there, truncated).
+  bool unstable() const noexcept { return unstable_; }
+  /// Steps that hit a MuJoCo warning since this environment was made.
+  long instability_count() const noexcept { return instabilities_; }
+  long episode_steps() const noexcept { return steps_; }
+
+  const Model& model() const noexcept { return model_; }
+  const mjData& data() const noexcept { return *data_.get(); }
+  mjData& data() noexcept { return *data_.get(); }
+  const EnvConfig& config() const noexcept { return config_; }
+
+  /// Exact mid-episode state (time, qpos, qvel, act, ctrl, warm start, counters) for checkpoints.
+  void save_state(StateWords& out) const {
+    const mjModel* m = model_.get();
+    const mjData* d = data_.get();
+    put_word(out, d->time);
+    for (auto [p, n] : state_arrays(m, d)) for (int i = 0; i < n; ++i) put_word(out, p[i]);
+    put_word(out, std::int64_t{steps_});
+  }
+  void load_state(StateReader& in) {
+    const mjModel* m = model_.get();
+    mjData* d = data_.get();
+    d->time = in.real();
+    for (auto [p, n] : state_arrays(m, d)) for (int i = 0; i < n; ++i) const_cast<mjtNum*>(p)[i] = in.real();
+    steps_ = in.integer();
+    // Recompute the derived quantities (positions, forces) without disturbing the warm start.
+    std::vector<mjtNum> warmstart(d->qacc_warmstart, d->qacc_warmstart + m->nv);
+    mj_forward(m, d);
+    std::copy(warmstart.begin(), warmstart.end(), d->qacc_warmstart);
+  }
+
+ private:
+  static std::array<std::pair<const mjtNum*, int>, 5> state_arrays(const mjModel* m, const mjData* d) {
+    return {{{d->qpos, m->nq}, {d->qvel, m->nv}, {d->act, m->na}, {d->ctrl, m->nu}, {d->qacc_warmstart, m->nv}}};
+  }
+  void write_observation(float* out) const {
+    for (const auto& piece : config_.observation) out = piece.write(*model_, *data_.get(), out);
+  }
+
+  Model model_;
+  Data data_;
+  EnvConfig config_;
+  Task task_;
+  Box<float> action_space_{-1.0f, 1.0f, 1};
+  Eigen::Index obs_size_ = 0;
+  bool needs_contact_forces_ = false;
+  std::vector<mjtNum> qpos_before_;
+  std::vector<float> action_;
+  long steps_ = 0, instabilities_ = 0;
+  bool unstable_ = false;
+};
+
+}  // namespace spindle::mujoco
