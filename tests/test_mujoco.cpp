@@ -163,3 +163,28 @@ TEST_CASE("MuJoCo: PPO trains through the adapter and resumes bit-identically") 
   CHECK(std::isfinite(resumed.evaluate(1)));
   std::filesystem::remove(path);
 }
+
+TEST_CASE("MuJoCo muscle arm: six muscles, a random target per episode, reward, success and effort") {
+  Env env = muscle_arm();
+  const mjModel& m = *env.model();
+  CHECK(m.nu == 6);
+  CHECK(m.na == 6);  // one activation state per muscle
+  for (int i = 0; i < m.nu; ++i) CHECK(m.actuator_dyntype[i] == mjDYN_MUSCLE);
+  CHECK(env.observation_size() == 2 + 2 + 6 + 2 + 2);
+  Rng rng(4);
+  const Eigen::VectorXf o1 = env.reset(rng), o2 = env.reset(rng);
+  CHECK((o1.tail(2) - o2.tail(2)).norm() > 0.0f);  // a new target
+  CHECK(o1.tail(2).norm() < 0.6f);                   // inside the reachable workspace
+  // Full excitation raises the activations (muscles take time: first-order dynamics).
+  Step<spindle::dynamic, float> s;
+  for (int t = 0; t < 10; ++t) env.step(Eigen::VectorXf::Ones(6), s);
+  CHECK(s.observation.segment(4, 6).minCoeff() > 0.5f);
+  CHECK(env.episode_effort() > 0.2);
+  CHECK(env.episode_effort() <= 1.0);
+  const double dist = (s.observation.segment(10, 2) - s.observation.tail(2)).norm();
+  CHECK(s.reward == doctest::Approx(-dist - 0.1 * mean_squared_activation(m, env.data()) + (dist < 0.05 ? 1.0 : 0.0)).epsilon(1e-4));
+  CHECK(env.success() == (dist < 0.05));
+  // Excitation 0 everywhere (action −1) lets the activations decay.
+  for (int t = 0; t < 30; ++t) env.step(-Eigen::VectorXf::Ones(6), s);
+  CHECK(s.observation.segment(4, 6).maxCoeff() < 0.1f);
+}

@@ -3,3 +3,4 @@
 #include "mujoco/env.hpp"
 #include "mujoco/model.hpp"
 #include "mujoco/observation.hpp"
+#include "mujoco/tasks/muscle_arm.hpp"

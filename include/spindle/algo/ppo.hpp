@@ -147,16 +147,22 @@ class Ppo {
   /// Mean undiscounted (raw) return of `episodes` deterministic episodes on a separate
   /// environment, observations normalised with the training statistics (not updated).
   double evaluate(int episodes, std::uint64_t seed = 12345) {
-    Tape t;
+    return evaluate_episodes(eval_env_, episodes, seed, [&](const auto& obs, auto& action) { predict(obs, action); });
+  }
+
+  /// The deterministic action (the distribution's mode, mapped onto the Box) for one raw
+  /// observation, normalised with the training statistics (SB3's predict(deterministic=True)).
+  template <class Obs, class Act>
+  void predict(const Obs& observation, Act& action) {
+    check_shape(observation, obs_dim_, 1, "Ppo::predict", "observation");
+    predict_raw_ = observation.transpose().template cast<S>();
+    predict_normalized_.resize(1, obs_dim_);
+    envs_.normalize_observations(predict_raw_, predict_normalized_);
+    Tape& t = predict_tape_;
+    t.clear();
     t.set_grad_enabled(false);
-    Matrix raw(1, obs_dim_), normalized(1, obs_dim_), act(act_dim_, 1);
-    return evaluate_episodes(eval_env_, episodes, seed, [&](const auto& obs, auto& action) {
-      raw = obs.transpose().template cast<S>();
-      envs_.normalize_observations(raw, normalized);
-      t.clear();
-      act = head_.mode(policy_, trunk_(policy_, t.view(normalized.data(), obs_dim_, 1))).value();
-      to_env_action_(act.col(0), action);
-    });
+    predict_action_ = head_.mode(policy_, trunk_(policy_, t.view(predict_normalized_.data(), obs_dim_, 1))).value();
+    to_env_action_(predict_action_.col(0), action);
   }
 
   // ------------------------------------------------------------------ checkpoints
@@ -505,7 +511,8 @@ class Ppo {
   Head head_;
   nn::Adam<S> optimizer_;
   ActionMap<S> to_env_action_;
-  Tape act_tape_, value_tape_, train_tape_;
+  Tape act_tape_, value_tape_, train_tape_, predict_tape_;
+  Matrix predict_raw_, predict_normalized_, predict_action_;
   typename RolloutBuffer<S>::Minibatch mb_;
   Matrix act_obs_, next_obs_;
   Vector last_values_, episode_starts_;

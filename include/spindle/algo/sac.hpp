@@ -122,15 +122,19 @@ class Sac {
 
   /// Mean undiscounted return of `episodes` deterministic episodes on a separate environment.
   double evaluate(int episodes, std::uint64_t seed = 12345) {
-    Tape t;
+    return evaluate_episodes(eval_env_, episodes, seed, [&](const auto& obs, auto& action) { predict(obs, action); });
+  }
+
+  /// The deterministic action (the squashed mean, mapped onto the Box) for one observation.
+  template <class Obs, class Act>
+  void predict(const Obs& observation, Act& action) {
+    check_shape(observation, obs_dim_, 1, "Sac::predict", "observation");
+    predict_obs_ = observation.template cast<S>();
+    Tape& t = predict_tape_;
+    t.clear();
     t.set_grad_enabled(false);
-    Matrix act(act_dim_, 1);
-    return evaluate_episodes(eval_env_, episodes, seed, [&](const auto& obs, auto& action) {
-      t.clear();
-      const Var z = trunk_(actor_, t.view(obs.data(), obs_dim_, 1));
-      act = head_.mode(actor_, z).value();
-      to_env_action_(act.col(0), action);
-    });
+    predict_action_ = head_.mode(actor_, trunk_(actor_, t.view(predict_obs_.data(), obs_dim_, 1))).value();
+    to_env_action_(predict_action_.col(0), action);
   }
 
   // ------------------------------------------------------------------ checkpoints
@@ -413,7 +417,8 @@ class Sac {
   nn::Adam<S> actor_opt_, critic_opt_, alpha_opt_;
   ActionMap<S> to_env_action_;  // [−1, 1] → the Box
   double target_entropy_ = 0;
-  Tape act_tape_, actor_tape_, target_tape_, critic_tape_;
+  Tape act_tape_, actor_tape_, target_tape_, critic_tape_, predict_tape_;
+  Matrix predict_obs_, predict_action_;
   typename ReplayBuffer<S>::Batch batch_;
   Matrix scaled_actions_, obs_colmajor_, targets_;
   Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> previous_obs_, env_actions_;

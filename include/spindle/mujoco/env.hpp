@@ -44,13 +44,22 @@ struct StepView {
   double dt;                            // frame_skip · timestep
 };
 
-/// A task: reward, termination and extra reset randomisation. Empty hooks mean reward 0,
-/// never terminated, nothing extra.
+/// A task: reward, termination, success and extra reset randomisation. Empty hooks mean
+/// reward 0, never terminated, never successful, nothing extra. Per-episode task state
+/// (a target) belongs in mjData (a mocap body, userdata) so every copy has its own.
 struct Task {
   std::function<double(const StepView&)> reward;
   std::function<bool(const StepView&)> terminated;
+  std::function<bool(const StepView&)> success;  // evaluated after every step; Env::success() keeps the latest
   std::function<void(const mjModel&, mjData&, Rng&)> reset;
 };
+
+/// Mean squared activation over the actuators with activation states (muscle effort; 0 without).
+inline double mean_squared_activation(const mjModel& m, const mjData& d) noexcept {
+  double s = 0;
+  for (int i = 0; i < m.na; ++i) s += d.act[i] * d.act[i];
+  return m.na > 0 ? s / m.na : 0.0;
+}
 
 struct EnvConfig {
   int frame_skip = 1;
@@ -100,6 +109,8 @@ class Env {
     mj_forward(m, d);
     steps_ = 0;
     unstable_ = false;
+    success_ = false;
+    effort_sum_ = 0;
     Observation o(obs_size_);
     write_observation(o.data());
     return o;
@@ -136,6 +147,8 @@ class Env {
     const StepView view{*m, *d, qpos_before_, action_, config_.frame_skip * m->opt.timestep};
     out.reward = task_.reward && !unstable_ ? static_cast<float>(task_.reward(view)) : 0.0f;
     out.terminated = !unstable_ && task_.terminated && task_.terminated(view);
+    success_ = !unstable_ && task_.success && task_.success(view);
+    effort_sum_ += mean_squared_activation(*m, *d);
     out.truncated = unstable_ || (config_.max_episode_steps > 0 && steps_ >= config_.max_episode_steps);
     if (unstable_) {
       ++instabilities_;
@@ -154,6 +167,11 @@ class Env {
   /// Steps that hit a MuJoCo warning since this environment was made.
   long instability_count() const noexcept { return instabilities_; }
   long episode_steps() const noexcept { return steps_; }
+  /// The task's success test after the latest step (false without a success hook).
+  bool success() const noexcept { return success_; }
+  /// Mean over this episode's steps of the mean squared actuator activation (muscle effort;
+  /// 0 for models without activation states).
+  double episode_effort() const noexcept { return steps_ > 0 ? effort_sum_ / static_cast<double>(steps_) : 0.0; }
 
   const Model& model() const noexcept { return model_; }
   const mjData& data() const noexcept { return *data_.get(); }
@@ -167,6 +185,8 @@ class Env {
     put_word(out, d->time);
     for (auto [p, n] : state_arrays(m, d)) for (int i = 0; i < n; ++i) put_word(out, p[i]);
     put_word(out, std::int64_t{steps_});
+    put_word(out, effort_sum_);
+    put_word(out, std::int64_t{success_});
   }
   void load_state(StateReader& in) {
     const mjModel* m = model_.get();
@@ -174,6 +194,8 @@ class Env {
     d->time = in.real();
     for (auto [p, n] : state_arrays(m, d)) for (int i = 0; i < n; ++i) const_cast<mjtNum*>(p)[i] = in.real();
     steps_ = in.integer();
+    effort_sum_ = in.real();
+    success_ = in.integer() != 0;
     // Recompute the derived quantities (positions, forces) without disturbing the warm start.
     std::vector<mjtNum> warmstart(d->qacc_warmstart, d->qacc_warmstart + m->nv);
     mj_forward(m, d);
@@ -198,7 +220,8 @@ class Env {
   std::vector<mjtNum> qpos_before_;
   std::vector<float> action_;
   long steps_ = 0, instabilities_ = 0;
-  bool unstable_ = false;
+  bool unstable_ = false, success_ = false;
+  double effort_sum_ = 0;
 };
 
 }  // namespace spindle::mujoco
