@@ -51,12 +51,12 @@ struct PpoConfig {
   double gamma = 0.99;
   double gae_lambda = 0.95;
   Schedule clip_range = 0.2;
-  std::optional<Schedule> clip_range_vf;  // none: the value function is not clipped
+  std::optional<Schedule> clip_range_vf{};  // none: the value function is not clipped
   bool normalize_advantage = true;
   double ent_coef = 0.0;
   double vf_coef = 0.5;
   double max_grad_norm = 0.5;
-  std::optional<double> target_kl;  // stop the epochs when approx KL > 1.5 · target_kl
+  std::optional<double> target_kl{};  // stop the epochs when approx KL > 1.5 · target_kl
   long sde_sample_freq = -1;        // gSDE/Lattice: resample every n steps (−1: once per rollout)
   // networks (SB3's MlpPolicy: pi [64, 64], vf [64, 64], tanh, orthogonal init)
   std::vector<Eigen::Index> policy_hidden = {64, 64};
@@ -75,7 +75,7 @@ struct PpoConfig {
   std::uint64_t seed = 0;
   BadTransition on_bad_transition = BadTransition::throw_error;
   nn::NonFinitePolicy on_non_finite_gradient = nn::NonFinitePolicy::skip_update;
-  std::string csv_path;  // empty: no CSV log
+  std::string csv_path{};  // empty: no CSV log
   bool progress = false; // live progress line on stdout
 };
 

@@ -45,7 +45,7 @@ struct SacConfig {
   long gradient_steps = 1;    // −1: as many as steps collected
   bool auto_entropy = true;   // ent_coef = "auto" (SB3 "auto_<init>": ent_coef_init)
   double ent_coef_init = 1.0; // initial α when automatic, the fixed α otherwise
-  std::optional<double> target_entropy;  // default −dim(A)
+  std::optional<double> target_entropy{};  // default −dim(A)
   long target_update_interval = 1;
   long sde_sample_freq = -1;  // gSDE/Lattice: resample every n steps (−1: once per collection)
   // networks (SB3: net_arch [256, 256], ReLU)
@@ -58,7 +58,7 @@ struct SacConfig {
   std::uint64_t seed = 0;
   BadTransition on_bad_transition = BadTransition::throw_error;
   nn::NonFinitePolicy on_non_finite_gradient = nn::NonFinitePolicy::skip_update;
-  std::string csv_path;  // empty: no CSV log
+  std::string csv_path{};  // empty: no CSV log
   bool progress = false; // live progress line on stdout
 };
 

@@ -48,10 +48,10 @@ struct StepView {
 /// reward 0, never terminated, never successful, nothing extra. Per-episode task state
 /// (a target) belongs in mjData (a mocap body, userdata) so every copy has its own.
 struct Task {
-  std::function<double(const StepView&)> reward;
-  std::function<bool(const StepView&)> terminated;
-  std::function<bool(const StepView&)> success;  // evaluated after every step; Env::success() keeps the latest
-  std::function<void(const mjModel&, mjData&, Rng&)> reset;
+  std::function<double(const StepView&)> reward{};
+  std::function<bool(const StepView&)> terminated{};
+  std::function<bool(const StepView&)> success{};  // evaluated after every step; Env::success() keeps the latest
+  std::function<void(const mjModel&, mjData&, Rng&)> reset{};
 };
 
 /// Mean squared activation over the actuators with activation states (muscle effort; 0 without).

@@ -20,9 +20,9 @@ struct ObservationPiece {
   enum class Kind { qpos, qvel, activations, sensors, body_position, body_velocity, contact_force, custom };
   Kind kind = Kind::qpos;
   int start = 0, count = -1;  // qpos/qvel/sensors: a slice (count −1: to the end)
-  std::string body;           // body pieces
+  std::string body{};         // body pieces
   int size = 0;               // custom
-  std::function<void(const mjModel&, const mjData&, float*)> fill;  // custom
+  std::function<void(const mjModel&, const mjData&, float*)> fill{};  // custom
   int body_id = -1;           // resolved
 
   /// The number of values this piece contributes for `model` (resolves names; throws when wrong).
