@@ -155,7 +155,8 @@ class Ppo {
   template <class Obs, class Act>
   void predict(const Obs& observation, Act& action) {
     check_shape(observation, obs_dim_, 1, "Ppo::predict", "observation");
-    predict_raw_ = observation.transpose().template cast<S>();
+    predict_raw_.resize(1, obs_dim_);  // element by element: GCC 12 misreads a vectorised copy of odd fixed sizes
+    for (Eigen::Index i = 0; i < obs_dim_; ++i) predict_raw_(0, i) = static_cast<S>(observation(i));
     predict_normalized_.resize(1, obs_dim_);
     envs_.normalize_observations(predict_raw_, predict_normalized_);
     Tape& t = predict_tape_;

@@ -129,7 +129,8 @@ class Sac {
   template <class Obs, class Act>
   void predict(const Obs& observation, Act& action) {
     check_shape(observation, obs_dim_, 1, "Sac::predict", "observation");
-    predict_obs_ = observation.template cast<S>();
+    predict_obs_.resize(obs_dim_, 1);  // element by element: GCC 12 misreads a vectorised copy of odd fixed sizes
+    for (Eigen::Index i = 0; i < obs_dim_; ++i) predict_obs_(i, 0) = static_cast<S>(observation(i));
     Tape& t = predict_tape_;
     t.clear();
     t.set_grad_enabled(false);
