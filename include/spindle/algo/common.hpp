@@ -14,6 +14,7 @@
 #include "../core/environment.hpp"
 #include "../core/state_words.hpp"
 #include "../io/checkpoint.hpp"
+#include "../nn/mlp.hpp"
 
 namespace spindle::algo {
 
@@ -60,6 +61,29 @@ struct RecentReturn {
     const bool has = in.integer() != 0;
     const double v = in.real();
     value = has ? std::optional<double>(v) : std::nullopt;
+  }
+};
+
+/// A policy's deterministic action for one observation (SB3's predict(deterministic=True)):
+/// load() the observation, optionally transform observation() in place (normalise it), then
+/// act(): trunk, the head's mode, mapped onto the Box. Owns its tape and scratch.
+template <class S>
+struct DeterministicAct {
+  autodiff::Tape<S> tape;
+  autodiff::Matrix<S> observation, action;
+
+  template <class Obs>
+  void load(const Obs& o, Eigen::Index dim) {
+    check_shape(o, dim, 1, "predict", "observation");
+    observation.resize(dim, 1);  // element by element: GCC 12 misreads a vectorised copy of odd fixed sizes
+    for (Eigen::Index i = 0; i < dim; ++i) observation(i, 0) = static_cast<S>(o(i));
+  }
+  template <class Head, class Out>
+  void act(Head& head, nn::Parameters<S>& params, const nn::MlpStack& trunk, const ActionMap<S>& to_env, Out& out) {
+    tape.clear();
+    tape.set_grad_enabled(false);
+    action = head.mode(params, trunk(params, tape.view(observation.data(), observation.rows(), 1))).value();
+    to_env(action.col(0), out);
   }
 };
 

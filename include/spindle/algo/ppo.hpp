@@ -154,16 +154,10 @@ class Ppo {
   /// observation, normalised with the training statistics (SB3's predict(deterministic=True)).
   template <class Obs, class Act>
   void predict(const Obs& observation, Act& action) {
-    check_shape(observation, obs_dim_, 1, "Ppo::predict", "observation");
-    predict_raw_.resize(1, obs_dim_);  // element by element: GCC 12 misreads a vectorised copy of odd fixed sizes
-    for (Eigen::Index i = 0; i < obs_dim_; ++i) predict_raw_(0, i) = static_cast<S>(observation(i));
-    predict_normalized_.resize(1, obs_dim_);
-    envs_.normalize_observations(predict_raw_, predict_normalized_);
-    Tape& t = predict_tape_;
-    t.clear();
-    t.set_grad_enabled(false);
-    predict_action_ = head_.mode(policy_, trunk_(policy_, t.view(predict_normalized_.data(), obs_dim_, 1))).value();
-    to_env_action_(predict_action_.col(0), action);
+    predict_.load(observation, obs_dim_);
+    Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>> row(predict_.observation.data(), 1, obs_dim_);
+    envs_.normalize_observations(row, row);  // element-wise, so in place is safe
+    predict_.act(head_, policy_, trunk_, to_env_action_, action);
   }
 
   // ------------------------------------------------------------------ checkpoints
@@ -512,8 +506,8 @@ class Ppo {
   Head head_;
   nn::Adam<S> optimizer_;
   ActionMap<S> to_env_action_;
-  Tape act_tape_, value_tape_, train_tape_, predict_tape_;
-  Matrix predict_raw_, predict_normalized_, predict_action_;
+  Tape act_tape_, value_tape_, train_tape_;
+  DeterministicAct<S> predict_;
   typename RolloutBuffer<S>::Minibatch mb_;
   Matrix act_obs_, next_obs_;
   Vector last_values_, episode_starts_;

@@ -128,14 +128,8 @@ class Sac {
   /// The deterministic action (the squashed mean, mapped onto the Box) for one observation.
   template <class Obs, class Act>
   void predict(const Obs& observation, Act& action) {
-    check_shape(observation, obs_dim_, 1, "Sac::predict", "observation");
-    predict_obs_.resize(obs_dim_, 1);  // element by element: GCC 12 misreads a vectorised copy of odd fixed sizes
-    for (Eigen::Index i = 0; i < obs_dim_; ++i) predict_obs_(i, 0) = static_cast<S>(observation(i));
-    Tape& t = predict_tape_;
-    t.clear();
-    t.set_grad_enabled(false);
-    predict_action_ = head_.mode(actor_, trunk_(actor_, t.view(predict_obs_.data(), obs_dim_, 1))).value();
-    to_env_action_(predict_action_.col(0), action);
+    predict_.load(observation, obs_dim_);
+    predict_.act(head_, actor_, trunk_, to_env_action_, action);
   }
 
   // ------------------------------------------------------------------ checkpoints
@@ -418,8 +412,8 @@ class Sac {
   nn::Adam<S> actor_opt_, critic_opt_, alpha_opt_;
   ActionMap<S> to_env_action_;  // [−1, 1] → the Box
   double target_entropy_ = 0;
-  Tape act_tape_, actor_tape_, target_tape_, critic_tape_, predict_tape_;
-  Matrix predict_obs_, predict_action_;
+  Tape act_tape_, actor_tape_, target_tape_, critic_tape_;
+  DeterministicAct<S> predict_;
   typename ReplayBuffer<S>::Batch batch_;
   Matrix scaled_actions_, obs_colmajor_, targets_;
   Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> previous_obs_, env_actions_;
