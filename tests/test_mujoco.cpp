@@ -1,6 +1,7 @@
 // The MuJoCo adapter: any MJCF (here a small arm written in the test) through the same Env.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <spindle/algo.hpp>
 #include <spindle/core.hpp>
@@ -187,4 +188,50 @@ TEST_CASE("MuJoCo muscle arm: six muscles, a random target per episode, reward, 
   // Excitation 0 everywhere (action −1) lets the activations decay.
   for (int t = 0; t < 30; ++t) env.step(-Eigen::VectorXf::Ones(6), s);
   CHECK(s.observation.segment(4, 6).maxCoeff() < 0.1f);
+}
+
+TEST_CASE("MuJoCo quadruped: nominal body, σ = 0 is the nominal model, σ > 0 scales sizes, lengths and masses") {
+  Env nominal = quadruped();
+  const mjModel& m = *nominal.model();
+  CHECK(m.nu == 8);
+  CHECK(nominal.observation_size() == 13 + 14 + 6);
+  CHECK(nominal.perturbation().size() == 0);
+  // σ = 0: the factors 1 regenerate the nominal text exactly.
+  const QuadrupedBody body;
+  CHECK(quadruped_xml(scaled(body, Eigen::VectorXd::Ones(9))) == quadruped_xml(body));
+
+  QuadrupedConfig c;
+  c.sigma = 0.3;
+  Env perturbed = quadruped(c);
+  Rng rng(3);
+  for (int episode = 0; episode < 3; ++episode) {
+    const Eigen::VectorXf o = perturbed.reset(rng);
+    CHECK(o.allFinite());
+    const Eigen::VectorXd p = perturbed.perturbation();
+    REQUIRE(p.size() == 9);
+    CHECK(p.cwiseAbs().maxCoeff() <= 0.3);
+    const mjModel& q = *perturbed.model();
+    const int torso = mj_name2id(&q, mjOBJ_BODY, "torso");
+    const int torso_geom = mj_name2id(&q, mjOBJ_GEOM, "torso_geom");
+    CHECK(q.geom_size[3 * torso_geom] == doctest::Approx(0.25 * (1 + p(0))));
+    // mass from a fixed density: the torso sphere's mass scales with the cube of its radius
+    const int m_torso = mj_name2id(&m, mjOBJ_BODY, "torso");
+    CHECK(q.body_mass[torso] / m.body_mass[m_torso] == doctest::Approx(std::pow(1 + p(0), 3)));
+    for (int k = 0; k < 4; ++k) {
+      CAPTURE(k);
+      const std::string n = std::to_string(k + 1);
+      const int foot = mj_name2id(&q, mjOBJ_GEOM, ("foot" + n).c_str());
+      CHECK(q.geom_size[3 * foot] == doctest::Approx(0.08 * (1 + p(1 + k))));
+      // the shin body sits at the end of the scaled thigh
+      const int shin = mj_name2id(&q, mjOBJ_BODY, ("shin" + n).c_str());
+      const double reach = std::hypot(q.body_pos[3 * shin], q.body_pos[3 * shin + 1]);
+      CHECK(reach == doctest::Approx(0.2828 * (1 + p(5 + k))));
+    }
+  }
+  // Bodies differ between episodes, and stepping works on them.
+  Step<spindle::dynamic, float> s;
+  for (int t = 0; t < 20; ++t) perturbed.step(Eigen::VectorXf::Constant(8, 0.3f), s);
+  CHECK(s.observation.allFinite());
+  StateWords words;
+  CHECK_THROWS_AS(perturbed.save_state(words), std::logic_error);
 }

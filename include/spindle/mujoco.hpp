@@ -4,3 +4,4 @@
 #include "mujoco/model.hpp"
 #include "mujoco/observation.hpp"
 #include "mujoco/tasks/muscle_arm.hpp"
+#include "mujoco/tasks/quadruped.hpp"

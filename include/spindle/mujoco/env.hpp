@@ -68,6 +68,9 @@ struct EnvConfig {
   long max_episode_steps = 1000;  // truncation (0: none)
   int keyframe = -1;              // reset to this keyframe (−1: the model's qpos0)
   std::vector<ObservationPiece> observation = {obs::qpos(), obs::qvel()};
+  /// Optional: a new body at every reset — returns its compiled model and writes the
+  /// perturbation vector (Env::perturbation(), for oracle policies and privileged critics).
+  std::function<Model(Rng&, Eigen::VectorXd&)> morphology{};
 };
 
 class Env {
@@ -99,6 +102,7 @@ class Env {
   Eigen::Index action_size() const noexcept { return model_->nu; }
 
   Observation reset(Rng& rng) {
+    if (config_.morphology) swap_body(config_.morphology(rng, perturbation_));
     mjModel const* m = model_.get();
     mjData* d = data_.get();
     if (config_.keyframe >= 0) mj_resetDataKeyframe(m, d, config_.keyframe);
@@ -173,6 +177,8 @@ class Env {
   /// 0 for models without activation states).
   double episode_effort() const noexcept { return steps_ > 0 ? effort_sum_ / static_cast<double>(steps_) : 0.0; }
 
+  /// The current body's perturbation vector (empty without a morphology hook).
+  const Eigen::VectorXd& perturbation() const noexcept { return perturbation_; }
   const Model& model() const noexcept { return model_; }
   const mjData& data() const noexcept { return *data_.get(); }
   mjData& data() noexcept { return *data_.get(); }
@@ -180,6 +186,9 @@ class Env {
 
   /// Exact mid-episode state (time, qpos, qvel, act, ctrl, warm start, counters) for checkpoints.
   void save_state(StateWords& out) const {
+    if (config_.morphology)  // the body itself would have to be saved too
+      throw std::logic_error("mujoco::Env::save_state: environments whose bodies a morphology hook draws cannot be "
+                             "checkpointed yet");
     const mjModel* m = model_.get();
     const mjData* d = data_.get();
     put_word(out, d->time);
@@ -206,6 +215,15 @@ class Env {
   static std::array<std::pair<const mjtNum*, int>, 5> state_arrays(const mjModel* m, const mjData* d) {
     return {{{d->qpos, m->nq}, {d->qvel, m->nv}, {d->act, m->na}, {d->ctrl, m->nu}, {d->qacc_warmstart, m->nv}}};
   }
+  void swap_body(Model model) {
+    const mjModel& m = *model;
+    const mjModel& old = *model_;
+    if (m.nq != old.nq || m.nv != old.nv || m.nu != old.nu || m.na != old.na)
+      throw std::invalid_argument("mujoco::Env: the morphology hook changed the model's dimensions");
+    model_ = std::move(model);
+    data_ = Data(model_);
+    for (auto& piece : config_.observation) piece.resolve(model_);
+  }
   void write_observation(float* out) const {
     for (const auto& piece : config_.observation) out = piece.write(*model_, *data_.get(), out);
   }
@@ -218,6 +236,7 @@ class Env {
   Eigen::Index obs_size_ = 0;
   bool needs_contact_forces_ = false;
   std::vector<mjtNum> qpos_before_;
+  Eigen::VectorXd perturbation_;
   std::vector<float> action_;
   long steps_ = 0, instabilities_ = 0;
   bool unstable_ = false, success_ = false;
