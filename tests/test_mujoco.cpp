@@ -235,3 +235,29 @@ TEST_CASE("MuJoCo quadruped: nominal body, σ = 0 is the nominal model, σ > 0 s
   StateWords words;
   CHECK_THROWS_AS(perturbed.save_state(words), std::logic_error);
 }
+
+TEST_CASE("MuJoCo runner: planar, 6 motors, runs forward; σ scales its 7 parameters") {
+  Env nominal = runner();
+  CHECK(nominal.action_size() == 6);
+  CHECK(nominal.observation_size() == 8 + 9);
+  CHECK(runner_xml(scaled(RunnerBody{}, Eigen::VectorXd::Ones(7))) == runner_xml(RunnerBody{}));
+  Rng rng(2);
+  nominal.reset(rng);
+  Step<spindle::dynamic, float> s;
+  for (int t = 0; t < 50; ++t) nominal.step(Eigen::VectorXf::Constant(6, t % 2 ? 0.5f : -0.5f), s);
+  CHECK(s.observation.allFinite());
+  CHECK_FALSE(s.terminated);
+
+  RunnerConfig c;
+  c.sigma = 0.5;
+  Env perturbed = runner(c);
+  perturbed.reset(rng);
+  const Eigen::VectorXd p = perturbed.perturbation();
+  REQUIRE(p.size() == 7);
+  const mjModel& q = *perturbed.model();
+  const int bshin = mj_name2id(&q, mjOBJ_BODY, "bshin"), ffoot = mj_name2id(&q, mjOBJ_BODY, "ffoot");
+  CHECK(-q.body_pos[3 * bshin + 2] == doctest::Approx(0.29 * (1 + p(3))));  // at the end of the back thigh
+  CHECK(-q.body_pos[3 * ffoot + 2] == doctest::Approx(0.21 * (1 + p(6))));  // at the end of the front shin
+  const int torso_geom = mj_name2id(&q, mjOBJ_GEOM, "torso_geom");
+  CHECK(q.geom_size[3 * torso_geom] == doctest::Approx(0.046 * (1 + p(0))));
+}

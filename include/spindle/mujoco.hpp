@@ -5,3 +5,4 @@
 #include "mujoco/observation.hpp"
 #include "mujoco/tasks/muscle_arm.hpp"
 #include "mujoco/tasks/quadruped.hpp"
+#include "mujoco/tasks/runner.hpp"
