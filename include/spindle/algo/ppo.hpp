@@ -289,7 +289,7 @@ class Ppo {
       act_obs_ = envs_.observations().transpose();
       for (Eigen::Index i = 0; i < n; ++i)
         if (bad_observation_[static_cast<std::size_t>(i)]) {
-          act_obs_.col(i) = act_obs_.col(i).unaryExpr([](S x) { return std::isfinite(x) ? x : S(0); });
+          zero_non_finite(act_obs_.col(i));
           buffer_.valid()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = 0;
           bad_observation_[static_cast<std::size_t>(i)] = 0;
         }
@@ -372,7 +372,7 @@ class Ppo {
     next_obs_ = envs_.observations().transpose();
     for (Eigen::Index i = 0; i < config_.n_envs; ++i)
       if (bad_observation_[static_cast<std::size_t>(i)])
-        next_obs_.col(i) = next_obs_.col(i).unaryExpr([](S x) { return std::isfinite(x) ? x : S(0); });
+        zero_non_finite(next_obs_.col(i));
     last_values_ = value(t.view(next_obs_.data(), obs_dim_, config_.n_envs)).value().row(0).transpose();
     compute_gae(buffer_.rewards(), buffer_.values(), buffer_.episode_starts(), buffer_.valid(), last_values_,
                 episode_starts_, config_.gamma, config_.gae_lambda, buffer_.advantages(), buffer_.returns());

@@ -81,4 +81,14 @@ void check_finite(const Eigen::DenseBase<Derived>& x, std::string_view where, st
   throw non_finite_error(msg.str());
 }
 
+/// Replaces NaN/Inf entries by zero, in place (what is left to act on after a dropped transition).
+template <class Derived>
+void zero_non_finite(Eigen::DenseBase<Derived>&& m) {
+  m = m.unaryExpr([](typename Derived::Scalar x) { return std::isfinite(x) ? x : typename Derived::Scalar(0); });
+}
+template <class Derived>
+void zero_non_finite(Eigen::DenseBase<Derived>& m) {
+  zero_non_finite(std::move(m));
+}
+
 }  // namespace spindle

@@ -156,7 +156,7 @@ class Env {
     out.truncated = unstable_ || (config_.max_episode_steps > 0 && steps_ >= config_.max_episode_steps);
     if (unstable_) {
       ++instabilities_;
-      out.observation = out.observation.unaryExpr([](float x) { return std::isfinite(x) ? x : 0.0f; });
+      zero_non_finite(out.observation);
     }
   }
   template <class Derived>
