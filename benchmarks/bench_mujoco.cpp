@@ -55,12 +55,12 @@ void step_floor(benchmark::State& state, const std::string& task) {
   const mjModel* m = env.model().get();
   mjData* d = &env.data();
   const bool contact_forces = task == "quadruped";
-  double a = 0.2;
+  float a = 0.2f;  // the adapter's float action, so both runs follow the same trajectory
   for (auto _ : state) {
     a = -a;
     for (int i = 0; i < m->nu; ++i) {
       const double lo = m->actuator_ctrlrange[2 * i], hi = m->actuator_ctrlrange[2 * i + 1];
-      d->ctrl[i] = lo + (a + 1) * 0.5 * (hi - lo);
+      d->ctrl[i] = lo + (double(a) + 1) * 0.5 * (hi - lo);
     }
     for (int f = 0; f < env.config().frame_skip; ++f) mj_step(m, d);
     if (contact_forces) mj_rnePostConstraint(m, d);

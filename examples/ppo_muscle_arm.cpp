@@ -1,7 +1,7 @@
 // PPO on the muscle-driven arm (6 muscles, random reach targets): Lattice against the diagonal
 // Gaussian, several seeds each. Prints a table of success rate, return and muscle effort
 // (mean squared activation) over deterministic evaluation episodes, writes it as CSV and,
-// with gnuplot, plots the learning curves.
+// with gnuplot, plots every run's learning curve (one colour per noise).
 //
 //   ppo_muscle_arm --steps 200000 --seeds 3 --csv muscle_arm.csv --plot muscle_arm.png
 #include <CLI/CLI.hpp>
@@ -79,12 +79,13 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "seeds per noise")->check(CLI::PositiveNumber);
   app.add_option("--episodes", episodes, "evaluation episodes per run")->check(CLI::PositiveNumber);
   app.add_option("--csv", csv, "results table (CSV); learning curves go to <csv>.<noise>.<seed>.csv");
-  app.add_option("--plot", png, "PNG of the learning curves of seed 0 (needs gnuplot; empty: none)");
+  app.add_option("--plot", png, "PNG of the learning curves of every run (needs gnuplot; empty: none)");
   CLI11_PARSE(app, argc, argv);
 
   std::ofstream table(csv);
   table << "noise,seed,success,return,effort,train_seconds\n";
   std::printf("%-8s %4s %8s %9s %8s %8s\n", "noise", "seed", "success", "return", "effort", "seconds");
+  std::vector<spindle_examples::Run> runs;
   for (const std::string noise : {"gaussian", "lattice"}) {
     Outcome mean;
     for (int seed = 0; seed < seeds; ++seed) {
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
                             : train<spindle::noise::DiagGaussian<float>>(seed, steps, episodes, {}, curve);
       std::printf("%-8s %4d %8.2f %9.2f %8.4f %8.1f\n", noise.c_str(), seed, o.success, o.ret, o.effort, o.seconds);
       table << noise << ',' << seed << ',' << o.success << ',' << o.ret << ',' << o.effort << ',' << o.seconds << '\n';
+      runs.push_back({curve, noise + " seed " + std::to_string(seed), noise == "lattice" ? 2 : 1});
       mean.success += o.success / seeds;
       mean.ret += o.ret / seeds;
       mean.effort += o.effort / seeds;
@@ -102,6 +104,6 @@ int main(int argc, char** argv) {
   }
   std::printf("results: %s\n", csv.c_str());
   if (!png.empty()) {
-    spindle_examples::plot_learning_curve(csv + ".lattice.0.csv", png, "PPO + Lattice on the muscle arm (seed 0)");
+    spindle_examples::plot_runs(runs, png, "PPO on the muscle arm: Lattice vs diagonal Gaussian");
   }
 }

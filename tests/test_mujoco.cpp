@@ -232,8 +232,47 @@ TEST_CASE("MuJoCo quadruped: nominal body, σ = 0 is the nominal model, σ > 0 s
   Step<spindle::dynamic, float> s;
   for (int t = 0; t < 20; ++t) perturbed.step(Eigen::VectorXf::Constant(8, 0.3f), s);
   CHECK(s.observation.allFinite());
+}
+
+TEST_CASE("MuJoCo: a perturbed body is checkpointed as its perturbation and rebuilt identically") {
+  QuadrupedConfig c;
+  c.sigma = 0.3;
+  Env a = quadruped(c), b = quadruped(c);
+  Rng rng_a(11), rng_b(12);
+  a.reset(rng_a);
+  b.reset(rng_b);  // another body
+  REQUIRE(a.perturbation() != b.perturbation());
+  Step<spindle::dynamic, float> sa, sb;
+  for (int t = 0; t < 15; ++t) a.step(Eigen::VectorXf::Constant(8, 0.2f), sa);
   StateWords words;
-  CHECK_THROWS_AS(perturbed.save_state(words), std::logic_error);
+  a.save_state(words);
+  StateReader in(words);
+  b.load_state(in);
+  CHECK(b.perturbation() == a.perturbation());
+  const mjModel& ma = *a.model();
+  const mjModel& mb = *b.model();
+  CHECK(std::equal(ma.geom_size, ma.geom_size + 3 * ma.ngeom, mb.geom_size));
+  CHECK(std::equal(ma.body_mass, ma.body_mass + ma.nbody, mb.body_mass));
+  for (int t = 0; t < 30; ++t) {
+    a.step(Eigen::VectorXf::Constant(8, -0.4f), sa);
+    b.step(Eigen::VectorXf::Constant(8, -0.4f), sb);
+    CHECK(sa.observation == sb.observation);
+    CHECK(sa.reward == sb.reward);
+  }
+  // The state of a body never perturbed (saved before its first reset) brings the nominal body back.
+  const Env fresh = quadruped(c);
+  StateWords nominal_words;
+  fresh.save_state(nominal_words);
+  StateReader nominal_in(nominal_words);
+  b.load_state(nominal_in);
+  CHECK(b.perturbation().size() == 0);
+  CHECK(b.model()->body_mass[1] == quadruped().model()->body_mass[1]);
+  // An unperturbed environment refuses a perturbed body's state.
+  Env plain = quadruped();
+  StateReader again(words);
+  CHECK_THROWS_AS(plain.load_state(again), std::invalid_argument);
+  // Time inside MuJoCo is counted.
+  CHECK(a.physics_seconds() > 0.0);
 }
 
 TEST_CASE("MuJoCo runner: planar, 6 motors, runs forward; σ scales its 7 parameters") {

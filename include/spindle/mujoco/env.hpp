@@ -20,6 +20,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <functional>
 #include <span>
 #include <string>
@@ -61,6 +62,24 @@ inline double mean_squared_activation(const mjModel& m, const mjData& d) noexcep
   return m.na > 0 ? s / m.na : 0.0;
 }
 
+/// A new body at every reset (DMAP-style morphology perturbation). `draw` writes the
+/// perturbation vector p (Env::perturbation(), for oracle policies and privileged critics);
+/// `build` compiles the body for p. Kept apart so a checkpoint stores p and rebuilds the
+/// identical body (compilation is deterministic).
+struct Morphology {
+  std::function<void(Rng&, Eigen::VectorXd&)> draw{};
+  std::function<Model(const Eigen::VectorXd&)> build{};
+  explicit operator bool() const noexcept { return draw || build; }
+};
+
+/// DMAP's draw: p ~ U[−σ, σ] for each of n parameters.
+inline std::function<void(Rng&, Eigen::VectorXd&)> uniform_perturbation(Eigen::Index n, double sigma) {
+  return [n, sigma](Rng& rng, Eigen::VectorXd& p) {
+    p.resize(n);
+    for (Eigen::Index i = 0; i < n; ++i) p(i) = rng.uniform<double>(-sigma, sigma);
+  };
+}
+
 struct EnvConfig {
   int frame_skip = 1;
   double reset_noise_qpos = 0.0;  // uniform ± on every qpos at reset
@@ -68,9 +87,7 @@ struct EnvConfig {
   long max_episode_steps = 1000;  // truncation (0: none)
   int keyframe = -1;              // reset to this keyframe (−1: the model's qpos0)
   std::vector<ObservationPiece> observation = {obs::qpos(), obs::qvel()};
-  /// Optional: a new body at every reset — returns its compiled model and writes the
-  /// perturbation vector (Env::perturbation(), for oracle policies and privileged critics).
-  std::function<Model(Rng&, Eigen::VectorXd&)> morphology{};
+  Morphology morphology{};  // optional: a new body per episode
 };
 
 class Env {
@@ -80,8 +97,10 @@ class Env {
   using Action = Eigen::VectorXf;
 
   Env(Model model, EnvConfig config = {}, Task task = {})
-      : model_(std::move(model)), data_(model_), config_(std::move(config)), task_(std::move(task)) {
+      : model_(std::move(model)), nominal_(model_), data_(model_), config_(std::move(config)), task_(std::move(task)) {
     const mjModel& m = *model_;
+    if (config_.morphology && !(config_.morphology.draw && config_.morphology.build))
+      throw std::invalid_argument("mujoco::Env: a morphology needs both draw and build");
     if (config_.frame_skip < 1) throw std::invalid_argument("mujoco::Env: frame_skip must be at least 1");
     if (config_.keyframe >= m.nkey) throw std::invalid_argument("mujoco::Env: keyframe " + std::to_string(config_.keyframe) +
                                                                 " does not exist in '" + model_.source() + "'");
@@ -102,15 +121,22 @@ class Env {
   Eigen::Index action_size() const noexcept { return model_->nu; }
 
   Observation reset(Rng& rng) {
-    if (config_.morphology) swap_body(config_.morphology(rng, perturbation_));
+    if (config_.morphology) {
+      config_.morphology.draw(rng, perturbation_);
+      const Stopwatch clock(physics_seconds_);
+      swap_body(config_.morphology.build(perturbation_));
+    }
     mjModel const* m = model_.get();
     mjData* d = data_.get();
-    if (config_.keyframe >= 0) mj_resetDataKeyframe(m, d, config_.keyframe);
-    else mj_resetData(m, d);
-    for (int i = 0; i < m->nq; ++i) d->qpos[i] += rng.template uniform<double>(-config_.reset_noise_qpos, config_.reset_noise_qpos);
-    for (int i = 0; i < m->nv; ++i) d->qvel[i] += rng.template uniform<double>(-config_.reset_noise_qvel, config_.reset_noise_qvel);
-    if (task_.reset) task_.reset(*m, *d, rng);
-    mj_forward(m, d);
+    {
+      const Stopwatch clock(physics_seconds_);
+      if (config_.keyframe >= 0) mj_resetDataKeyframe(m, d, config_.keyframe);
+      else mj_resetData(m, d);
+      for (int i = 0; i < m->nq; ++i) d->qpos[i] += rng.template uniform<double>(-config_.reset_noise_qpos, config_.reset_noise_qpos);
+      for (int i = 0; i < m->nv; ++i) d->qvel[i] += rng.template uniform<double>(-config_.reset_noise_qvel, config_.reset_noise_qvel);
+      if (task_.reset) task_.reset(*m, *d, rng);
+      mj_forward(m, d);
+    }
     steps_ = 0;
     unstable_ = false;
     success_ = false;
@@ -140,8 +166,11 @@ class Env {
     std::copy(d->qpos, d->qpos + m->nq, qpos_before_.begin());
     std::array<int, mjNWARNING> warnings_before{};
     for (int k = 0; k < mjNWARNING; ++k) warnings_before[static_cast<std::size_t>(k)] = d->warning[k].number;
-    for (int f = 0; f < config_.frame_skip; ++f) mj_step(m, d);
-    if (needs_contact_forces_) mj_rnePostConstraint(m, d);
+    {
+      const Stopwatch clock(physics_seconds_);
+      for (int f = 0; f < config_.frame_skip; ++f) mj_step(m, d);
+      if (needs_contact_forces_) mj_rnePostConstraint(m, d);
+    }
     ++steps_;
     unstable_ = false;
     for (int k = 0; k < mjNWARNING; ++k) unstable_ |= d->warning[k].number != warnings_before[static_cast<std::size_t>(k)];
@@ -177,6 +206,10 @@ class Env {
   /// 0 for models without activation states).
   double episode_effort() const noexcept { return steps_ > 0 ? effort_sum_ / static_cast<double>(steps_) : 0.0; }
 
+  /// Wall time this copy spent inside MuJoCo (mj_step, mj_forward, compiling perturbed bodies),
+  /// to tell simulation cost from learning cost.
+  double physics_seconds() const noexcept { return physics_seconds_; }
+
   /// The current body's perturbation vector (empty without a morphology hook).
   const Eigen::VectorXd& perturbation() const noexcept { return perturbation_; }
   const Model& model() const noexcept { return model_; }
@@ -184,11 +217,11 @@ class Env {
   mjData& data() noexcept { return *data_.get(); }
   const EnvConfig& config() const noexcept { return config_; }
 
-  /// Exact mid-episode state (time, qpos, qvel, act, ctrl, warm start, counters) for checkpoints.
+  /// Exact mid-episode state (the body's perturbation, time, qpos, qvel, act, ctrl, warm start,
+  /// counters) for checkpoints. A perturbed body is stored as p and rebuilt on load.
   void save_state(StateWords& out) const {
-    if (config_.morphology)  // the body itself would have to be saved too
-      throw std::logic_error("mujoco::Env::save_state: environments whose bodies a morphology hook draws cannot be "
-                             "checkpointed yet");
+    put_word(out, std::int64_t{perturbation_.size()});
+    for (double x : perturbation_) put_word(out, x);
     const mjModel* m = model_.get();
     const mjData* d = data_.get();
     put_word(out, d->time);
@@ -198,6 +231,16 @@ class Env {
     put_word(out, std::int64_t{success_});
   }
   void load_state(StateReader& in) {
+    const std::int64_t n = in.integer();
+    if (n < 0 || n > 1'000'000) throw std::invalid_argument("mujoco::Env::load_state: corrupt perturbation size " + std::to_string(n));
+    if (n > 0 && !config_.morphology)
+      throw std::invalid_argument("mujoco::Env::load_state: the state holds a perturbed body but this environment has no morphology");
+    Eigen::VectorXd p(n);
+    for (auto& x : p) x = in.real();
+    if (p.size() != perturbation_.size() || p != perturbation_) {
+      swap_body(n > 0 ? config_.morphology.build(p) : nominal_);
+      perturbation_ = std::move(p);
+    }
     const mjModel* m = model_.get();
     mjData* d = data_.get();
     d->time = in.real();
@@ -228,7 +271,18 @@ class Env {
     for (const auto& piece : config_.observation) out = piece.write(*model_, *data_.get(), out);
   }
 
+  // Adds the scope's wall time to a counter.
+  struct Stopwatch {
+    explicit Stopwatch(double& total) noexcept : total_(total), start_(std::chrono::steady_clock::now()) {}
+    ~Stopwatch() { total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+    Stopwatch(const Stopwatch&) = delete;
+    Stopwatch& operator=(const Stopwatch&) = delete;
+    double& total_;
+    std::chrono::steady_clock::time_point start_;
+  };
+
   Model model_;
+  Model nominal_;  // the body before any perturbation (restored by loading an unperturbed state)
   Data data_;
   EnvConfig config_;
   Task task_;
@@ -241,6 +295,7 @@ class Env {
   long steps_ = 0, instabilities_ = 0;
   bool unstable_ = false, success_ = false;
   double effort_sum_ = 0;
+  double physics_seconds_ = 0;
 };
 
 }  // namespace spindle::mujoco

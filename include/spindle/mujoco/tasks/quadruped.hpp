@@ -57,16 +57,14 @@ inline std::string quadruped_xml(const QuadrupedBody& b) {
     const double r = b.limb_radius[static_cast<std::size_t>(k)], L = b.limb_length[static_cast<std::size_t>(k)];
     const double h = b.hip_length + (b.torso_radius - 0.25);  // the hip stays on the torso's surface
     const std::string n = std::to_string(k + 1);
-    // Ant's ankle ranges: +30..70 deg for legs 1 and 3's mirror images, −70..−30 for the others.
-    const bool positive = k == 0 || k == 2;
     x << "      <body name=\"leg" << n << "\">\n"
       << "        <geom fromto=\"0 0 0 " << h * dx << ' ' << h * dy << " 0\" size=\"" << r << "\" type=\"capsule\"/>\n"
       << "        <body name=\"thigh" << n << "\" pos=\"" << h * dx << ' ' << h * dy << " 0\">\n"
       << "          <joint name=\"hip" << n << "\" type=\"hinge\" axis=\"0 0 1\" range=\"-30 30\"/>\n"
       << "          <geom fromto=\"0 0 0 " << L * dx << ' ' << L * dy << " 0\" size=\"" << r << "\" type=\"capsule\"/>\n"
       << "          <body name=\"shin" << n << "\" pos=\"" << L * dx << ' ' << L * dy << " 0\">\n"
-      << "            <joint name=\"ankle" << n << "\" type=\"hinge\" axis=\"" << -dy << ' ' << dx << " 0\" range=\""
-      << (positive ? "30 70" : "-70 -30") << "\"/>\n"
+      // The axis ẑ × leg direction makes positive angles bend every shin down (Ant's 30..70 degrees).
+      << "            <joint name=\"ankle" << n << "\" type=\"hinge\" axis=\"" << -dy << ' ' << dx << " 0\" range=\"30 70\"/>\n"
       << "            <geom name=\"foot" << n << "\" fromto=\"0 0 0 " << 2 * L * dx << ' ' << 2 * L * dy << " 0\" size=\"" << r
       << "\" type=\"capsule\"/>\n"
       << "          </body>\n        </body>\n      </body>\n";
@@ -118,9 +116,8 @@ inline Env quadruped(const QuadrupedConfig& c = {}) {
   e.reset_noise_qvel = 0.1;
   e.observation = {obs::qpos(2), obs::qvel(), obs::contact_force("torso")};
   if (c.sigma > 0) {
-    e.morphology = [c, nominal](Rng& rng, Eigen::VectorXd& p) {
-      p.resize(QuadrupedBody::parameters);
-      for (Eigen::Index i = 0; i < p.size(); ++i) p(i) = rng.uniform<double>(-c.sigma, c.sigma);
+    e.morphology.draw = uniform_perturbation(QuadrupedBody::parameters, c.sigma);
+    e.morphology.build = [nominal](const Eigen::VectorXd& p) {
       return Model::from_xml(quadruped_xml(scaled(nominal, (1.0 + p.array()).matrix())), "quadruped.xml");
     };
   }

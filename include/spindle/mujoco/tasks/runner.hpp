@@ -99,9 +99,8 @@ inline Env runner(const RunnerConfig& c = {}) {
   e.reset_noise_qvel = 0.1;
   e.observation = {obs::qpos(1), obs::qvel()};
   if (c.sigma > 0) {
-    e.morphology = [c, nominal](Rng& rng, Eigen::VectorXd& p) {
-      p.resize(RunnerBody::parameters);
-      for (Eigen::Index i = 0; i < p.size(); ++i) p(i) = rng.uniform<double>(-c.sigma, c.sigma);
+    e.morphology.draw = uniform_perturbation(RunnerBody::parameters, c.sigma);
+    e.morphology.build = [nominal](const Eigen::VectorXd& p) {
       return Model::from_xml(runner_xml(scaled(nominal, (1.0 + p.array()).matrix())), "runner.xml");
     };
   }
