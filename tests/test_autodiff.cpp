@@ -130,6 +130,48 @@ TEST_CASE("gradcheck: matmul, linear with every activation, slices, concat, stop
   check_grad("concat_cols", [](Tape<double>&, Vars v) { return concat_cols(v[0], v[1]); }, {random(3, 2), random(3, 1)});
 }
 
+template <class S>
+void check_small_gemm() {
+  using G = detail::SmallGemm<S>;
+  using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  const Eigen::Index w = G::width;
+  // Row counts covering full MR-packet panels, single-packet leftovers and both; column counts
+  // covering every remainder of the NR-column blocks.
+  for (Eigen::Index m : {w, 2 * w, G::mr * w, G::mr * w + w, 2 * G::mr * w + 3 * w})
+    for (Eigen::Index n = 1; n <= 2 * G::nr + 1; ++n)
+      for (Eigen::Index k : {1, 7, 64}) {
+        CAPTURE(m);
+        CAPTURE(n);
+        CAPTURE(k);
+        const M A = M::Random(m, k), X = M::Random(k, n), XT = X.transpose(), C0 = M::Random(m, n);
+        const M expected_set = A * X, expected_add = C0 + A * X;
+        M set(m, n), add = C0, set_t(m, n);
+        G::template run<false>(m, n, k, A.data(), m, X.data(), 1, k, set.data(), m);
+        G::template run<true>(m, n, k, A.data(), m, X.data(), 1, k, add.data(), m);
+        G::template run<false>(m, n, k, A.data(), m, XT.data(), n, 1, set_t.data(), m);  // A · (Xᵀ)ᵀ
+        const double tol = std::is_same_v<S, float> ? 1e-4 : 1e-12;
+        CHECK((set - expected_set).cwiseAbs().maxCoeff() <= tol * double(k));
+        CHECK((add - expected_add).cwiseAbs().maxCoeff() <= tol * double(k));
+        CHECK((set_t - expected_set).cwiseAbs().maxCoeff() <= tol * double(k));
+      }
+  CHECK_FALSE(G::applies(w + 1, 4, 4));  // rows not a whole number of packets: Eigen's product
+  CHECK_FALSE(G::applies(w, 4, G::max_dimension + 1));
+}
+
+TEST_CASE("SmallGemm: equals Eigen's product for every block remainder, float and double") {
+  check_small_gemm<float>();
+  check_small_gemm<double>();
+  // linear() goes through it when the output width is a whole number of packets, and its
+  // backward for the input (Wᵀ G) when the input width is too and the batch has 8+ columns.
+  const Eigen::MatrixXd b = random(16, 1);
+  for (Eigen::Index in : {5, 16})
+    for (Eigen::Index batch : {7, 9}) {
+      const Eigen::MatrixXd x = random(in, batch), W = random(16, in);
+      check_grad("linear 16 wide, input " + std::to_string(in) + ", batch " + std::to_string(batch),
+                 [](Tape<double>&, Vars v) { return linear(v[0], v[1], v[2], Activation::tanh); }, {x, W, b});
+    }
+}
+
 TEST_CASE("stop_gradient blocks the gradient, a value used twice accumulates") {
   Tape<double> t;
   auto x = t.variable(Eigen::MatrixXd::Constant(1, 1, 3.0));

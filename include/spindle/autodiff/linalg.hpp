@@ -1,11 +1,30 @@
 #pragma once
 // Matrix product and the fused dense layer y = f(W x + b).
 #include "activation.hpp"
+#include "small_gemm.hpp"
 #include "tape.hpp"
 
 namespace spindle::autodiff {
 
 namespace detail {
+
+// out (= or +=) A · X, or A · Xᵀ: the register-blocked SmallGemm where it applies, else Eigen.
+// A and X are contiguous column-major maps.
+template <class S, class MapA, class MapX>
+void gemm_into(MatrixMap<S> out, bool accumulate, const MapA& A, const MapX& X, bool transpose_x) {
+  const Eigen::Index m = out.rows(), n = out.cols(), k = A.cols();
+  if (SmallGemm<S>::applies(m, n, k)) {
+    const Eigen::Index brs = transpose_x ? X.rows() : 1, bcs = transpose_x ? 1 : X.rows();
+    if (accumulate) SmallGemm<S>::template run<true>(m, n, k, A.data(), m, X.data(), brs, bcs, out.data(), m);
+    else SmallGemm<S>::template run<false>(m, n, k, A.data(), m, X.data(), brs, bcs, out.data(), m);
+  } else if (transpose_x) {
+    if (accumulate) out.noalias() += A * X.transpose();
+    else out.noalias() = A * X.transpose();
+  } else {
+    if (accumulate) out.noalias() += A * X;
+    else out.noalias() = A * X;
+  }
+}
 
 template <class Scalar>
 void matmul_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
@@ -42,9 +61,20 @@ void linear_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   activation_backward_inplace(n, static_cast<Activation>(n.tag));
   const ConstMatrixMap<Scalar> G(n.grad, n.rows, n.cols);
   const int x = n.input[0], w = n.input[1], b = n.input[2];
-  if (t.needs_grad(w)) t.accumulate_product(w, G * t.value(x).transpose());
+  if (t.needs_grad(w))
+    t.accumulate_with(w, [&](MatrixMap<Scalar> g, bool acc) { gemm_into<Scalar>(g, acc, G, t.value(x), true); });
   if (t.needs_grad(b)) t.accumulate(b, G.rowwise().sum());
-  if (t.needs_grad(x)) t.accumulate_product(x, t.value(w).transpose() * G);
+  if (t.needs_grad(x)) {
+    const auto W = t.value(w);
+    // Wᵀ G through SmallGemm needs Wᵀ in memory; the copy pays off from a few columns on.
+    if (G.cols() >= 8 && SmallGemm<Scalar>::applies(W.cols(), G.cols(), W.rows())) {
+      MatrixMap<Scalar> WT(t.scratch(static_cast<std::size_t>(W.size())), W.cols(), W.rows());
+      WT = W.transpose();
+      t.accumulate_with(x, [&](MatrixMap<Scalar> g, bool acc) { gemm_into<Scalar>(g, acc, WT, G, false); });
+    } else {
+      t.accumulate_product(x, W.transpose() * G);
+    }
+  }
 }
 
 }  // namespace detail
@@ -86,7 +116,7 @@ Var<S> linear(Var<S> x, Var<S> W, Var<S> b, Activation act = Activation::identit
   auto Y = t.value(id);
   // Bias first, then accumulate the product: Eigen's GEMM then skips its zero fill of Y.
   Y.colwise() = t.value(b.id).col(0);
-  Y.noalias() += t.value(W.id) * t.value(x.id);
+  detail::gemm_into<S>(Y, true, t.value(W.id), t.value(x.id), false);
   if (n.requires_grad && (act == Activation::gelu || act == Activation::softplus)) {
     n.aux = t.scratch(static_cast<std::size_t>(Y.size()));
     MatrixMap<S>(n.aux, Y.rows(), Y.cols()) = Y;

@@ -203,6 +203,15 @@ class Tape {
       g.noalias() = product;
     n.grad_written = true;
   }
+  /// Same, through a callable write(gradient map, accumulate) that must assign when
+  /// accumulate is false and add when it is true.
+  template <class Write>
+  void accumulate_with(int id, Write&& write) {
+    NodeT& n = node(id);
+    if (!n.requires_grad) return;
+    write(MatrixMap<Scalar>(n.grad, n.rows, n.cols), n.external_grad || n.grad_written);
+    n.grad_written = true;
+  }
   bool needs_grad(int id) const { return node(id).requires_grad; }
 
  private:

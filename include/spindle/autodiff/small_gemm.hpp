@@ -1,0 +1,87 @@
+#pragma once
+// A register-blocked product for the small dense layers of RL networks (64–256 wide,
+// batches of 1–256): C (=|+=) A · B with A column-major and B addressed by strides, so
+// B may be a matrix or a transposed one without copying.
+//
+// Why: at these sizes Eigen's general GEMM spends a large share of its time packing both
+// operands into its blocked layout. Here A's columns are read in place (contiguous rows of
+// packets), each B coefficient is broadcast from memory, and a block of MR packets × NR
+// columns of C stays in registers over the whole inner dimension — no packing, no zero
+// fill. Built on Eigen's packet primitives, so it follows whatever SIMD the build enables.
+//
+// Used when the rows of C are a multiple of the packet size and every dimension is at
+// most max_dimension; otherwise callers use Eigen.
+#include <Eigen/Core>
+#include <algorithm>
+
+namespace spindle::autodiff::detail {
+
+template <class S>
+struct SmallGemm {
+  using Packet = typename Eigen::internal::packet_traits<S>::type;
+  static constexpr int width = Eigen::internal::unpacket_traits<Packet>::size;
+#if defined(EIGEN_VECTORIZE_AVX512)
+  static constexpr int mr = 4, nr = 6;  // 24 accumulators of 32 registers
+#else
+  static constexpr int mr = 2, nr = 4;  // 8 accumulators of 16 registers
+#endif
+  static constexpr Eigen::Index max_dimension = 256;
+
+  static bool applies(Eigen::Index m, Eigen::Index n, Eigen::Index k) noexcept {
+    return Eigen::internal::packet_traits<S>::Vectorizable && width > 1 && m % width == 0 && m > 0 && n > 0 &&
+           k > 0 && m <= max_dimension && n <= max_dimension && k <= max_dimension;
+  }
+
+  // One block: rows [i, i + MR·width) × columns [j, j + NR) of C.
+  template <int MR, int NR, bool Accumulate>
+  static void block(Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index brs, Eigen::Index bcs,
+                    S* c, Eigen::Index ldc) noexcept {
+    using namespace Eigen::internal;
+    Packet acc[MR][NR];
+    for (int r = 0; r < MR; ++r)
+      for (int q = 0; q < NR; ++q) acc[r][q] = pset1<Packet>(S(0));
+    for (Eigen::Index p = 0; p < k; ++p) {
+      Packet col[MR];
+      for (int r = 0; r < MR; ++r) col[r] = ploadu<Packet>(a + p * lda + r * width);
+      const S* bp = b + p * brs;
+      for (int q = 0; q < NR; ++q) {
+        const Packet x = pset1<Packet>(bp[q * bcs]);
+        for (int r = 0; r < MR; ++r) acc[r][q] = pmadd(col[r], x, acc[r][q]);
+      }
+    }
+    for (int q = 0; q < NR; ++q)
+      for (int r = 0; r < MR; ++r) {
+        S* out = c + q * ldc + r * width;
+        pstoreu(out, Accumulate ? padd(ploadu<Packet>(out), acc[r][q]) : acc[r][q]);
+      }
+  }
+
+  template <int MR, bool Accumulate>
+  static void row_panel(Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index brs,
+                        Eigen::Index bcs, S* c, Eigen::Index ldc) noexcept {
+    Eigen::Index j = 0;
+    for (; j + nr <= n; j += nr) block<MR, nr, Accumulate>(k, a, lda, b + j * bcs, brs, bcs, c + j * ldc, ldc);
+    tail<MR, nr - 1, Accumulate>(n - j, k, a, lda, b + j * bcs, brs, bcs, c + j * ldc, ldc);
+  }
+
+  // The last n < nr columns, as one block of exactly n columns.
+  template <int MR, int NR, bool Accumulate>
+  static void tail(Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index brs,
+                   Eigen::Index bcs, S* c, Eigen::Index ldc) noexcept {
+    if constexpr (NR > 0) {
+      if (n == NR) block<MR, NR, Accumulate>(k, a, lda, b, brs, bcs, c, ldc);
+      else tail<MR, NR - 1, Accumulate>(n, k, a, lda, b, brs, bcs, c, ldc);
+    }
+  }
+
+  /// C (m × n, leading dimension ldc) = or += A (m × k, lda) · B, with B(p, q) = b[p·brs + q·bcs].
+  template <bool Accumulate>
+  static void run(Eigen::Index m, Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda, const S* b,
+                  Eigen::Index brs, Eigen::Index bcs, S* c, Eigen::Index ldc) noexcept {
+    Eigen::Index i = 0;
+    for (; i + mr * width <= m; i += mr * width) row_panel<mr, Accumulate>(n, k, a + i, lda, b, brs, bcs, c + i, ldc);
+    for (; i < m; i += width) row_panel<1, Accumulate>(n, k, a + i, lda, b, brs, bcs, c + i, ldc);
+  }
+};
+
+}  // namespace spindle::autodiff::detail
