@@ -379,6 +379,40 @@ TEST_CASE("noise bad input: NaN latents are reported by explore, with the coeffi
   CHECK_THROWS_AS(h2.log_prob(p2, t.constant(Mat::Zero(L + 1, 2)), t.constant(Mat::Zero(A, 2))), shape_error);
 }
 
+// explore() on a tape without gradients (acting) computes the log-prob straight from the draws;
+// it must equal the differentiable path and log_prob of the action it returns.
+template <class Head>
+void check_acting_path(typename Head::Config config) {
+  Rng init_a(101), init_b(101), rng_a(7), rng_b(7), data(8);
+  nn::Parameters<double> pa, pb;
+  Head a(L, A, pa, init_a, config), b(L, A, pb, init_b, config);
+  const Mat Z = random_matrix(L, 5, data);
+  a.reset_noise(pa, 5, rng_a);
+  b.reset_noise(pb, 5, rng_b);
+  for (int step = 0; step < 3; ++step) {
+    Tape<double> with_grad, acting, check;
+    acting.set_grad_enabled(false);
+    const auto ref = a.explore(pa, with_grad.constant(Z), rng_a);
+    const auto fast = b.explore(pb, acting.constant(Z), rng_b);
+    CHECK((ref.action.value() - fast.action.value()).cwiseAbs().maxCoeff() < 1e-12);
+    CHECK((ref.log_prob.value() - fast.log_prob.value()).cwiseAbs().maxCoeff() < 1e-9);
+    const Mat action = fast.action.value();
+    const auto lp = b.log_prob(pb, check.constant(Z), check.constant(action));
+    CHECK((lp.value() - fast.log_prob.value()).cwiseAbs().maxCoeff() < 1e-6);
+  }
+  Mat bad = Z;
+  bad(3, 2) = std::numeric_limits<double>::infinity();
+  Tape<double> acting;
+  acting.set_grad_enabled(false);
+  CHECK_THROWS_AS(b.explore(pb, acting.constant(bad), rng_b), non_finite_error);
+}
+
+TEST_CASE("noise acting path: explore without gradients equals the differentiable path and log_prob") {
+  check_acting_path<noise::DiagGaussian<double>>({.log_std_init = -0.5});
+  check_acting_path<noise::Gsde<double>>({});
+  check_acting_path<noise::Gsde<double>>({.squash_output = true});
+}
+
 TEST_CASE("noise hot path: explore and log_prob allocate nothing in the steady state") {
   Rng rng(91);
   nn::Parameters<float> p;
@@ -401,4 +435,25 @@ TEST_CASE("noise hot path: explore and log_prob allocate nothing in the steady s
   const auto before = spindle_test::allocations();
   for (int i = 0; i < 10; ++i) pass();
   CHECK(spindle_test::allocations() == before);
+
+  // The acting path (no gradients), at sizes where Eigen would put a temporary on the heap
+  // (above its 128 KB stack limit).
+  nn::Parameters<float> pd, pg;
+  noise::DiagGaussian<float> big_diag(256, 8, pd, rng);
+  noise::Gsde<float> big_gsde(256, 8, pg, rng);
+  const Eigen::MatrixXf big_z = Eigen::MatrixXf::Random(256, 160);
+  big_gsde.reset_noise(pg, 160, rng);
+  Tape<float> acting;
+  acting.set_grad_enabled(false);
+  auto act = [&] {
+    acting.clear();
+    const auto z = acting.view(big_z.data(), 256, 160);
+    big_diag.explore(pd, z, rng);
+    big_gsde.explore(pg, z, rng);
+  };
+  act();
+  act();
+  const auto before_acting = spindle_test::allocations();
+  for (int i = 0; i < 10; ++i) act();
+  CHECK(spindle_test::allocations() == before_acting);
 }
