@@ -65,16 +65,9 @@ Var<S> normal_log_prob(Var<S> x, Var<S> mean, Var<S> std) {
   n.input[1] = mean.id;
   n.input[2] = std.id;
   if (n.requires_grad) n.backward = &detail::normal_log_prob_backward<S>;
-  const auto sd = t.value(std.id);
-  const auto d = t.value(x.id).array() - t.value(mean.id).array();
-  if (sd.cols() == 1 && sd.rows() == A) {  // one std per row, shared by the batch: log σ once
-    const auto inv = sd.col(0).array().inverse();
-    t.value(id) = S(-0.5) * (d.colwise() * inv).square().colwise().sum();
-    t.value(id).array() -= sd.array().log().sum() + S(A) * detail::half_log_two_pi<S>;
-  } else {
-    const auto s = detail::broadcast_to(sd, A, B).array();
-    t.value(id) = (S(-0.5) * (d / s).square() - s.log()).colwise().sum() - S(A) * detail::half_log_two_pi<S>;
-  }
+  const auto s = detail::broadcast_to(t.value(std.id), A, B).array();
+  const auto z = (t.value(x.id).array() - t.value(mean.id).array()) / s;
+  t.value(id) = (S(-0.5) * z.square() - s.log()).colwise().sum() - S(A) * detail::half_log_two_pi<S>;
   return {&t, id};
 }
 

@@ -54,24 +54,11 @@ class DiagGaussian {
   }
   /// Exploration sample: column i is environment i and draws from its noise stream.
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
+    check_finite(z.value(), "DiagGaussian::explore", "latent");
     source_.resize(action_dim_, z.cols(), rng);
     xi_.resize(action_dim_, z.cols());
     source_.next(xi_, rng);
-    autodiff::Tape<S>& t = *z.tape;
-    if (t.grad_enabled()) {
-      check_finite(z.value(), "DiagGaussian::explore", "latent");
-      return sample(p, z, xi_);
-    }
-    // Acting (no gradients): u = μ + σ ⊙ ξ and log N(u; μ, σ²) = −½‖ξ‖² − Σ log σ − (A/2) log 2π,
-    // straight from the draws. A NaN/Inf latent shows in μ (NaN·0 and Inf·0 are NaN).
-    const Var<S> mu = mean(p, z);
-    check_finite(mu.value(), "DiagGaussian::explore", "mean (a NaN/Inf latent or head weight)");
-    const auto log_std = p.value(log_std_).col(0).array();
-    const int u = t.push(action_dim_, z.cols(), false), logp = t.push(1, z.cols(), false);
-    t.value(u) = mu.value() + (xi_.array().colwise() * log_std.exp()).matrix();
-    t.value(logp) = (S(-0.5) * xi_.array().square().colwise().sum()).matrix();
-    t.value(logp).array() -= log_std.sum() + S(action_dim_) * half_log_two_pi<S>;
-    return {{&t, u}, {&t, logp}};
+    return sample(p, z, xi_);
   }
   /// Nothing to resample for a state-independent Gaussian; sizes the noise streams.
   void reset_noise(nn::Parameters<S>&, Eigen::Index n_envs, Rng& rng) { source_.resize(action_dim_, n_envs, rng); }

@@ -97,13 +97,11 @@ class Gsde {
   /// uses the std the matrices were drawn with: call reset_noise after changing θ (the
   /// algorithms do, at every rollout start, as SB3).
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
+    check_finite(z.value(), "Gsde::explore", "latent");
     autodiff::Tape<S>& t = *z.tape;
-    if (t.grad_enabled()) check_finite(z.value(), "Gsde::explore", "latent");
     const Eigen::Index n = matrices_.cols() / action_dim_;
     if (n != z.cols() && n != 1) draw_matrices(p, z.cols(), rng);  // first use, or the number of envs changed
     const Var<S> mu = mean(p, z);
-    // A NaN/Inf latent shows in μ (NaN·0 and Inf·0 are NaN); checking μ (A × B) is cheaper.
-    if (!t.grad_enabled()) check_finite(mu.value(), "Gsde::explore", "mean (a NaN/Inf latent or head weight)");
     noise_.resize(action_dim_, z.cols());
     const auto Z = z.value();
     const bool shared = matrices_.cols() == action_dim_;  // one matrix: every column uses it (SB3)
@@ -114,21 +112,11 @@ class Gsde {
     // The marginal std of the matrices in use (θ is fixed between resamples within a rollout).
     // (acting records no gradient through the std: it is computed directly)
     marginal_std_.resize(action_dim_, z.cols());
-    z_squared_.resize(Z.rows(), Z.cols());  // squares in a buffer: the product is then a plain GEMV/GEMM
-    z_squared_ = Z.array().square();
-    marginal_std_.noalias() = std_squared_.transpose() * z_squared_;
+    marginal_std_.noalias() = std_squared_.transpose() * Z.array().square().matrix();
     marginal_std_ = (marginal_std_.array() + S(config_.epsilon)).sqrt();
-    if (t.grad_enabled()) {
-      const Var<S> u = mu + t.constant(noise_);
-      const Var<S> logp = autodiff::normal_log_prob(u, mu, t.view(marginal_std_.data(), action_dim_, z.cols()));
-      return squash_if(squashed(), u, logp, S(config_.epsilon));
-    }
-    // Acting: log N(u; μ, s²) from the noise itself, u − μ = noise.
-    const int u = t.push(action_dim_, z.cols(), false), logp = t.push(1, z.cols(), false);
-    t.value(u) = mu.value() + noise_;
-    t.value(logp) = (S(-0.5) * (noise_.array() / marginal_std_.array()).square() - marginal_std_.array().log()).colwise().sum();
-    t.value(logp).array() -= S(action_dim_) * half_log_two_pi<S>;
-    return squash_if(squashed(), Var<S>{&t, u}, Var<S>{&t, logp}, S(config_.epsilon));
+    const Var<S> u = mu + t.constant(noise_);
+    const Var<S> logp = autodiff::normal_log_prob(u, mu, t.view(marginal_std_.data(), action_dim_, z.cols()));
+    return squash_if(squashed(), u, logp, S(config_.epsilon));
   }
 
   /// The current exploration matrices (L × A·n, matrix i in columns [iA, (i+1)A)).
@@ -178,7 +166,7 @@ class Gsde {
   Eigen::Index latent_dim_, action_dim_;
   nn::Dense mean_;
   int log_std_ = -1;
-  Matrix<S> matrices_, normals_, noise_, u_, std_squared_, marginal_std_, z_squared_;
+  Matrix<S> matrices_, normals_, noise_, u_, std_squared_, marginal_std_;
 };
 
 }  // namespace spindle::noise
