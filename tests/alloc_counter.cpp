@@ -13,6 +13,17 @@ namespace spindle_test {
 std::size_t allocations() noexcept { return g_allocations.load(std::memory_order_relaxed); }
 }  // namespace spindle_test
 
+// Eigen takes its heap memory from std::malloc, not operator new: count malloc too, by
+// interposing it over glibc's (not under AddressSanitizer, whose runtime owns malloc; there
+// only operator new is counted).
+#if !defined(__SANITIZE_ADDRESS__)
+extern "C" void* __libc_malloc(std::size_t size);
+extern "C" void* malloc(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(size);
+}
+#endif
+
 void* operator new(std::size_t size) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size ? size : 1)) return p;

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <functional>
 #include <spindle/autodiff.hpp>
 #include <spindle/core/rng.hpp>
@@ -154,6 +155,18 @@ void check_small_gemm() {
         CHECK((add - expected_add).cwiseAbs().maxCoeff() <= tol * double(k));
         CHECK((set_t - expected_set).cwiseAbs().maxCoeff() <= tol * double(k));
       }
+  // One column (acting with one environment) runs up to gemv_packets packets side by side:
+  // every row count, and each coefficient has the bits it has inside a wider batch.
+  for (Eigen::Index packets = 1; packets <= 2 * G::gemv_packets + 3; ++packets) {
+    const Eigen::Index m = packets * w, k = 37;
+    CAPTURE(m);
+    const M A = M::Random(m, k), X = M::Random(k, 5);
+    M one(m, 1), batch(m, 5);
+    G::template run<false>(m, 1, k, A.data(), m, X.data(), 1, k, one.data(), m);
+    G::template run<false>(m, 5, k, A.data(), m, X.data(), 1, k, batch.data(), m);
+    CHECK(std::memcmp(one.data(), batch.data(), sizeof(S) * std::size_t(m)) == 0);
+    CHECK((one - A * X.col(0)).cwiseAbs().maxCoeff() <= (std::is_same_v<S, float> ? 1e-4 : 1e-12) * double(k));
+  }
   CHECK_FALSE(G::applies(w + 1, 4, 4));  // rows not a whole number of packets: Eigen's product
   CHECK_FALSE(G::applies(w, 4, G::max_dimension + 1));
 }
@@ -170,6 +183,37 @@ TEST_CASE("SmallGemm: equals Eigen's product for every block remainder, float an
       check_grad("linear 16 wide, input " + std::to_string(in) + ", batch " + std::to_string(batch),
                  [](Tape<double>&, Vars v) { return linear(v[0], v[1], v[2], Activation::tanh); }, {x, W, b});
     }
+}
+
+namespace {
+// normal_log_prob's forward as one Eigen expression (how it was first written): the loop
+// kernel must give the same bits, so rewriting it changed no training run.
+template <class S>
+void check_normal_log_prob_bits() {
+  using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  for (Eigen::Index A : {1, 3, 8, 39, 80, 130})
+    for (Eigen::Index B : {1, 5, 64})
+      for (int shape = 0; shape < 4; ++shape) {
+        const Eigen::Index sr = shape & 1 ? A : 1, sc = shape & 2 ? B : 1;
+        const M x = random(A, B).template cast<S>(), mu = random(A, B).template cast<S>();
+        const M sd = random(sr, sc, 0.05, 3.0).template cast<S>();
+        const auto s = sd.replicate(A / sr, B / sc).array();
+        const M expected = (S(-0.5) * ((x.array() - mu.array()) / s).square() - s.log()).colwise().sum() -
+                           S(A) * S(0.91893853320467274178032973640562);
+        Tape<S> t;
+        t.set_grad_enabled(false);
+        const M got = normal_log_prob(t.constant(x), t.constant(mu), t.constant(sd)).value();
+        CAPTURE(A);
+        CAPTURE(B);
+        CAPTURE(shape);
+        CHECK(std::memcmp(got.data(), expected.data(), sizeof(S) * std::size_t(B)) == 0);
+      }
+}
+}  // namespace
+
+TEST_CASE("normal_log_prob: the same bits as the plain Eigen expression, every std shape") {
+  check_normal_log_prob_bits<float>();
+  check_normal_log_prob_bits<double>();
 }
 
 TEST_CASE("stop_gradient blocks the gradient, a value used twice accumulates") {

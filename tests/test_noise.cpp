@@ -2,6 +2,8 @@
 // (co)variances, the resampling schedule, colored-noise spectra and bad input.
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include <spindle/noise.hpp>
 
 #include "alloc_counter.hpp"
@@ -379,38 +381,58 @@ TEST_CASE("noise bad input: NaN latents are reported by explore, with the coeffi
   CHECK_THROWS_AS(h2.log_prob(p2, t.constant(Mat::Zero(L + 1, 2)), t.constant(Mat::Zero(A, 2))), shape_error);
 }
 
-// explore() on a tape without gradients (acting) computes the log-prob straight from the draws;
-// it must equal the differentiable path and log_prob of the action it returns.
+// explore() on a tape without gradients (acting) skips nodes the differentiable path records;
+// its actions and log-probs must be the same bits (PPO's first ratio is then exactly 1, and
+// a run does not depend on whether acting records gradients), and log_prob of its action agrees.
 template <class Head>
 void check_acting_path(typename Head::Config config) {
-  Rng init_a(101), init_b(101), rng_a(7), rng_b(7), data(8);
-  nn::Parameters<double> pa, pb;
-  Head a(L, A, pa, init_a, config), b(L, A, pb, init_b, config);
-  const Mat Z = random_matrix(L, 5, data);
-  a.reset_noise(pa, 5, rng_a);
-  b.reset_noise(pb, 5, rng_b);
-  for (int step = 0; step < 3; ++step) {
-    Tape<double> with_grad, acting, check;
+  using S = typename Head::scalar;
+  using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  for (const auto& [latent, actions] : {std::pair<Eigen::Index, Eigen::Index>{L, A}, {64, 21}})
+  for (const Eigen::Index n_envs : {1, 5, 32}) {
+    Rng init_a(101), init_b(101), rng_a(7), rng_b(7), data(8);
+    nn::Parameters<S> pa, pb;
+    Head a(latent, actions, pa, init_a, config), b(latent, actions, pb, init_b, config);
+    const M Z = random_matrix(latent, n_envs, data).template cast<S>();
+    a.reset_noise(pa, n_envs, rng_a);
+    b.reset_noise(pb, n_envs, rng_b);
+    for (int step = 0; step < 4; ++step) {
+      if (step == 2) {  // an optimizer step moved every parameter (then a new rollout): cached stds follow
+        for (int i = 0; i < pa.count(); ++i) {
+          pa.value(i).array() += S(0.03);
+          pb.value(i).array() += S(0.03);
+        }
+        a.reset_noise(pa, n_envs, rng_a);
+        b.reset_noise(pb, n_envs, rng_b);
+      }
+      Tape<S> with_grad, acting, check;
+      acting.set_grad_enabled(false);
+      const auto ref = a.explore(pa, with_grad.constant(Z), rng_a);
+      const auto fast = b.explore(pb, acting.constant(Z), rng_b);
+      const M ref_action = ref.action.value(), fast_action = fast.action.value();
+      const M ref_lp = ref.log_prob.value(), fast_lp = fast.log_prob.value();
+      CAPTURE(latent);
+      CAPTURE(n_envs);
+      CHECK(std::memcmp(ref_action.data(), fast_action.data(), sizeof(S) * std::size_t(ref_action.size())) == 0);
+      CHECK(std::memcmp(ref_lp.data(), fast_lp.data(), sizeof(S) * std::size_t(ref_lp.size())) == 0);
+      const auto lp = b.log_prob(pb, check.constant(Z), check.constant(fast_action));
+      CHECK((lp.value() - fast.log_prob.value()).cwiseAbs().maxCoeff() < (sizeof(S) == 4 ? 1e-3 : 1e-6));
+    }
+    M bad = Z;
+    bad(3, n_envs - 1) = std::numeric_limits<S>::infinity();
+    Tape<S> acting;
     acting.set_grad_enabled(false);
-    const auto ref = a.explore(pa, with_grad.constant(Z), rng_a);
-    const auto fast = b.explore(pb, acting.constant(Z), rng_b);
-    CHECK((ref.action.value() - fast.action.value()).cwiseAbs().maxCoeff() < 1e-12);
-    CHECK((ref.log_prob.value() - fast.log_prob.value()).cwiseAbs().maxCoeff() < 1e-9);
-    const Mat action = fast.action.value();
-    const auto lp = b.log_prob(pb, check.constant(Z), check.constant(action));
-    CHECK((lp.value() - fast.log_prob.value()).cwiseAbs().maxCoeff() < 1e-6);
+    CHECK_THROWS_AS(b.explore(pb, acting.constant(bad), rng_b), non_finite_error);
   }
-  Mat bad = Z;
-  bad(3, 2) = std::numeric_limits<double>::infinity();
-  Tape<double> acting;
-  acting.set_grad_enabled(false);
-  CHECK_THROWS_AS(b.explore(pb, acting.constant(bad), rng_b), non_finite_error);
 }
 
-TEST_CASE("noise acting path: explore without gradients equals the differentiable path and log_prob") {
+TEST_CASE("noise acting path: explore without gradients gives the differentiable path's bits") {
   check_acting_path<noise::DiagGaussian<double>>({.log_std_init = -0.5});
+  check_acting_path<noise::DiagGaussian<float>>({.log_std_init = -0.5});
   check_acting_path<noise::Gsde<double>>({});
+  check_acting_path<noise::Gsde<float>>({});
   check_acting_path<noise::Gsde<double>>({.squash_output = true});
+  check_acting_path<noise::Gsde<float>>({.use_expln = true, .squash_output = true});
 }
 
 TEST_CASE("noise hot path: explore and log_prob allocate nothing in the steady state") {

@@ -283,7 +283,9 @@ TEST_CASE("PPO is bit-identical for one seed, and a resumed run continues bit-id
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("PPO collects and updates without heap allocations once warmed up") {
+namespace {
+template <class Head>
+void check_ppo_allocation_free() {
   algo::PpoConfig c;
   c.n_steps = 64;
   c.n_envs = 3;
@@ -294,12 +296,19 @@ TEST_CASE("PPO collects and updates without heap allocations once warmed up") {
   c.normalize_observations = true;
   c.normalize_rewards = true;
   c.sde_sample_freq = 8;
-  algo::Ppo<envs::Pendulum, noise::Gsde<float>> ppo(envs::Pendulum{}, c);
+  algo::Ppo<envs::Pendulum, Head> ppo(envs::Pendulum{}, c);
   ppo.learn(2 * 192);  // sizes every buffer, tape and minibatch
   const auto before = spindle_test::allocations();
   ppo.learn(6 * 192);  // four more rollouts and updates, with episode ends (200 steps)
   CHECK(spindle_test::allocations() == before);
   CHECK(ppo.num_timesteps() == 6 * 192);
+}
+}  // namespace
+
+TEST_CASE("PPO collects and updates without heap allocations once warmed up") {
+  check_ppo_allocation_free<noise::Gsde<float>>();
+  check_ppo_allocation_free<noise::DiagGaussian<float>>();
+  check_ppo_allocation_free<noise::Lattice<float>>();
 }
 
 TEST_CASE("PPO adds γ V(final observation) to truncated rewards, not to terminated ones") {

@@ -7,7 +7,7 @@
 #include <spindle/envs.hpp>
 #include <spindle/noise.hpp>
 
-#include <spindle/envs.hpp>
+#include "alloc_counter.hpp"
 
 using namespace spindle;
 
@@ -161,4 +161,30 @@ TEST_CASE("SAC checkpoint: a resumed run continues bit-identically, and a corrup
   algo::Sac<Pendulum> mismatched(Pendulum{}, other);
   CHECK_THROWS_AS(mismatched.load(path), shape_error);
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+template <class Head>
+void check_sac_allocation_free() {
+  algo::SacConfig c;
+  c.learning_starts = 100;
+  c.buffer_size = 2000;
+  c.batch_size = 64;
+  c.actor_hidden = {16, 16};
+  c.critic_hidden = {16, 16};
+  c.n_envs = 2;
+  c.sde_sample_freq = 8;
+  algo::Sac<envs::Pendulum, Head> sac(envs::Pendulum{}, c);
+  sac.learn(600);  // sizes every buffer, tape and batch
+  const auto before = spindle_test::allocations();
+  sac.learn(1400);  // acting, updates, episode ends (200 steps) and noise resamples
+  CHECK(spindle_test::allocations() == before);
+  CHECK(sac.num_timesteps() == 1400);
+}
+}  // namespace
+
+TEST_CASE("SAC acts and updates without heap allocations once warmed up") {
+  check_sac_allocation_free<noise::SquashedGaussian<float>>();
+  check_sac_allocation_free<noise::Gsde<float>>();
+  check_sac_allocation_free<noise::Lattice<float>>();
 }

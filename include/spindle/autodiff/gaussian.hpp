@@ -14,6 +14,7 @@
 // Backward uses ∂log p/∂Σ = ½(Σ⁻¹ddᵀΣ⁻¹ − Σ⁻¹), so
 //   ∂/∂W = 2α² G W diag(v_x),  ∂/∂v_x,k = α² w_kᵀ G w_k,  ∂/∂v_a,k = G_kk,  ∂/∂d = −Σ⁻¹d.
 #include <Eigen/Cholesky>
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <sstream>
@@ -49,6 +50,71 @@ void normal_log_prob_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   if (t.needs_grad(n.input[2])) accumulate_reduced(t, n.input[2], (G * (z.square() - Scalar(1)) / s).matrix());
 }
 
+// Rows [a0, a0 + na) of columns [b0, b0 + NB): adds each column's terms, in row order, to
+// out (or starts it, at a0 = 0). sigma(a, b) and log_sigma(a, j) give σ and ln σ.
+template <int NB, class S, class XT, class MT, class OT, class Sigma, class LogSigma>
+void normal_log_prob_block(const XT& x, const MT& mu, OT& out, const Sigma& sigma, const LogSigma& log_sigma,
+                           Eigen::Index a0, Eigen::Index na, Eigen::Index b0) {
+  const auto term = [&](Eigen::Index a, int j) {
+    const S z = (x(a0 + a, b0 + j) - mu(a0 + a, b0 + j)) / sigma(a0 + a, b0 + j);
+    return S(-0.5) * (z * z) - log_sigma(a, j);
+  };
+  S acc[NB];
+  for (int j = 0; j < NB; ++j) acc[j] = a0 == 0 ? term(0, j) : out(0, b0 + j) + term(0, j);
+  for (Eigen::Index a = 1; a < na; ++a)
+    for (int j = 0; j < NB; ++j) acc[j] = acc[j] + term(a, j);
+  for (int j = 0; j < NB; ++j) out(0, b0 + j) = acc[j];
+}
+
+// Chunks of rows × blocks of columns; ln σ of each chunk × block is computed first, so the
+// arithmetic loop makes no calls. `shared`: σ(a, b) = σ(a) for every column.
+template <bool Shared, class S, class XT, class MT, class OT, class Sigma>
+void normal_log_prob_chunks(const XT& x, const MT& mu, OT& out, const Sigma& sigma, const S* log_sd) {
+  const Eigen::Index A = x.rows(), B = x.cols();
+  constexpr Eigen::Index rows_per_chunk = 64;
+  constexpr int cols_per_block = 8;
+  S logs[rows_per_chunk * (Shared ? 1 : cols_per_block)];
+  for (Eigen::Index a0 = 0; a0 < A; a0 += rows_per_chunk) {
+    const Eigen::Index na = std::min(rows_per_chunk, A - a0);
+    if constexpr (Shared)
+      for (Eigen::Index a = 0; a < na; ++a) logs[a] = log_sd ? log_sd[a0 + a] : S(std::log(sigma(a0 + a, 0)));
+    const auto log_sigma = [&](Eigen::Index a, int j) { return Shared ? logs[a] : logs[j * rows_per_chunk + a]; };
+    for (Eigen::Index b0 = 0; b0 < B;) {
+      const int nb = B - b0 >= cols_per_block ? cols_per_block : 1;
+      if constexpr (!Shared)
+        for (int j = 0; j < nb; ++j)
+          for (Eigen::Index a = 0; a < na; ++a) logs[j * rows_per_chunk + a] = std::log(sigma(a0 + a, b0 + j));
+      if (nb == cols_per_block)
+        normal_log_prob_block<cols_per_block, S>(x, mu, out, sigma, log_sigma, a0, na, b0);
+      else
+        normal_log_prob_block<1, S>(x, mu, out, sigma, log_sigma, a0, na, b0);
+      b0 += nb;
+    }
+  }
+}
+
+/// The forward values of normal_log_prob: out(b) = Σ_a [−½((x−μ)/σ)² − ln σ] − (A/2) ln 2π,
+/// each column summed row by row from row 0. Direct loops, no broadcasting expression (an
+/// Eigen `replicate` costs an integer division per coefficient); blocks of columns run side
+/// by side so the sums' dependency chains overlap, each still in row order. Every caller
+/// (acting, training, tests) goes through here, so an action's log-prob has the same bits
+/// wherever it is computed. A std shared by the batch (A × 1) takes its logarithm once per
+/// row, or from `log_sd` (A values) when the caller has them.
+template <class S, class XT, class MT, class ST, class OT>
+void normal_log_prob_values(const XT& x, const MT& mu, const ST& sd, OT&& out, const S* log_sd = nullptr) {
+  const Eigen::Index A = x.rows(), B = x.cols();
+  if (sd.rows() == A && sd.cols() == B)
+    normal_log_prob_chunks<false, S>(x, mu, out, [&](Eigen::Index a, Eigen::Index b) { return sd(a, b); }, log_sd);
+  else if (sd.rows() == A)
+    normal_log_prob_chunks<true, S>(x, mu, out, [&](Eigen::Index a, Eigen::Index) { return sd(a, 0); }, log_sd);
+  else if (sd.cols() == B)
+    normal_log_prob_chunks<false, S>(x, mu, out, [&](Eigen::Index, Eigen::Index b) { return sd(0, b); }, log_sd);
+  else
+    normal_log_prob_chunks<false, S>(x, mu, out, [&](Eigen::Index, Eigen::Index) { return sd(0, 0); }, log_sd);
+  const S norm = S(A) * half_log_two_pi<S>;
+  for (Eigen::Index b = 0; b < B; ++b) out(0, b) = (A == 0 ? S(0) : out(0, b)) - norm;
+}
+
 }  // namespace detail
 
 /// log N(x; mean, diag std²), summed over rows: x and mean A × B, std A × B, A × 1, 1 × B or 1 × 1. Result 1 × B.
@@ -65,9 +131,7 @@ Var<S> normal_log_prob(Var<S> x, Var<S> mean, Var<S> std) {
   n.input[1] = mean.id;
   n.input[2] = std.id;
   if (n.requires_grad) n.backward = &detail::normal_log_prob_backward<S>;
-  const auto s = detail::broadcast_to(t.value(std.id), A, B).array();
-  const auto z = (t.value(x.id).array() - t.value(mean.id).array()) / s;
-  t.value(id) = (S(-0.5) * z.square() - s.log()).colwise().sum() - S(A) * detail::half_log_two_pi<S>;
+  detail::normal_log_prob_values<S>(t.value(x.id), t.value(mean.id), t.value(std.id), t.value(id));
   return {&t, id};
 }
 
@@ -144,10 +208,11 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   const Scalar alpha = n.param[0];
   const LowRankLayout<Scalar> layout{A, B};
   const Eigen::Index sq = padded<Scalar>(A * A), wl = padded<Scalar>(A * L);
-  Scalar* work = t.scratch(static_cast<std::size_t>(2 * sq + 2 * wl + A + L));  // freed by clear()
+  Scalar* work = t.scratch(static_cast<std::size_t>(3 * sq + 2 * wl + padded<Scalar>(A + L)));  // freed by clear()
   MatrixMap<Scalar> inv(work, A, A), G(work + sq, A, A), GW(work + 2 * sq, A, L);
   MatrixMap<Scalar> dW(work + 2 * sq + wl, A, L);
   MatrixMap<Scalar> dv(work + 2 * sq + 2 * wl, A + L, 1);
+  MatrixMap<Scalar> outer(work + 2 * sq + 2 * wl + padded<Scalar>(A + L), A, A);  // y yᵀ, not a heap temporary
   dW.setZero();
   const bool want_w = t.needs_grad(w_id), want_v = t.needs_grad(v_id);
   for (Eigen::Index b = 0; b < B; ++b) {
@@ -161,7 +226,8 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
     if (entropy) {
       G *= Scalar(0.5) * g;  // ∂H/∂Σ = ½ Σ⁻¹
     } else {
-      G = Scalar(0.5) * g * (y * y.transpose() - G);
+      outer.noalias() = y * y.transpose();
+      G = Scalar(0.5) * g * (outer - G);
       if (t.needs_grad(d_id)) {
         // ∂log p/∂d = −Σ⁻¹ d; one column of the gradient
         Node<Scalar>& dn = t.node(d_id);

@@ -28,13 +28,24 @@ void sum_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
 }
 template <class Scalar>
 void sum_over_rows_backward(Tape<Scalar>& t, const Node<Scalar>& n) {  // n: 1 × c
-  const auto& in = t.node(n.input[0]);
-  t.accumulate(n.input[0], (ConstMatrixMap<Scalar>(n.grad, 1, n.cols) * n.param[0]).replicate(in.rows, 1));
+  // Column by column: replicating the scaled gradient would make Eigen evaluate it into a heap temporary.
+  t.accumulate_with(n.input[0], [&](MatrixMap<Scalar> g, bool add) {
+    for (Eigen::Index c = 0; c < n.cols; ++c) {
+      const Scalar v = n.grad[c] * n.param[0];
+      if (add) g.col(c).array() += v;
+      else g.col(c).setConstant(v);
+    }
+  });
 }
 template <class Scalar>
 void sum_over_cols_backward(Tape<Scalar>& t, const Node<Scalar>& n) {  // n: r × 1
-  const auto& in = t.node(n.input[0]);
-  t.accumulate(n.input[0], (ConstMatrixMap<Scalar>(n.grad, n.rows, 1) * n.param[0]).replicate(1, in.cols));
+  const ConstMatrixMap<Scalar> scaled_rows(n.grad, n.rows, 1);
+  t.accumulate_with(n.input[0], [&](MatrixMap<Scalar> g, bool add) {
+    for (Eigen::Index c = 0; c < g.cols(); ++c) {
+      if (add) g.col(c) += scaled_rows * n.param[0];
+      else g.col(c) = scaled_rows * n.param[0];
+    }
+  });
 }
 
 // softmax per column: dx = y ⊙ (g − Σ_i g_i y_i)

@@ -74,10 +74,33 @@ struct SmallGemm {
     }
   }
 
+  // One column of C (acting with one environment): each coefficient is a chain of k
+  // dependent multiply-adds, so up to gemv_packets packets of rows run side by side to
+  // hide the latency. Same arithmetic per coefficient as block<MR, 1>.
+  static constexpr int gemv_packets = 8;
+
+  template <bool Accumulate>
+  static void column(Eigen::Index m, Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index brs,
+                     S* c) noexcept {
+    Eigen::Index i = 0;
+    for (; i + gemv_packets * width <= m; i += gemv_packets * width)
+      block<gemv_packets, 1, Accumulate>(k, a + i, lda, b, brs, 0, c + i, 0);
+    column_tail<gemv_packets - 1, Accumulate>((m - i) / width, k, a + i, lda, b, brs, c + i);
+  }
+  template <int MR, bool Accumulate>
+  static void column_tail(Eigen::Index packets, Eigen::Index k, const S* a, Eigen::Index lda, const S* b,
+                          Eigen::Index brs, S* c) noexcept {
+    if constexpr (MR > 0) {
+      if (packets == MR) block<MR, 1, Accumulate>(k, a, lda, b, brs, 0, c, 0);
+      else column_tail<MR - 1, Accumulate>(packets, k, a, lda, b, brs, c);
+    }
+  }
+
   /// C (m × n, leading dimension ldc) = or += A (m × k, lda) · B, with B(p, q) = b[p·brs + q·bcs].
   template <bool Accumulate>
   static void run(Eigen::Index m, Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda, const S* b,
                   Eigen::Index brs, Eigen::Index bcs, S* c, Eigen::Index ldc) noexcept {
+    if (n == 1) return column<Accumulate>(m, k, a, lda, b, brs, c);
     Eigen::Index i = 0;
     for (; i + mr * width <= m; i += mr * width) row_panel<mr, Accumulate>(n, k, a + i, lda, b, brs, bcs, c + i, ldc);
     for (; i < m; i += width) row_panel<1, Accumulate>(n, k, a + i, lda, b, brs, bcs, c + i, ldc);

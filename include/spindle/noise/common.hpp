@@ -35,6 +35,16 @@ void inverse_tanh(const Eigen::MatrixBase<Derived>& a, Eigen::Ref<Matrix<S>> out
       [](S y) { return S(0.5) * (std::log1p(y) - std::log1p(-y)); });
 }
 
+/// u = atanh(clamp(a)) of squashed actions, as a constant on tape t (in its arena, so
+/// minibatches of changing size allocate nothing).
+template <class S>
+Var<S> pre_squash(autodiff::Tape<S>& t, Var<S> actions) {
+  const int id = t.push(actions.rows(), actions.cols(), false);
+  autodiff::MatrixMap<S> u = t.value(id);
+  inverse_tanh<S>(actions.value(), u);
+  return {&t, id};
+}
+
 /// Σ_k ln(1 − a_k² + eps) per sample: the log |det| of tanh's Jacobian as SB3 computes it.
 template <class S>
 Var<S> tanh_log_det(Var<S> squashed, S eps) {

@@ -2,6 +2,8 @@
 // Diagonal Gaussian with a state-independent log-std (SB3's DiagGaussianDistribution, the
 // PPO default): a = μ + σ ⊙ ξ, μ = W z + b, σ = exp(log_std) shared by the batch.
 // While exploring, ξ comes from the Source (white by default; pink or OU correlate it in time).
+#include <cstring>
+
 #include "action_head.hpp"
 #include "white.hpp"
 
@@ -48,9 +50,9 @@ class DiagGaussian {
 
   /// Training sample: fresh white noise.
   Sampled<S> rsample(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
-    xi_.resize(action_dim_, z.cols());
-    rng.fill_normal(xi_);
-    return sample(p, z, xi_);
+    train_xi_.resize(action_dim_, z.cols());  // its own buffer: batch and env counts differ
+    rng.fill_normal(train_xi_);
+    return sample(p, z, train_xi_);
   }
   /// Exploration sample: column i is environment i and draws from its noise stream.
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
@@ -58,7 +60,18 @@ class DiagGaussian {
     source_.resize(action_dim_, z.cols(), rng);
     xi_.resize(action_dim_, z.cols());
     source_.next(xi_, rng);
-    return sample(p, z, xi_);
+    autodiff::Tape<S>& t = *z.tape;
+    if (t.grad_enabled()) return sample(p, z, xi_);
+    // Acting: u = μ + σ ⊙ ξ written straight into one node (no copy of ξ, no broadcast
+    // node), in two passes as the tape's multiply and add, so no multiply-add is fused; σ and
+    // ln σ are kept until log_std changes. u and its log-prob have the bits sample() gives.
+    const Var<S> mu = mean(p, z);
+    refresh_std(p);
+    const int u = t.push(action_dim_, z.cols(), false), logp = t.push(1, z.cols(), false);
+    t.value(u) = xi_.array().colwise() * sigma_.col(0).array();
+    t.value(u) += mu.value();
+    autodiff::detail::normal_log_prob_values<S>(t.value(u), mu.value(), sigma_, t.value(logp), log_sigma_.data());
+    return {{&t, u}, {&t, logp}};
   }
   /// Nothing to resample for a state-independent Gaussian; sizes the noise streams.
   void reset_noise(nn::Parameters<S>&, Eigen::Index n_envs, Rng& rng) { source_.resize(action_dim_, n_envs, rng); }
@@ -80,12 +93,25 @@ class DiagGaussian {
  private:
   static Var<S> ones_row(autodiff::Tape<S>& t, Eigen::Index n) { return t.constant(Matrix<S>::Ones(1, n)); }
 
+  // σ = exp(log_std) as the tape's exp computes it, and ln σ as normal_log_prob takes it,
+  // recomputed only when log_std's bits change (an optimizer step, a loaded checkpoint).
+  void refresh_std(nn::Parameters<S>& p) {
+    const auto log_std = p.value(log_std_);
+    if (cached_log_std_.size() == log_std.size() &&
+        std::memcmp(cached_log_std_.data(), log_std.data(), sizeof(S) * std::size_t(log_std.size())) == 0)
+      return;
+    cached_log_std_ = log_std;
+    sigma_.resize(action_dim_, 1);
+    sigma_.array() = cached_log_std_.array().exp();
+    log_sigma_ = sigma_.array().unaryExpr([](S v) { return std::log(v); });
+  }
+
   Config config_;
   Eigen::Index latent_dim_, action_dim_;
   nn::Dense mean_;
   int log_std_ = -1;
   Source source_;
-  Matrix<S> xi_;
+  Matrix<S> xi_, train_xi_, cached_log_std_, sigma_, log_sigma_;
 };
 
 }  // namespace spindle::noise

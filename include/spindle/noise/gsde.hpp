@@ -65,11 +65,8 @@ class Gsde {
   Var<S> std(nn::Parameters<S>& p, Var<S> z) const { return autodiff::sqrt(variance(p, z) + S(config_.epsilon)); }
 
   Var<S> log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> actions) {
-    autodiff::Tape<S>& t = *z.tape;
     if (!squashed()) return autodiff::normal_log_prob(actions, mean(p, z), std(p, z));
-    u_.resize(actions.rows(), actions.cols());
-    inverse_tanh<S>(actions.value(), u_);
-    const Var<S> u = t.constant(u_);
+    const Var<S> u = pre_squash(*z.tape, actions);
     return autodiff::normal_log_prob(u, mean(p, z), std(p, z)) - tanh_log_det(autodiff::tanh(u), S(config_.epsilon));
   }
   std::optional<Var<S>> entropy(nn::Parameters<S>& p, Var<S> z) const {
@@ -110,12 +107,23 @@ class Gsde {
       noise_.col(i).noalias() = matrices_.middleCols(m * action_dim_, action_dim_).transpose() * Z.col(i);
     }
     // The marginal std of the matrices in use (θ is fixed between resamples within a rollout).
-    // (acting records no gradient through the std: it is computed directly)
+    // (acting records no gradient through the std: it is computed directly). The squares go
+    // to a buffer: as an expression operand Eigen would copy them to a heap temporary.
+    z_squared_.resize(Z.rows(), Z.cols());
+    z_squared_ = Z.array().square();
     marginal_std_.resize(action_dim_, z.cols());
-    marginal_std_.noalias() = std_squared_.transpose() * Z.array().square().matrix();
+    marginal_std_.noalias() = std_squared_.transpose() * z_squared_;
     marginal_std_ = (marginal_std_.array() + S(config_.epsilon)).sqrt();
-    const Var<S> u = mu + t.constant(noise_);
-    const Var<S> logp = autodiff::normal_log_prob(u, mu, t.view(marginal_std_.data(), action_dim_, z.cols()));
+    if (t.grad_enabled()) {
+      const Var<S> u = mu + t.constant(noise_);
+      const Var<S> logp = autodiff::normal_log_prob(u, mu, t.view(marginal_std_.data(), action_dim_, z.cols()));
+      return squash_if(squashed(), u, logp, S(config_.epsilon));
+    }
+    // Acting: u = μ + noise and its log-prob straight into two nodes (the tape's add and
+    // normal_log_prob kernel, so the same bits).
+    const Var<S> u{&t, t.push(action_dim_, z.cols(), false)}, logp{&t, t.push(1, z.cols(), false)};
+    t.value(u.id) = mu.value() + noise_;
+    autodiff::detail::normal_log_prob_values<S>(u.value(), mu.value(), marginal_std_, t.value(logp.id));
     return squash_if(squashed(), u, logp, S(config_.epsilon));
   }
 
@@ -150,7 +158,8 @@ class Gsde {
   void scale_matrices(nn::Parameters<S>& p) {
     const Eigen::Index n = matrices_.cols() / action_dim_;
     const auto theta = p.value(log_std_);
-    Matrix<S> s(latent_dim_, action_dim_);
+    Matrix<S>& s = std_;  // a member: resampling allocates nothing
+    s.resize(latent_dim_, action_dim_);
     for (Eigen::Index k = 0; k < action_dim_; ++k) {
       const Eigen::Index c = config_.full_std ? k : 0;
       for (Eigen::Index j = 0; j < latent_dim_; ++j) {
@@ -166,7 +175,7 @@ class Gsde {
   Eigen::Index latent_dim_, action_dim_;
   nn::Dense mean_;
   int log_std_ = -1;
-  Matrix<S> matrices_, normals_, noise_, u_, std_squared_, marginal_std_;
+  Matrix<S> matrices_, normals_, noise_, std_, std_squared_, marginal_std_, z_squared_;
 };
 
 }  // namespace spindle::noise

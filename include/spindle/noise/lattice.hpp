@@ -78,11 +78,8 @@ class Lattice {
   }
 
   Var<S> log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> actions) {
-    autodiff::Tape<S>& t = *z.tape;
     if (!squashed()) return gaussian_log_prob(p, z, actions);
-    u_.resize(actions.rows(), actions.cols());
-    inverse_tanh<S>(actions.value(), u_);
-    const Var<S> u = t.constant(u_);
+    const Var<S> u = pre_squash(*z.tape, actions);
     return gaussian_log_prob(p, z, u) - tanh_log_det(autodiff::tanh(u), S(config_.epsilon));
   }
   std::optional<Var<S>> entropy(nn::Parameters<S>& p, Var<S> z) const {
@@ -125,7 +122,8 @@ class Lattice {
     const Eigen::Index L = latent_dim_, A = action_dim_, n_envs = matrices_.cols() / (L + A);
     const auto theta = p.value(log_std_);
     const double lo = std::log(config_.std_min), hi = std::log(config_.std_max), shift = 0.5 * std::log(double(L));
-    Matrix<S> s(L, L + A);
+    Matrix<S>& s = std_;  // a member: resampling allocates nothing
+    s.resize(L, L + A);
     for (Eigen::Index k = 0; k < L + A; ++k) {
       const Eigen::Index c = config_.full_std ? k : (k < L ? 0 : 1);
       for (Eigen::Index j = 0; j < L; ++j) {
@@ -193,7 +191,7 @@ class Lattice {
   Eigen::Index latent_dim_, action_dim_;
   nn::Dense mean_;
   int log_std_ = -1;
-  Matrix<S> matrices_, normals_, perturbed_, noise_, u_, std_squared_, variances_, squared_latent_;
+  Matrix<S> matrices_, normals_, perturbed_, noise_, std_, std_squared_, variances_, squared_latent_;
 };
 
 }  // namespace spindle::noise

@@ -63,11 +63,8 @@ class LatticePlain {
   }
 
   Var<S> log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> actions) {
-    autodiff::Tape<S>& t = *z.tape;
     if (!squashed()) return gaussian_log_prob(p, z, actions);
-    u_.resize(actions.rows(), actions.cols());
-    inverse_tanh<S>(actions.value(), u_);
-    return gaussian_log_prob(p, z, t.constant(u_)) - tanh_log_det(actions, S(config_.epsilon));
+    return gaussian_log_prob(p, z, pre_squash(*z.tape, actions)) - tanh_log_det(actions, S(config_.epsilon));
   }
   std::optional<Var<S>> entropy(nn::Parameters<S>& p, Var<S> z) const {
     if (squashed()) return std::nullopt;
@@ -79,10 +76,10 @@ class LatticePlain {
 
   Sampled<S> rsample(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
     autodiff::Tape<S>& t = *z.tape;
-    xi_.resize(action_dim_ + latent_dim_, z.cols());
-    rng.fill_normal(xi_);
+    train_xi_.resize(action_dim_ + latent_dim_, z.cols());  // its own buffer: batch and env counts differ
+    rng.fill_normal(train_xi_);
     const Var<S> sigma = autodiff::exp(log_std(p, z));
-    const Var<S> scaled = sigma * t.constant(xi_);
+    const Var<S> scaled = sigma * t.constant(train_xi_);
     const Var<S> u = mean(p, z) + autodiff::slice_rows(scaled, 0, action_dim_) +
                      autodiff::matmul(p.on(t, mean_.weight), autodiff::slice_rows(scaled, action_dim_, latent_dim_));
     return finish(p, z, u);
@@ -106,13 +103,14 @@ class LatticePlain {
     const Var<S> v = variances(p, z);
     sigma_.resize(A, A);
     scaled_.resize(A, L);
-    u_.resize(A, z.cols());
+    const int noise = t.push(A, z.cols(), false);  // chol(Σ_b) ξ_b, in the tape's arena
+    autodiff::MatrixMap<S> correlated = t.value(noise);
     for (Eigen::Index b = 0; b < z.cols(); ++b) {
       autodiff::detail::lowrank_covariance<S>(p.value(mean_.weight), v.value(), b, S(1), sigma_, scaled_);
       autodiff::detail::cholesky_in_place<S>(sigma_, b, "LatticePlain::explore");
-      u_.col(b).noalias() = sigma_.template triangularView<Eigen::Lower>() * xi.col(b).template cast<S>();
+      correlated.col(b).noalias() = sigma_.template triangularView<Eigen::Lower>() * xi.col(b).template cast<S>();
     }
-    return finish(p, z, mu + t.constant(u_));
+    return finish(p, z, mu + Var<S>{&t, noise});
   }
   void reset_noise(nn::Parameters<S>&, Eigen::Index n_envs, Rng& rng) { source_.resize(action_dim_, n_envs, rng); }
   void restart_stream(Eigen::Index env, Rng& rng) { source_.restart(env, rng); }
@@ -131,7 +129,7 @@ class LatticePlain {
   nn::Dense mean_, log_std_layer_;
   int log_std_ = -1;
   Source source_;
-  Matrix<S> xi_, u_, sigma_, scaled_;
+  Matrix<S> xi_, train_xi_, sigma_, scaled_;
 };
 
 }  // namespace spindle::noise

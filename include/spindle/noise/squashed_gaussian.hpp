@@ -41,18 +41,17 @@ class SquashedGaussian {
 
   /// log π(a) of given squashed actions: u = atanh(clamp(a)); the correction uses a itself (as SB3).
   Var<S> log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> actions) {
-    autodiff::Tape<S>& t = *z.tape;
-    u_.resize(actions.rows(), actions.cols());
-    inverse_tanh<S>(actions.value(), u_);
+    const Var<S> u = pre_squash(*z.tape, actions);
     const Var<S> mu = mean(p, z), sigma = autodiff::exp(log_std(p, z));
-    return autodiff::normal_log_prob(t.constant(u_), mu, sigma) - tanh_log_det(actions, S(config_.epsilon));
+    return autodiff::normal_log_prob(u, mu, sigma) - tanh_log_det(actions, S(config_.epsilon));
   }
   std::optional<Var<S>> entropy(nn::Parameters<S>&, Var<S>) const { return std::nullopt; }  // none in closed form
 
   Sampled<S> rsample(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
-    xi_.resize(action_dim_, z.cols());
-    rng.fill_normal(xi_);
-    return sample_with(p, z);
+    train_xi_.resize(action_dim_, z.cols());  // its own buffer: batch and env counts differ
+    rng.fill_normal(train_xi_);
+    const Detailed d = sample_detailed(p, z, train_xi_);
+    return {d.action, d.log_prob};
   }
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
     check_finite(z.value(), "SquashedGaussian::explore", "latent");
@@ -89,7 +88,7 @@ class SquashedGaussian {
   Eigen::Index latent_dim_, action_dim_;
   nn::Dense mean_, log_std_;
   Source source_;
-  Matrix<S> xi_, u_;
+  Matrix<S> xi_, train_xi_;
 };
 
 }  // namespace spindle::noise
