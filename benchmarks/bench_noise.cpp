@@ -7,6 +7,9 @@
 // Args: latent L, actions A, batch B. Single thread, float.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include <spindle/noise.hpp>
 
 using namespace spindle;
@@ -79,12 +82,13 @@ void gsde_floor(benchmark::State& state) {
   rng.fill_normal(E);
   E *= std::exp(S(-2));
   Vec b = Vec::Random(s.A), logp(s.B);
-  Mat mu(s.A, s.B), U(s.A, s.B), var(s.A, s.B);
+  Mat mu(s.A, s.B), U(s.A, s.B), var(s.A, s.B), Z2(s.L, s.B);
   for (auto _ : state) {
     mu.noalias() = W * s.Z;
     mu.colwise() += b;
     for (Eigen::Index i = 0; i < s.B; ++i) U.col(i).noalias() = E.middleCols(i * s.A, s.A).transpose() * s.Z.col(i);
-    var.noalias() = S2.transpose() * s.Z.array().square().matrix();
+    Z2 = s.Z.array().square();  // a buffer: as a product operand Eigen would heap-allocate it
+    var.noalias() = S2.transpose() * Z2;
     const auto sd = (var.array() + S(1e-6)).sqrt();
     logp = (S(-0.5) * (U.array() / sd).square() - sd.log()).colwise().sum().transpose().matrix();
     logp.array() -= S(s.A) * half_log_two_pi;
@@ -135,10 +139,29 @@ void lattice_floor(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(explore_spindle<noise::DiagGaussian<S>>)->Apply(args)->Name("diag/spindle");
-BENCHMARK(diag_floor)->Apply(args)->Name("diag/floor");
-BENCHMARK(explore_spindle<noise::Gsde<S>>)->Apply(args)->Name("gsde/spindle");
-BENCHMARK(gsde_floor)->Apply(args)->Name("gsde/floor");
-BENCHMARK(explore_spindle<noise::Lattice<S>>)->Apply(args)->Name("lattice/spindle");
-BENCHMARK(lattice_floor)->Apply(args)->Name("lattice/floor");
-BENCHMARK_MAIN();
+// --iterations=N runs every case for exactly N iterations (one run each, no estimation): for
+// instruction counts under callgrind, scripts/bench_instructions.py subtracts two such runs.
+int main(int argc, char** argv) {
+  long iterations = 0;
+  for (int i = 1; i < argc; ++i)
+    if (std::strncmp(argv[i], "--iterations=", 13) == 0) {
+      iterations = std::atol(argv[i] + 13);
+      for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+      --argc;
+      --i;
+    }
+  const auto add = [&](const char* name, void (*fn)(benchmark::State&)) {
+    auto* b = benchmark::RegisterBenchmark(name, fn)->Apply(args);
+    if (iterations > 0) b->Iterations(iterations);
+  };
+  add("diag/spindle", explore_spindle<noise::DiagGaussian<S>>);
+  add("diag/floor", diag_floor);
+  add("gsde/spindle", explore_spindle<noise::Gsde<S>>);
+  add("gsde/floor", gsde_floor);
+  add("lattice/spindle", explore_spindle<noise::Lattice<S>>);
+  add("lattice/floor", lattice_floor);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}

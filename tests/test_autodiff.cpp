@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <spindle/autodiff.hpp>
 #include <spindle/core/rng.hpp>
 #include <string>
@@ -186,6 +188,63 @@ TEST_CASE("SmallGemm: equals Eigen's product for every block remainder, float an
 }
 
 namespace {
+// product_into must be Eigen's product bit for bit (it only moves GEMM's packing workspace off
+// the heap), for every dispatch branch: coefficient-wise (tiny), GEMV (a vector result), and the
+// blocked GEMM below and above Eigen's 128 KB stack limit; operands plain or transposed, blocks.
+template <class S>
+void check_product_into() {
+  using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  const auto same = [](const M& a, const M& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           std::memcmp(a.data(), b.data(), sizeof(S) * std::size_t(a.size())) == 0;
+  };
+  for (const auto& [m, k, n] : {std::array<Eigen::Index, 3>{3, 4, 5}, {1, 64, 32}, {39, 64, 1}, {8, 300, 200},
+                                {39, 256, 256}, {130, 70, 90}, {7, 520, 33}})
+    for (int transposes = 0; transposes < 4; ++transposes) {
+      const bool ta = transposes & 1, tb = transposes & 2;
+      const M A = random(ta ? k : m, ta ? m : k).template cast<S>();
+      const M B = random(tb ? n + 3 : k, tb ? k : n).template cast<S>();  // tb: a block of a taller matrix
+      const M C0 = random(m, n).template cast<S>();
+      for (const bool accumulate : {false, true}) {
+        M expected = C0, got = C0;
+        const auto run = [&](M& C, auto&& lhs, auto&& rhs, bool mine) {
+          if (mine) detail::product_into(C, accumulate, lhs, rhs);
+          else if (accumulate) C.noalias() += lhs * rhs;
+          else C.noalias() = lhs * rhs;
+        };
+        for (const bool mine : {false, true}) {
+          M& C = mine ? got : expected;
+          if (!ta && !tb) run(C, A, B, mine);
+          if (ta && !tb) run(C, A.transpose(), B, mine);
+          if (!ta && tb) run(C, A, B.topRows(n).transpose(), mine);
+          if (ta && tb) run(C, A.transpose(), B.topRows(n).transpose(), mine);
+        }
+        CAPTURE(m);
+        CAPTURE(k);
+        CAPTURE(n);
+        CAPTURE(transposes);
+        CAPTURE(accumulate);
+        CHECK(same(got, expected));
+      }
+    }
+  // Into a block of a taller matrix (Lattice writes its variances so), and without allocating.
+  const M A = random(256, 80).template cast<S>(), B = random(256, 256).template cast<S>();
+  M C = M::Zero(90, 256), expected = C;
+  expected.topRows(80).noalias() = A.transpose() * B;
+  detail::product_into(C.topRows(80), false, A.transpose(), B);
+  CHECK(same(C, expected));
+  const auto before = spindle_test::allocations();
+  for (int i = 0; i < 3; ++i) detail::product_into(C.topRows(80), true, A.transpose(), B);
+  CHECK(spindle_test::allocations() == before);
+}
+}  // namespace
+
+TEST_CASE("product_into: Eigen's product bit for bit, without heap allocation") {
+  check_product_into<float>();
+  check_product_into<double>();
+}
+
+namespace {
 // normal_log_prob's forward as one Eigen expression (how it was first written): the loop
 // kernel must give the same bits, so rewriting it changed no training run.
 template <class S>
@@ -198,7 +257,10 @@ void check_normal_log_prob_bits() {
         const M x = random(A, B).template cast<S>(), mu = random(A, B).template cast<S>();
         const M sd = random(sr, sc, 0.05, 3.0).template cast<S>();
         const auto s = sd.replicate(A / sr, B / sc).array();
-        const M expected = (S(-0.5) * ((x.array() - mu.array()) / s).square() - s.log()).colwise().sum() -
+        M log_sd(sd.rows(), sd.cols());  // ln σ is log_values', whose bits depend on the value alone
+        detail::log_values(sd.data(), log_sd.data(), sd.size());
+        const auto log_s = log_sd.replicate(A / sr, B / sc).array();
+        const M expected = (S(-0.5) * ((x.array() - mu.array()) / s).square() - log_s).colwise().sum() -
                            S(A) * S(0.91893853320467274178032973640562);
         Tape<S> t;
         t.set_grad_enabled(false);
@@ -210,6 +272,30 @@ void check_normal_log_prob_bits() {
       }
 }
 }  // namespace
+
+TEST_CASE("log_values: accurate, and each value's bits independent of count and position") {
+  const auto check = [](auto zero) {
+    using S = decltype(zero);
+    using V = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+    const V x = random(45, 1, 1e-3, 50.0).template cast<S>();
+    V full(x.size());
+    detail::log_values(x.data(), full.data(), x.size());
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+      CHECK(std::abs(full(i) - std::log(x(i))) <= 4 * std::numeric_limits<S>::epsilon() * std::max(S(1), std::abs(full(i))));
+    // every count from 1 (padded, half packets, whole packets with an overlapping last one) and
+    // every start (other lanes)
+    for (Eigen::Index start = 0; start < 9; ++start)
+      for (Eigen::Index n = 1; start + n <= x.size(); ++n) {
+        V part(n);
+        detail::log_values(x.data() + start, part.data(), n);
+        CAPTURE(start);
+        CAPTURE(n);
+        CHECK(std::memcmp(part.data(), full.data() + start, sizeof(S) * std::size_t(n)) == 0);
+      }
+  };
+  check(0.0f);
+  check(0.0);
+}
 
 TEST_CASE("normal_log_prob: the same bits as the plain Eigen expression, every std shape") {
   check_normal_log_prob_bits<float>();

@@ -50,6 +50,48 @@ void normal_log_prob_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   if (t.needs_grad(n.input[2])) accumulate_reduced(t, n.input[2], (G * (z.square() - Scalar(1)) / s).matrix());
 }
 
+// ln of in[0, n) into out (distinct arrays), a SIMD packet at a time with Eigen's plog: whole
+// packets, then the last `width` values again (an overlap recomputes values already done, to
+// the same bits); fewer values than a packet go to the half-size packet, and below the smallest
+// packet they are padded with ones.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // SIMD types as template arguments, as in Eigen
+#endif
+template <class Packet, class S>
+void log_packets(const S* in, S* out, Eigen::Index n) noexcept {
+  using namespace Eigen::internal;
+  constexpr int width = unpacket_traits<Packet>::size;
+  using Half = typename unpacket_traits<Packet>::half;
+  if (n >= width) {
+    Eigen::Index i = 0;
+    for (; i + width <= n; i += width) pstoreu(out + i, plog(ploadu<Packet>(in + i)));
+    if (i < n) pstoreu(out + n - width, plog(ploadu<Packet>(in + n - width)));
+  } else if constexpr (unpacket_traits<Half>::size < width) {
+    log_packets<Half>(in, out, n);
+  } else if (n > 0) {
+    alignas(64) S tail[width];
+    for (int j = 0; j < width; ++j) tail[j] = j < n ? in[j] : S(1);
+    pstore(tail, plog(pload<Packet>(tail)));
+    for (Eigen::Index j = 0; j < n; ++j) out[j] = tail[j];
+  }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/// ln of n values, in[i] → out[i] (in ≠ out). SIMD through Eigen's plog, and every value goes
+/// through the same polynomial whichever packet carries it, so its logarithm's bits depend on
+/// the value alone (not on n or its position), within one build.
+template <class S>
+void log_values(const S* in, S* out, Eigen::Index n) noexcept {
+  using namespace Eigen::internal;
+  if constexpr (packet_traits<S>::Vectorizable && packet_traits<S>::HasLog && packet_traits<S>::size > 1)
+    log_packets<typename packet_traits<S>::type>(in, out, n);
+  else
+    for (Eigen::Index i = 0; i < n; ++i) out[i] = std::log(in[i]);
+}
+
 // Rows [a0, a0 + na) of columns [b0, b0 + NB): adds each column's terms, in row order, to
 // out (or starts it, at a0 = 0). sigma(a, b) and log_sigma(a, j) give σ and ln σ.
 template <int NB, class S, class XT, class MT, class OT, class Sigma, class LogSigma>
@@ -59,6 +101,14 @@ void normal_log_prob_block(const XT& x, const MT& mu, OT& out, const Sigma& sigm
     const S z = (x(a0 + a, b0 + j) - mu(a0 + a, b0 + j)) / sigma(a0 + a, b0 + j);
     return S(-0.5) * (z * z) - log_sigma(a, j);
   };
+  if constexpr (NB == 1) {  // one column: the terms first (independent, so they vectorise), then the sum
+    S terms[64];             // na ≤ the 64 rows of a chunk
+    for (Eigen::Index a = 0; a < na; ++a) terms[a] = term(a, 0);
+    S acc = a0 == 0 ? terms[0] : out(0, b0) + terms[0];
+    for (Eigen::Index a = 1; a < na; ++a) acc = acc + terms[a];
+    out(0, b0) = acc;
+    return;
+  }
   S acc[NB];
   for (int j = 0; j < NB; ++j) acc[j] = a0 == 0 ? term(0, j) : out(0, b0 + j) + term(0, j);
   for (Eigen::Index a = 1; a < na; ++a)
@@ -71,19 +121,30 @@ void normal_log_prob_block(const XT& x, const MT& mu, OT& out, const Sigma& sigm
 template <bool Shared, class S, class XT, class MT, class OT, class Sigma>
 void normal_log_prob_chunks(const XT& x, const MT& mu, OT& out, const Sigma& sigma, const S* log_sd) {
   const Eigen::Index A = x.rows(), B = x.cols();
-  constexpr Eigen::Index rows_per_chunk = 64;
+  constexpr Eigen::Index rows_per_chunk = 64;  // normal_log_prob_block<1> relies on it
   constexpr int cols_per_block = 8;
-  S logs[rows_per_chunk * (Shared ? 1 : cols_per_block)];
+  // σ of a chunk × block copied side by side (column j at j·na), so one log_values call
+  // takes them all in whole packets.
+  constexpr Eigen::Index buffer = rows_per_chunk * (Shared ? 1 : cols_per_block);
+  alignas(64) S sigmas[buffer], logs[buffer];
   for (Eigen::Index a0 = 0; a0 < A; a0 += rows_per_chunk) {
     const Eigen::Index na = std::min(rows_per_chunk, A - a0);
-    if constexpr (Shared)
-      for (Eigen::Index a = 0; a < na; ++a) logs[a] = log_sd ? log_sd[a0 + a] : S(std::log(sigma(a0 + a, 0)));
-    const auto log_sigma = [&](Eigen::Index a, int j) { return Shared ? logs[a] : logs[j * rows_per_chunk + a]; };
+    if constexpr (Shared) {
+      if (log_sd) {
+        for (Eigen::Index a = 0; a < na; ++a) logs[a] = log_sd[a0 + a];
+      } else {
+        for (Eigen::Index a = 0; a < na; ++a) sigmas[a] = sigma(a0 + a, 0);
+        log_values(sigmas, logs, na);
+      }
+    }
+    const auto log_sigma = [&](Eigen::Index a, int j) { return Shared ? logs[a] : logs[j * na + a]; };
     for (Eigen::Index b0 = 0; b0 < B;) {
       const int nb = B - b0 >= cols_per_block ? cols_per_block : 1;
-      if constexpr (!Shared)
+      if constexpr (!Shared) {
         for (int j = 0; j < nb; ++j)
-          for (Eigen::Index a = 0; a < na; ++a) logs[j * rows_per_chunk + a] = std::log(sigma(a0 + a, b0 + j));
+          for (Eigen::Index a = 0; a < na; ++a) sigmas[j * na + a] = sigma(a0 + a, b0 + j);
+        log_values(sigmas, logs, na * nb);
+      }
       if (nb == cols_per_block)
         normal_log_prob_block<cols_per_block, S>(x, mu, out, sigma, log_sigma, a0, na, b0);
       else
@@ -96,10 +157,11 @@ void normal_log_prob_chunks(const XT& x, const MT& mu, OT& out, const Sigma& sig
 /// The forward values of normal_log_prob: out(b) = Σ_a [−½((x−μ)/σ)² − ln σ] − (A/2) ln 2π,
 /// each column summed row by row from row 0. Direct loops, no broadcasting expression (an
 /// Eigen `replicate` costs an integer division per coefficient); blocks of columns run side
-/// by side so the sums' dependency chains overlap, each still in row order. Every caller
-/// (acting, training, tests) goes through here, so an action's log-prob has the same bits
-/// wherever it is computed. A std shared by the batch (A × 1) takes its logarithm once per
-/// row, or from `log_sd` (A values) when the caller has them.
+/// by side so the sums' dependency chains overlap, each still in row order; ln σ by
+/// log_values (SIMD). Every caller (acting, training, tests) goes through here, so an
+/// action's log-prob has the same bits wherever it is computed. A std shared by the batch
+/// (A × 1) takes its logarithm once per row, or from `log_sd` (A values, by log_values)
+/// when the caller has them.
 template <class S, class XT, class MT, class ST, class OT>
 void normal_log_prob_values(const XT& x, const MT& mu, const ST& sd, OT&& out, const S* log_sd = nullptr) {
   const Eigen::Index A = x.rows(), B = x.cols();

@@ -18,11 +18,9 @@ void gemm_into(MatrixMap<S> out, bool accumulate, const MapA& A, const MapX& X, 
     if (accumulate) SmallGemm<S>::template run<true>(m, n, k, A.data(), m, X.data(), brs, bcs, out.data(), m);
     else SmallGemm<S>::template run<false>(m, n, k, A.data(), m, X.data(), brs, bcs, out.data(), m);
   } else if (transpose_x) {
-    if (accumulate) out.noalias() += A * X.transpose();
-    else out.noalias() = A * X.transpose();
+    product_into(out, accumulate, A, X.transpose());
   } else {
-    if (accumulate) out.noalias() += A * X;
-    else out.noalias() = A * X;
+    product_into(out, accumulate, A, X);
   }
 }
 
@@ -91,7 +89,7 @@ Var<S> matmul(Var<S> a, Var<S> b) {
   n.input[0] = a.id;
   n.input[1] = b.id;
   if (n.requires_grad) n.backward = &detail::matmul_backward<S>;
-  t.value(id).noalias() = t.value(a.id) * t.value(b.id);
+  detail::product_into(t.value(id), false, t.value(a.id), t.value(b.id));
   return {&t, id};
 }
 

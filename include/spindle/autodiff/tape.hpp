@@ -20,6 +20,7 @@
 
 #include "../core/errors.hpp"
 #include "arena.hpp"
+#include "eigen_gemm.hpp"
 
 namespace spindle::autodiff {
 
@@ -196,11 +197,8 @@ class Tape {
   void accumulate_product(int id, const Product& product) {
     NodeT& n = node(id);
     if (!n.requires_grad) return;
-    MatrixMap<Scalar> g(n.grad, n.rows, n.cols);
-    if (n.external_grad || n.grad_written)
-      g.noalias() += product;
-    else
-      g.noalias() = product;
+    detail::product_into(MatrixMap<Scalar>(n.grad, n.rows, n.cols), n.external_grad || n.grad_written, product.lhs(),
+                         product.rhs());
     n.grad_written = true;
   }
   /// Same, through a callable write(gradient map, accumulate) that must assign when

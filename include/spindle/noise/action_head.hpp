@@ -24,6 +24,18 @@ nn::Dense make_mean_layer(nn::Parameters<S>& p, Eigen::Index latent_dim, Eigen::
   return d;
 }
 
+/// The acting path's mean, μ = W z + b, into `out` without tape nodes for the parameters and
+/// the layer: linear()'s kernel in linear()'s order (the bias, then the product accumulated
+/// onto it), so the same bits as the differentiable mean. z must be latent_dim × batch.
+template <class S, class Latent>
+void mean_values(nn::Parameters<S>& p, const nn::Dense& layer, const Latent& z, Matrix<S>& out) {
+  const auto W = p.value(layer.weight);
+  out.resize(W.rows(), z.cols());
+  autodiff::MatrixMap<S> Y(out.data(), out.rows(), out.cols());
+  Y.colwise() = p.value(layer.bias).col(0);
+  autodiff::detail::gemm_into<S>(Y, true, W, z, false);
+}
+
 inline void check_dims(Eigen::Index latent_dim, Eigen::Index action_dim, const char* who) {
   if (latent_dim <= 0 || action_dim <= 0)
     throw std::invalid_argument(std::string(who) + ": latent and action dimensions must be positive");

@@ -20,6 +20,15 @@ using autodiff::Var;
 template <class S>
 using Matrix = autodiff::Matrix<S>;
 
+/// The acting path's NaN/Inf check of the latent, made on a result the latent flows into
+/// (its mean or log-prob: products carry NaN and Inf into every output they touch), so a
+/// call scans A or 1 values per column instead of L; the latent itself is scanned only to
+/// name the culprit. Throws non_finite_error.
+template <class S, class Derived>
+void check_latent_through(Var<S> z, const Eigen::DenseBase<Derived>& result, const char* who) {
+  if (!all_finite(result)) check_finite(z.value(), who, "latent");
+}
+
 /// An action drawn on a tape, with its log-probability (1 × batch).
 template <class S>
 struct Sampled {

@@ -56,21 +56,25 @@ class DiagGaussian {
   }
   /// Exploration sample: column i is environment i and draws from its noise stream.
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
-    check_finite(z.value(), "DiagGaussian::explore", "latent");
-    source_.resize(action_dim_, z.cols(), rng);
-    xi_.resize(action_dim_, z.cols());
-    source_.next(xi_, rng);
     autodiff::Tape<S>& t = *z.tape;
-    if (t.grad_enabled()) return sample(p, z, xi_);
+    if (t.grad_enabled()) {
+      check_finite(z.value(), "DiagGaussian::explore", "latent");
+      draw_exploration_noise(z.cols(), rng);
+      return sample(p, z, xi_);
+    }
     // Acting: u = μ + σ ⊙ ξ written straight into one node (no copy of ξ, no broadcast
     // node), in two passes as the tape's multiply and add, so no multiply-add is fused; σ and
     // ln σ are kept until log_std changes. u and its log-prob have the bits sample() gives.
-    const Var<S> mu = mean(p, z);
+    // μ goes to a buffer (no nodes for W, b and the layer).
+    check_latent(z, latent_dim_, "DiagGaussian");
+    mean_values(p, mean_, z.value(), mu_);
+    check_latent_through(z, mu_, "DiagGaussian::explore");  // before the noise stream moves
+    draw_exploration_noise(z.cols(), rng);
     refresh_std(p);
     const int u = t.push(action_dim_, z.cols(), false), logp = t.push(1, z.cols(), false);
     t.value(u) = xi_.array().colwise() * sigma_.col(0).array();
-    t.value(u) += mu.value();
-    autodiff::detail::normal_log_prob_values<S>(t.value(u), mu.value(), sigma_, t.value(logp), log_sigma_.data());
+    t.value(u) += mu_;
+    autodiff::detail::normal_log_prob_values<S>(t.value(u), mu_, sigma_, t.value(logp), log_sigma_.data());
     return {{&t, u}, {&t, logp}};
   }
   /// Nothing to resample for a state-independent Gaussian; sizes the noise streams.
@@ -91,6 +95,12 @@ class DiagGaussian {
   const nn::Dense& mean_layer() const noexcept { return mean_; }
 
  private:
+  void draw_exploration_noise(Eigen::Index n_envs, Rng& rng) {
+    source_.resize(action_dim_, n_envs, rng);
+    xi_.resize(action_dim_, n_envs);
+    source_.next(xi_, rng);
+  }
+
   static Var<S> ones_row(autodiff::Tape<S>& t, Eigen::Index n) { return t.constant(Matrix<S>::Ones(1, n)); }
 
   // σ = exp(log_std) as the tape's exp computes it, and ln σ as normal_log_prob takes it,
@@ -103,7 +113,8 @@ class DiagGaussian {
     cached_log_std_ = log_std;
     sigma_.resize(action_dim_, 1);
     sigma_.array() = cached_log_std_.array().exp();
-    log_sigma_ = sigma_.array().unaryExpr([](S v) { return std::log(v); });
+    log_sigma_.resize(action_dim_, 1);
+    autodiff::detail::log_values(sigma_.data(), log_sigma_.data(), action_dim_);
   }
 
   Config config_;
@@ -111,7 +122,7 @@ class DiagGaussian {
   nn::Dense mean_;
   int log_std_ = -1;
   Source source_;
-  Matrix<S> xi_, train_xi_, cached_log_std_, sigma_, log_sigma_;
+  Matrix<S> xi_, train_xi_, cached_log_std_, sigma_, log_sigma_, mu_;
 };
 
 }  // namespace spindle::noise

@@ -94,11 +94,11 @@ class Gsde {
   /// uses the std the matrices were drawn with: call reset_noise after changing θ (the
   /// algorithms do, at every rollout start, as SB3).
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
-    check_finite(z.value(), "Gsde::explore", "latent");
     autodiff::Tape<S>& t = *z.tape;
+    check_latent(z, latent_dim_, "Gsde");
+    if (t.grad_enabled()) check_finite(z.value(), "Gsde::explore", "latent");
     const Eigen::Index n = matrices_.cols() / action_dim_;
     if (n != z.cols() && n != 1) draw_matrices(p, z.cols(), rng);  // first use, or the number of envs changed
-    const Var<S> mu = mean(p, z);
     noise_.resize(action_dim_, z.cols());
     const auto Z = z.value();
     const bool shared = matrices_.cols() == action_dim_;  // one matrix: every column uses it (SB3)
@@ -112,18 +112,24 @@ class Gsde {
     z_squared_.resize(Z.rows(), Z.cols());
     z_squared_ = Z.array().square();
     marginal_std_.resize(action_dim_, z.cols());
-    marginal_std_.noalias() = std_squared_.transpose() * z_squared_;
+    autodiff::detail::product_into(marginal_std_, false, std_squared_.transpose(), z_squared_);
     marginal_std_ = (marginal_std_.array() + S(config_.epsilon)).sqrt();
     if (t.grad_enabled()) {
+      const Var<S> mu = mean(p, z);
       const Var<S> u = mu + t.constant(noise_);
       const Var<S> logp = autodiff::normal_log_prob(u, mu, t.view(marginal_std_.data(), action_dim_, z.cols()));
       return squash_if(squashed(), u, logp, S(config_.epsilon));
     }
-    // Acting: u = μ + noise and its log-prob straight into two nodes (the tape's add and
-    // normal_log_prob kernel, so the same bits).
+    // Acting: μ into a buffer (no nodes for W, b and the layer), u = μ + noise and its
+    // log-prob straight into two nodes: the tape's kernels, so the same bits.
+    if (config_.clip_mean > 0)
+      mu_ = mean(p, z).value();
+    else
+      mean_values(p, mean_, Z, mu_);
     const Var<S> u{&t, t.push(action_dim_, z.cols(), false)}, logp{&t, t.push(1, z.cols(), false)};
-    t.value(u.id) = mu.value() + noise_;
-    autodiff::detail::normal_log_prob_values<S>(u.value(), mu.value(), marginal_std_, t.value(logp.id));
+    t.value(u.id) = mu_ + noise_;
+    autodiff::detail::normal_log_prob_values<S>(u.value(), mu_, marginal_std_, t.value(logp.id));
+    check_latent_through(z, logp.value(), "Gsde::explore");  // the latent reaches every log-prob
     return squash_if(squashed(), u, logp, S(config_.epsilon));
   }
 
@@ -175,7 +181,7 @@ class Gsde {
   Eigen::Index latent_dim_, action_dim_;
   nn::Dense mean_;
   int log_std_ = -1;
-  Matrix<S> matrices_, normals_, noise_, std_, std_squared_, marginal_std_, z_squared_;
+  Matrix<S> matrices_, normals_, noise_, std_, std_squared_, marginal_std_, z_squared_, mu_;
 };
 
 }  // namespace spindle::noise

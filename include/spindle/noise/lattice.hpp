@@ -158,9 +158,9 @@ class Lattice {
     // (acting records no gradient through the variances: v is computed directly)
     variances_.resize(A + L, z.cols());
     squared_latent_ = Z.array().square();
-    variances_.topRows(A).noalias() = std_squared_.rightCols(A).transpose() * squared_latent_;
+    autodiff::detail::product_into(variances_.topRows(A), false, std_squared_.rightCols(A).transpose(), squared_latent_);
     variances_.topRows(A).array() += S(config_.std_reg * config_.std_reg);
-    variances_.bottomRows(L).noalias() = std_squared_.leftCols(L).transpose() * squared_latent_;
+    autodiff::detail::product_into(variances_.bottomRows(L), false, std_squared_.leftCols(L).transpose(), squared_latent_);
     const Var<S> logp = autodiff::lowrank_gaussian_log_prob(u - mean(p, z), p.on(t, mean_.weight),
                                                            t.view(variances_.data(), A + L, z.cols()), S(config_.alpha));
     return squash_if(squashed(), u, logp, S(config_.epsilon));
