@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <spindle/algo.hpp>
 #include <spindle/core.hpp>
@@ -299,4 +300,284 @@ TEST_CASE("MuJoCo runner: planar, 6 motors, runs forward; σ scales its 7 parame
   CHECK(-q.body_pos[3 * ffoot + 2] == doctest::Approx(0.21 * (1 + p(6))));  // at the end of the front shin
   const int torso_geom = mj_name2id(&q, mjOBJ_GEOM, "torso_geom");
   CHECK(q.geom_size[3 * torso_geom] == doctest::Approx(0.046 * (1 + p(0))));
+}
+
+// ---------------------------------------------------------------- resume, accessors, messages
+namespace {
+
+// A free-floating ball next to a two-joint arm with a ball joint: quaternions in qpos.
+std::string free_body_xml() {
+  return R"(<mujoco model="free">
+  <option timestep="0.005"/>
+  <worldbody>
+    <geom type="plane" size="2 2 0.1"/>
+    <body name="ball" pos="0.4 0 0.3">
+      <freejoint name="ball_free"/>
+      <geom type="sphere" size="0.05" mass="0.2"/>
+      <site name="ball_site" pos="0 0 0.05"/>
+    </body>
+    <body name="upper" pos="0 0 0.1">
+      <joint name="shoulder" type="ball" damping="0.05"/>
+      <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03"/>
+      <body name="lower" pos="0.3 0 0">
+        <joint name="elbow" type="hinge" axis="0 0 1" damping="0.1"/>
+        <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03"/>
+        <site name="tip" pos="0.3 0 0"/>
+      </body>
+    </body>
+  </worldbody>
+  <tendon><fixed name="elbow_tendon"><joint joint="elbow" coef="1"/></fixed></tendon>
+  <actuator>
+    <motor name="elbow_motor" joint="elbow" ctrllimited="true" ctrlrange="-1 1"/>
+    <motor joint="shoulder" gear="0 0 1 0 0 0" ctrllimited="true" ctrlrange="-1 1"/>
+  </actuator>
+  <sensor><jointpos name="elbow_angle" joint="elbow"/></sensor>
+</mujoco>)";
+}
+
+Env free_body(QuaternionNoise q = QuaternionNoise::add) {
+  return Env(Model::from_xml(free_body_xml()),
+             {.frame_skip = 5, .reset_noise_qpos = 0.01, .reset_noise_qvel = 0.01, .quaternion_noise = q,
+              .max_episode_steps = 0, .observation = {obs::qpos(), obs::qvel(), obs::body_position("ball")}});
+}
+
+bool same_bits(const mjtNum* a, const mjtNum* b, int n) { return std::memcmp(a, b, sizeof(mjtNum) * n) == 0; }
+
+// Runs `steps` random steps on a and (after the copy) b, comparing qpos/qvel/act bit for bit.
+void expect_identical_continuation(Env& a, Env& b, int steps, int act_size, std::uint64_t seed) {
+  Rng actions(seed);
+  Step<spindle::dynamic, float> sa, sb;
+  const mjModel& m = *a.model();
+  for (int t = 0; t < steps; ++t) {
+    Eigen::VectorXf u(act_size);
+    for (auto& x : u) x = actions.uniform<float>(-1.0f, 1.0f);
+    a.step(u, sa);
+    b.step(u, sb);
+    CAPTURE(t);
+    REQUIRE(same_bits(a.data().qpos, b.data().qpos, m.nq));
+    REQUIRE(same_bits(a.data().qvel, b.data().qvel, m.nv));
+    REQUIRE(same_bits(a.data().act, b.data().act, m.na));
+    REQUIRE(std::memcmp(sa.observation.data(), sb.observation.data(), sizeof(float) * sa.observation.size()) == 0);
+    REQUIRE(std::memcmp(&sa.reward, &sb.reward, sizeof(float)) == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("MuJoCo: load_state resumes bit-identically with free and ball joints (quaternions in qpos)") {
+  Env a = free_body(), b = free_body();
+  Rng rng(5);
+  a.reset(rng);
+  Rng actions(9);
+  Step<spindle::dynamic, float> s;
+  for (int t = 0; t < 60; ++t) a.step(Eigen::Vector2f(actions.uniform<float>(-1, 1), actions.uniform<float>(-1, 1)), s);
+  StateWords words;
+  a.save_state(words);
+  StateReader in(words);
+  b.load_state(in);
+  const mjModel& m = *a.model();
+  // Right after loading: the raw state, unnormalised quaternions included, is the saved one.
+  CHECK(same_bits(a.data().qpos, b.data().qpos, m.nq));
+  CHECK(same_bits(a.data().qvel, b.data().qvel, m.nv));
+  CHECK(same_bits(a.data().qacc_warmstart, b.data().qacc_warmstart, m.nv));
+  expect_identical_continuation(a, b, 400, 2, 21);
+}
+
+TEST_CASE("MuJoCo: the quadruped's free torso resumes bit-identically over hundreds of steps") {
+  for (double sigma : {0.0, 0.3}) {
+    CAPTURE(sigma);
+    QuadrupedConfig c;
+    c.sigma = sigma;
+    Env a = quadruped(c), b = quadruped(c);
+    Rng rng(8);
+    a.reset(rng);
+    Step<spindle::dynamic, float> s;
+    Rng actions(2);
+    for (int t = 0; t < 40; ++t) {
+      Eigen::VectorXf u(8);
+      for (auto& x : u) x = actions.uniform<float>(-1.0f, 1.0f);
+      a.step(u, s);
+    }
+    StateWords words;
+    a.save_state(words);
+    StateReader in(words);
+    b.load_state(in);
+    expect_identical_continuation(a, b, 300, 8, 4);
+  }
+}
+
+TEST_CASE("MuJoCo muscle arm: a resumed episode keeps its target (mocap poses are part of the state)") {
+  Env a = muscle_arm(), b = muscle_arm();
+  Rng rng(6);
+  a.reset(rng);
+  Step<spindle::dynamic, float> s;
+  for (int t = 0; t < 20; ++t) a.step(Eigen::VectorXf::Constant(6, 0.2f), s);
+  StateWords words;
+  a.save_state(words);
+  StateReader in(words);
+  b.load_state(in);
+  CHECK(same_bits(a.data().mocap_pos, b.data().mocap_pos, 3 * a.model()->nmocap));
+  expect_identical_continuation(a, b, 80, 6, 3);
+}
+
+TEST_CASE("MuJoCo: states saved in the first format (before mocap poses were saved) still load") {
+  Env a = arm(), b = arm();
+  Rng rng(2);
+  a.reset(rng);
+  for (int t = 0; t < 5; ++t) a.step(Eigen::Vector2f(0.3f, -0.2f));
+  // Format 1: perturbation size, time, qpos, qvel, act, ctrl, warm start, counters.
+  const mjModel& m = *a.model();
+  const mjData& d = a.data();
+  StateWords old;
+  put_word(old, std::int64_t{0});
+  put_word(old, d.time);
+  for (auto [p, n] : {std::pair{d.qpos, m.nq}, {d.qvel, m.nv}, {d.act, m.na}, {d.ctrl, m.nu}, {d.qacc_warmstart, m.nv}})
+    for (int i = 0; i < n; ++i) put_word(old, p[i]);
+  put_word(old, std::int64_t{a.episode_steps()});
+  put_word(old, a.episode_effort());
+  put_word(old, std::int64_t{0});
+  StateReader in(old);
+  b.load_state(in);
+  CHECK(in.finished());
+  expect_identical_continuation(a, b, 30, 2, 1);
+}
+
+TEST_CASE("MuJoCo: named handles resolve once and read the state by name") {
+  Model model = Model::from_xml(free_body_xml());
+  const BodyId ball = model.body("ball");
+  const SiteId tip = model.site("tip");
+  const JointId elbow = model.joint("elbow"), free = model.joint("ball_free"), shoulder = model.joint("shoulder");
+  const SensorId angle = model.sensor("elbow_angle");
+  const TendonId tendon = model.tendon("elbow_tendon");
+  const ActuatorId motor = model.actuator("elbow_motor");
+  CHECK_THROWS_WITH(model.body("no_such_body"), doctest::Contains("no body named 'no_such_body'"));
+  CHECK_THROWS_WITH(model.site("nope"), doctest::Contains("no site named 'nope'"));
+
+  double reward_seen = 0;
+  Env env(std::move(model), {.frame_skip = 2, .observation = {obs::qpos()}},
+          {.reward = [&, ball, tip](const StepView& s) {
+            reward_seen = -(s.position(ball) - s.position(tip)).norm();
+            return reward_seen;
+          }});
+  Rng rng(1);
+  env.reset(rng);
+  Step<spindle::dynamic, float> st;
+  env.step(Eigen::Vector2f(0.7f, -0.3f), st);
+  const mjModel& m = *env.model();
+  const mjData& d = env.data();
+  const StateView v = env.view();
+  const int b = mj_name2id(&m, mjOBJ_BODY, "ball"), site = mj_name2id(&m, mjOBJ_SITE, "tip");
+  CHECK(v.position(ball) == Eigen::Vector3d(d.xpos[3 * b], d.xpos[3 * b + 1], d.xpos[3 * b + 2]));
+  CHECK(v.position(tip) == Eigen::Vector3d(d.site_xpos[3 * site], d.site_xpos[3 * site + 1], d.site_xpos[3 * site + 2]));
+  CHECK(st.reward == doctest::Approx(reward_seen).epsilon(1e-6));
+  CHECK(v.qpos(free).size() == 7);
+  CHECK(v.qvel(free).size() == 6);
+  CHECK(v.qpos(shoulder).size() == 4);
+  CHECK(v.qvel(shoulder).size() == 3);
+  CHECK(v.qpos(elbow).size() == 1);
+  CHECK(v.joint_position(elbow) == d.qpos[m.jnt_qposadr[mj_name2id(&m, mjOBJ_JOINT, "elbow")]]);
+  // Sensors and tendons are computed at the start of mj_step's last substep, qpos after it.
+  CHECK(v.sensor(angle).size() == 1);
+  CHECK(v.sensor(angle)[0] == d.sensordata[m.sensor_adr[mj_name2id(&m, mjOBJ_SENSOR, "elbow_angle")]]);
+  CHECK(v.tendon_length(tendon) == doctest::Approx(v.sensor(angle)[0]).epsilon(1e-12));
+  CHECK(v.control(motor) == doctest::Approx(0.7));
+  CHECK(v.activation(motor) == 0.0);  // a plain motor has no activation state
+  CHECK((v.orientation(ball) * v.orientation(ball).transpose()).isIdentity(1e-9));  // a rotation
+
+  // The factory form resolves names from the model the environment is built on.
+  Env built(Model::from_xml(free_body_xml()), {.observation = {obs::qpos()}}, [](const Model& mm) {
+    return Task{.reward = [h = mm.body("ball")](const StepView& s) { return s.position(h).z(); }};
+  });
+  built.reset(rng);
+  built.step(Eigen::Vector2f(0.0f, 0.0f), st);
+  CHECK(st.reward == doctest::Approx(built.view().position(built.model().body("ball")).z()).epsilon(1e-6));
+  CHECK_THROWS_WITH(Env(Model::from_xml(free_body_xml()), {}, [](const Model& mm) {
+                      return Task{.reward = [h = mm.body("hand")](const StepView& s) { return s.position(h).z(); }};
+                    }),
+                    doctest::Contains("no body named 'hand'"));
+}
+
+TEST_CASE("MuJoCo: reset noise on free and ball joints: added (default), rotated, or none") {
+  const int free_quat = 3, ball_quat = 7;  // qpos: ball free joint (3 + 4), shoulder ball (4), elbow (1)
+  Rng rng(3);
+  Env none = free_body(QuaternionNoise::none);
+  none.reset(rng);
+  const mjModel& m = *none.model();
+  for (int k = 0; k < 4; ++k) {
+    CHECK(none.data().qpos[free_quat + k] == m.qpos0[free_quat + k]);
+    CHECK(none.data().qpos[ball_quat + k] == m.qpos0[ball_quat + k]);
+  }
+  CHECK(none.data().qpos[0] != m.qpos0[0]);  // positions still get noise
+  CHECK(none.data().qpos[11] != m.qpos0[11]);
+
+  Env rotated = free_body(QuaternionNoise::rotate);
+  rotated.reset(rng);
+  const mjtNum* q = rotated.data().qpos + free_quat;
+  CHECK(std::sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]) == doctest::Approx(1.0).epsilon(1e-12));
+  CHECK(q[0] != 1.0);  // rotated away from the identity
+  CHECK(std::abs(q[0]) > std::cos(0.5 * std::sqrt(3.0) * 0.01) - 1e-12);  // by at most |r| ≤ √3·0.01
+
+  // The default adds to each component (Gymnasium's Ant), changing the orientation too.
+  Env added = free_body();
+  added.reset(rng);
+  CHECK(added.data().qpos[free_quat] != m.qpos0[free_quat]);
+}
+
+TEST_CASE("MuJoCo: set_state starts an episode in a given (qpos, qvel, act) and returns its observation") {
+  static_assert(spindle::StatefulEnvironment<Env>);
+  Env a = muscle_arm(), b = muscle_arm();
+  Rng rng(7);
+  a.reset(rng);
+  b.reset(rng);
+  Step<spindle::dynamic, float> s;
+  for (int t = 0; t < 10; ++t) a.step(Eigen::VectorXf::Constant(6, 0.5f), s);
+  const Env::State state = a.state();
+  CHECK(state.size() == a.model()->nq + a.model()->nv + a.model()->na);
+  const Eigen::VectorXf o = b.set_state(state);
+  CHECK(b.state() == state);
+  CHECK(b.episode_steps() == 0);
+  CHECK(o.head(10) == s.observation.head(10));  // joints, velocities, activations (targets differ)
+  CHECK_THROWS_AS(b.set_state(Eigen::VectorXd::Zero(3)), shape_error);
+}
+
+TEST_CASE("MuJoCo: warnings never write MUJOCO_LOG.TXT, and the message is kept") {
+  const auto dir = std::filesystem::temp_directory_path() / "spindle_test_mujoco_log";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto previous = std::filesystem::current_path();
+  std::filesystem::current_path(dir);
+  {
+    Env wild = arm(1e12);
+    Rng rng(1);
+    wild.reset(rng);
+    wild.step(Eigen::Vector2f(1.0f, 1.0f));
+    CHECK(wild.unstable());
+    CHECK(Env::last_warning().find("unstable") != std::string::npos);
+  }
+  // A MuJoCo error (mju_error: its stack ran out, ...) throws instead of ending the process.
+  CHECK_THROWS_WITH_AS(mju_error("test error"), "MuJoCo: test error", simulation_error);
+  std::filesystem::current_path(previous);
+  CHECK_FALSE(std::filesystem::exists(dir / "MUJOCO_LOG.TXT"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("MuJoCo: a model error leads with one line naming the file, the line and the reason") {
+  try {
+    Model::from_xml("<mujoco><worldbody>\n<body>\n<geom type=\"sphre\" size=\"1\"/></body></worldbody></mujoco>", "typo.xml");
+    FAIL("expected model_error");
+  } catch (const model_error& e) {
+    const std::string what = e.what();
+    CHECK(what.substr(0, what.find('\n')) == "MuJoCo model 'typo.xml' (in memory), line 3: invalid keyword: 'sphre'");
+    CHECK(what.find("Element 'geom', line 3") != std::string::npos);  // MuJoCo's own text follows
+  }
+  try {  // a compiler error names the place as "line = N"
+    Model::from_xml("<mujoco><worldbody><body><joint name=\"j\"/><geom size=\"0.1\"/></body></worldbody>"
+                    "<actuator><motor joint=\"nope\"/></actuator></mujoco>",
+                    "actuator.xml");
+    FAIL("expected model_error");
+  } catch (const model_error& e) {
+    const std::string what = e.what();
+    CHECK(what.substr(0, what.find('\n')) ==
+          "MuJoCo model 'actuator.xml' (in memory), line 1: unknown transmission target 'nope' for actuator id = 0");
+  }
 }

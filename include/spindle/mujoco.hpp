@@ -1,7 +1,9 @@
 #pragma once
-// The MuJoCo environment family (target spindle::mujoco): any MJCF as an Environment.
+/// @file
+/// The MuJoCo environment family (target spindle::mujoco): any MJCF as an Environment.
 #include "mujoco/env.hpp"
 #include "mujoco/model.hpp"
+#include "mujoco/named.hpp"
 #include "mujoco/observation.hpp"
 #include "mujoco/tasks/muscle_arm.hpp"
 #include "mujoco/tasks/quadruped.hpp"

@@ -1,5 +1,6 @@
 #pragma once
-// Any MJCF as a spindle Environment.
+/// @file
+/// Any MJCF as a spindle Environment.
 //
 //   using namespace spindle::mujoco;
 //   Env env(Model::from_file("arm.xml"),
@@ -14,7 +15,12 @@
 // MuJoCo's warnings (NaN/Inf in qpos, qvel, qacc or ctrl — MuJoCo then resets the data —
 // and full contact or constraint buffers) are checked after every step: the episode ends
 // (truncated, with `unstable()` set) and `instability_count()` counts it; it never
-// silently continues. A NaN/Inf action throws before anything is stepped.
+// silently continues. A NaN/Inf action throws before anything is stepped. MuJoCo's warning
+// and error callbacks are routed into spindle (no MUJOCO_LOG.TXT is written): warnings are
+// kept in last_warning(), errors throw simulation_error.
+//
+// Scalars: observations and actions are float (Env::Observation, Env::Action); MuJoCo itself
+// simulates in double. Use the float noise heads and algorithms with it.
 #include <mujoco/mujoco.h>
 
 #include <Eigen/Core>
@@ -22,6 +28,7 @@
 #include <array>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -32,14 +39,16 @@
 #include "../core/state_words.hpp"
 #include "../core/step.hpp"
 #include "model.hpp"
+#include "named.hpp"
 #include "observation.hpp"
 
 namespace spindle::mujoco {
 
-/// What a task's reward and termination see after a step.
-struct StepView {
-  const mjModel& model;
-  const mjData& data;
+
+/// What a task's reward and termination see after a step: the named accessors of StateView
+/// (positions of bodies and sites, joint coordinates, sensors, tendons, actuators) over the
+/// state after the step, plus what the step started from.
+struct StepView : StateView {
   std::span<const mjtNum> qpos_before;  // qpos before the frame_skip substeps
   std::span<const float> action;        // the action in [−1, 1]
   double dt;                            // frame_skip · timestep
@@ -80,24 +89,39 @@ inline std::function<void(Rng&, Eigen::VectorXd&)> uniform_perturbation(Eigen::I
   };
 }
 
+/// What reset noise does to the orientation coordinates (quaternions) of free and ball joints.
+enum class QuaternionNoise {
+  add,     // uniform ± on each component, like every other qpos (Gymnasium's Ant); MuJoCo
+           // renormalises the quaternion in mj_forward. The default.
+  rotate,  // rotate by a random small rotation: the rotation vector's components are uniform ±
+  none,    // leave orientations as they are (positions and velocities still get their noise)
+};
+
 struct EnvConfig {
   int frame_skip = 1;
-  double reset_noise_qpos = 0.0;  // uniform ± on every qpos at reset
+  double reset_noise_qpos = 0.0;  // uniform ± on every qpos at reset (quaternions: see below)
   double reset_noise_qvel = 0.0;  // uniform ± on every qvel at reset
+  QuaternionNoise quaternion_noise = QuaternionNoise::add;  // free/ball joint orientations
   long max_episode_steps = 1000;  // truncation (0: none)
   int keyframe = -1;              // reset to this keyframe (−1: the model's qpos0)
   std::vector<ObservationPiece> observation = {obs::qpos(), obs::qvel()};
   Morphology morphology{};  // optional: a new body per episode
 };
 
+/// Builds a task from the model the environment is built on (to resolve named handles once).
+using TaskFactory = std::function<Task(const Model&)>;
+
 class Env {
  public:
   static constexpr int obs_dim = spindle::dynamic, act_dim = spindle::dynamic;
   using Observation = Eigen::VectorXf;
   using Action = Eigen::VectorXf;
+  /// The physical state set_state() takes and state() returns: qpos, qvel, act, concatenated.
+  using State = Eigen::VectorXd;
 
   Env(Model model, EnvConfig config = {}, Task task = {})
       : model_(std::move(model)), nominal_(model_), data_(model_), config_(std::move(config)), task_(std::move(task)) {
+    detail::route_mujoco_messages();
     const mjModel& m = *model_;
     if (config_.morphology && !(config_.morphology.draw && config_.morphology.build))
       throw std::invalid_argument("mujoco::Env: a morphology needs both draw and build");
@@ -116,6 +140,13 @@ class Env {
     action_.resize(static_cast<std::size_t>(m.nu));
   }
 
+  /// The task from `make_task(model)`, e.g. handles resolved by name:
+  ///   Env env(model, cfg, [](const Model& m) {
+  ///     return Task{.reward = [hand = m.body("hand")](const StepView& s) { return -s.position(hand).norm(); }};
+  ///   });
+  Env(Model model, EnvConfig config, const TaskFactory& make_task)
+      : Env(model, std::move(config), make_task ? make_task(model) : Task{}) {}
+
   const Box<float>& action_space() const noexcept { return action_space_; }
   Eigen::Index observation_size() const noexcept { return obs_size_; }
   Eigen::Index action_size() const noexcept { return model_->nu; }
@@ -132,7 +163,7 @@ class Env {
       const Stopwatch clock(physics_seconds_);
       if (config_.keyframe >= 0) mj_resetDataKeyframe(m, d, config_.keyframe);
       else mj_resetData(m, d);
-      for (int i = 0; i < m->nq; ++i) d->qpos[i] += rng.template uniform<double>(-config_.reset_noise_qpos, config_.reset_noise_qpos);
+      add_qpos_noise(*m, *d, rng);
       for (int i = 0; i < m->nv; ++i) d->qvel[i] += rng.template uniform<double>(-config_.reset_noise_qvel, config_.reset_noise_qvel);
       if (task_.reset) task_.reset(*m, *d, rng);
       mj_forward(m, d);
@@ -177,7 +208,7 @@ class Env {
     out.observation.resize(obs_size_);
     write_observation(out.observation.data());
     if (!out.observation.allFinite()) unstable_ = true;
-    const StepView view{*m, *d, qpos_before_, action_, config_.frame_skip * m->opt.timestep};
+    const StepView view{{*m, *d}, qpos_before_, action_, config_.frame_skip * m->opt.timestep};
     out.reward = task_.reward && !unstable_ ? static_cast<float>(task_.reward(view)) : 0.0f;
     out.terminated = !unstable_ && task_.terminated && task_.terminated(view);
     success_ = !unstable_ && task_.success && task_.success(view);
@@ -197,6 +228,9 @@ class Env {
 
   /// The last step hit a MuJoCo warning (the episode ended there, truncated).
   bool unstable() const noexcept { return unstable_; }
+  /// MuJoCo's latest warning text on this thread (empty if none), e.g. "Nan, Inf or huge value
+  /// in QACC at DOF 0. The simulation is unstable. Time = 0.0200.".
+  static const std::string& last_warning() noexcept { return detail::last_warning; }
   /// Steps that hit a MuJoCo warning since this environment was made.
   long instability_count() const noexcept { return instabilities_; }
   long episode_steps() const noexcept { return steps_; }
@@ -213,25 +247,66 @@ class Env {
   /// The current body's perturbation vector (empty without a morphology hook).
   const Eigen::VectorXd& perturbation() const noexcept { return perturbation_; }
   const Model& model() const noexcept { return model_; }
+  /// The named accessors (named.hpp) over the current state.
+  StateView view() const noexcept { return {*model_, *data_.get()}; }
+
+  /// (qpos, qvel, act) of the current state.
+  State state() const {
+    const mjModel& m = *model_;
+    const mjData& d = *data_.get();
+    State s(m.nq + m.nv + m.na);
+    std::copy(d.qpos, d.qpos + m.nq, s.data());
+    std::copy(d.qvel, d.qvel + m.nv, s.data() + m.nq);
+    std::copy(d.act, d.act + m.na, s.data() + m.nq + m.nv);
+    return s;
+  }
+  /// Starts a new episode in the state `s` = (qpos, qvel, act), as reset() would but without
+  /// noise, the task's reset hook or a new body; returns its observation. Controls are zeroed.
+  Observation set_state(const State& s) {
+    const mjModel* m = model_.get();
+    mjData* d = data_.get();
+    check_shape(s, m->nq + m->nv + m->na, 1, "mujoco::Env::set_state", "state (qpos, qvel, act)");
+    check_finite(s, "mujoco::Env::set_state", "state");
+    {
+      const Stopwatch clock(physics_seconds_);
+      mj_resetData(m, d);
+      std::copy(s.data(), s.data() + m->nq, d->qpos);
+      std::copy(s.data() + m->nq, s.data() + m->nq + m->nv, d->qvel);
+      std::copy(s.data() + m->nq + m->nv, s.data() + s.size(), d->act);
+      mj_forward(m, d);
+    }
+    steps_ = 0;
+    unstable_ = false;
+    success_ = false;
+    effort_sum_ = 0;
+    Observation o(obs_size_);
+    write_observation(o.data());
+    return o;
+  }
   const mjData& data() const noexcept { return *data_.get(); }
   mjData& data() noexcept { return *data_.get(); }
   const EnvConfig& config() const noexcept { return config_; }
 
   /// Exact mid-episode state (the body's perturbation, time, qpos, qvel, act, ctrl, warm start,
-  /// counters) for checkpoints. A perturbed body is stored as p and rebuilt on load.
+  /// mocap poses, applied forces, user data, counters) for checkpoints. A perturbed body is
+  /// stored as p and rebuilt on load. load_state also reads states written before the mocap
+  /// poses, applied forces and user data were included.
   void save_state(StateWords& out) const {
+    put_word(out, state_format_2);
     put_word(out, std::int64_t{perturbation_.size()});
     for (double x : perturbation_) put_word(out, x);
     const mjModel* m = model_.get();
     const mjData* d = data_.get();
     put_word(out, d->time);
-    for (auto [p, n] : state_arrays(m, d)) for (int i = 0; i < n; ++i) put_word(out, p[i]);
+    for (auto [p, n] : state_arrays(m, d, 2)) for (int i = 0; i < n; ++i) put_word(out, p[i]);
     put_word(out, std::int64_t{steps_});
     put_word(out, effort_sum_);
     put_word(out, std::int64_t{success_});
   }
   void load_state(StateReader& in) {
-    const std::int64_t n = in.integer();
+    std::int64_t n = in.integer();
+    const int format = n == state_format_2 ? 2 : 1;
+    if (format == 2) n = in.integer();
     if (n < 0 || n > 1'000'000) throw std::invalid_argument("mujoco::Env::load_state: corrupt perturbation size " + std::to_string(n));
     if (n > 0 && !config_.morphology)
       throw std::invalid_argument("mujoco::Env::load_state: the state holds a perturbed body but this environment has no morphology");
@@ -243,20 +318,60 @@ class Env {
     }
     const mjModel* m = model_.get();
     mjData* d = data_.get();
-    d->time = in.real();
-    for (auto [p, n] : state_arrays(m, d)) for (int i = 0; i < n; ++i) const_cast<mjtNum*>(p)[i] = in.real();
+    const double time = in.real();
+    std::vector<mjtNum> saved;
+    for (auto [arr, count] : state_arrays(m, d, format)) for (int i = 0; i < count; ++i) saved.push_back(in.real());
     steps_ = in.integer();
     effort_sum_ = in.real();
     success_ = in.integer() != 0;
-    // Recompute the derived quantities (positions, forces) without disturbing the warm start.
-    std::vector<mjtNum> warmstart(d->qacc_warmstart, d->qacc_warmstart + m->nv);
+    auto restore = [&] {
+      d->time = time;
+      const mjtNum* from = saved.data();
+      for (auto [arr, count] : state_arrays(m, d, format)) {
+        std::copy(from, from + count, const_cast<mjtNum*>(arr));
+        from += count;
+      }
+    };
+    // Recompute the derived quantities (positions, forces), then put the state back: mj_forward
+    // normalises quaternions in qpos in place (and moves the warm start), and the run being
+    // resumed held them unnormalised — one bit there changes the whole trajectory.
+    restore();
     mj_forward(m, d);
-    std::copy(warmstart.begin(), warmstart.end(), d->qacc_warmstart);
+    restore();
   }
 
  private:
-  static std::array<std::pair<const mjtNum*, int>, 5> state_arrays(const mjModel* m, const mjData* d) {
-    return {{{d->qpos, m->nq}, {d->qvel, m->nv}, {d->act, m->na}, {d->ctrl, m->nu}, {d->qacc_warmstart, m->nv}}};
+  static constexpr std::int64_t state_format_2 = -2;  // a negative first word: not a perturbation size
+  // The arrays a step reads (format 1 lacked the last five: mocap targets were lost on resume).
+  static std::vector<std::pair<const mjtNum*, int>> state_arrays(const mjModel* m, const mjData* d, int format) {
+    std::vector<std::pair<const mjtNum*, int>> a{
+        {d->qpos, m->nq}, {d->qvel, m->nv}, {d->act, m->na}, {d->ctrl, m->nu}, {d->qacc_warmstart, m->nv}};
+    if (format >= 2)
+      a.insert(a.end(), {{d->mocap_pos, 3 * m->nmocap}, {d->mocap_quat, 4 * m->nmocap}, {d->qfrc_applied, m->nv},
+                         {d->xfrc_applied, 6 * m->nbody}, {d->userdata, m->nuserdata}});
+    return a;
+  }
+  /// Reset noise on qpos; free and ball joint orientations as config_.quaternion_noise says.
+  void add_qpos_noise(const mjModel& m, mjData& d, Rng& rng) const {
+    const double h = config_.reset_noise_qpos;
+    if (config_.quaternion_noise == QuaternionNoise::add) {  // every coordinate alike (the original order)
+      for (int i = 0; i < m.nq; ++i) d.qpos[i] += rng.template uniform<double>(-h, h);
+      return;
+    }
+    for (int j = 0; j < m.njnt; ++j) {
+      mjtNum* q = d.qpos + m.jnt_qposadr[j];
+      const int type = m.jnt_type[j];
+      int positions = 1;
+      if (type == mjJNT_FREE) positions = 3;
+      if (type == mjJNT_BALL) positions = 0;
+      for (int i = 0; i < positions; ++i) q[i] += rng.template uniform<double>(-h, h);
+      if ((type == mjJNT_FREE || type == mjJNT_BALL) && config_.quaternion_noise == QuaternionNoise::rotate) {
+        mjtNum* quat = q + positions;
+        mjtNum rotation[3];
+        for (auto& r : rotation) r = rng.template uniform<double>(-h, h);
+        mju_quatIntegrate(quat, rotation, 1.0);  // quat ← quat ∘ exp(rotation / 2), normalised
+      }
+    }
   }
   void swap_body(Model model) {
     const mjModel& m = *model;
