@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <spindle/core/environment.hpp>
 #include <spindle/envs.hpp>
 
 using spindle::envs::Pendulum;
@@ -114,4 +115,26 @@ TEST_CASE("MountainCarContinuous: physics, wall, goal termination and reward") {
   const auto g = env.step(Eigen::Matrix<double, 1, 1>(0.0));
   CHECK(g.terminated);
   CHECK(g.reward == doctest::Approx(100.0));
+}
+
+TEST_CASE_TEMPLATE("set_state starts an episode in the given state and returns its observation", E,
+                   spindle::envs::Pendulum, spindle::envs::ContinuousCartPole, spindle::envs::MountainCarContinuous) {
+  static_assert(spindle::StatefulEnvironment<E>);
+  E env, copy;
+  spindle::Rng rng(3);
+  env.reset(rng);
+  for (int t = 0; t < 5; ++t) env.step(spindle::action_t<E>::Constant(0.1f));
+  const typename E::State s = env.state();
+  // The copy put into that state observes what the original observes, and continues identically.
+  const auto o = copy.set_state(s);
+  CHECK(copy.state() == s);
+  for (int t = 0; t < 20; ++t) {
+    const auto a = env.step(spindle::action_t<E>::Constant(0.3f));
+    const auto b = copy.step(spindle::action_t<E>::Constant(0.3f));
+    REQUIRE(a.observation == b.observation);
+    REQUIRE(a.reward == b.reward);
+    if (a.done()) break;
+  }
+  const auto again = copy.set_state(s);  // a new episode, even after steps (or a finished one)
+  CHECK(again == o);
 }

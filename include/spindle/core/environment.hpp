@@ -12,6 +12,10 @@
 //
 // Optional, for runtime-sized observations without an allocation per step:
 //     void step(const Action& a, Step<dynamic>& out);
+// Optional, to be put into a chosen state (StatefulEnvironment):
+//     using State = ...;  State state() const;  Observation set_state(const State&);
+// Optional, for checkpoints that resume mid-episode (SavableEnvironment, core/state_words.hpp):
+//     void save_state(StateWords&) const;  void load_state(StateReader&);
 //
 // static_assert(spindle::check_environment<MyEnv>()) names the first missing member.
 #include <Eigen/Core>
@@ -81,6 +85,70 @@ concept has_step = has_dimensions<E> && has_reset<E> &&
       { e.step(a) } -> step_like;
     };
 
+// --- Do the declared sizes agree with what reset/step actually take and return?
+// A probe that converts only to an Eigen column vector of `Rows` rows (any when Rows is
+// dynamic): calling step(probe) is valid exactly when step takes a concrete Eigen vector of
+// that size. Eigen's own converting constructors accept any size and fail only deep inside
+// (YOU_MIXED_MATRICES_OF_DIFFERENT_SIZES), so the sizes are compared here instead.
+template <class S, int Rows>
+struct action_probe {
+  template <int R, int O, int MR>
+    requires(Rows == dynamic || R == Rows || R == dynamic)
+  operator Eigen::Matrix<S, R, 1, O, MR, 1>() const;
+};
+
+template <class E>
+using scalar_of_reset_t = typename reset_result_t<E>::Scalar;
+
+/// step takes one concrete (non-template) Eigen vector parameter, of whatever size.
+template <class E>
+concept step_takes_concrete_vector = has_step<E> && requires(E& e, const action_probe<scalar_of_reset_t<E>, dynamic>& p) {
+  e.step(p);
+};
+
+template <class E, int Rows>
+concept step_takes_rows = requires(E& e, const action_probe<scalar_of_reset_t<E>, Rows>& p) { e.step(p); };
+
+/// The fixed size of step's concrete action parameter (found by probing 1..256), or 0.
+template <class E>
+consteval int step_action_rows() {
+  int found = 0;
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((step_takes_rows<E, I + 1> && found == 0 ? (found = I + 1) : 0), ...);
+  }(std::make_integer_sequence<int, 256>{});
+  return found;
+}
+
+template <class E>
+concept step_action_matches_act_dim =
+    has_step<E> && (E::act_dim == dynamic || !step_takes_concrete_vector<E> || step_takes_rows<E, E::act_dim>);
+
+template <class E>
+using step_observation_t = std::remove_cvref_t<decltype(std::declval<E&>().step(
+    std::declval<const Eigen::Matrix<scalar_of_reset_t<E>, E::act_dim, 1>&>()).observation)>;
+
+template <class E>
+concept step_observation_matches_obs_dim =
+    has_step<E> && (E::obs_dim == dynamic || !requires { step_observation_t<E>::RowsAtCompileTime; } ||
+                    step_observation_t<E>::RowsAtCompileTime == dynamic ||
+                    step_observation_t<E>::RowsAtCompileTime == E::obs_dim);
+
+// Instantiated only on a mismatch, so that the compiler's message names both sizes.
+template <int act_dim, int step_takes_an_action_of_size>
+struct act_dim_agrees_with_step {
+  static_assert(act_dim == step_takes_an_action_of_size,
+                "not a spindle::Environment: act_dim differs from the size of the action step() takes "
+                "(see the sizes in 'act_dim_agrees_with_step<act_dim, step_takes_an_action_of_size>')");
+  static constexpr bool value = act_dim == step_takes_an_action_of_size;
+};
+template <int obs_dim, int step_returns_an_observation_of_size>
+struct obs_dim_agrees_with_step {
+  static_assert(obs_dim == step_returns_an_observation_of_size,
+                "not a spindle::Environment: obs_dim differs from the size of the observation step() returns "
+                "(see the sizes in 'obs_dim_agrees_with_step<obs_dim, step_returns_an_observation_of_size>')");
+  static constexpr bool value = obs_dim == step_returns_an_observation_of_size;
+};
+
 template <class E>
 concept knows_observation_size =
     has_dimensions<E> && (E::obs_dim != dynamic || requires(const E& e) {
@@ -93,7 +161,8 @@ concept knows_observation_size =
 template <class E>
 concept Environment = detail::has_dimensions<E> && detail::has_action_space<E> &&
                       detail::has_reset<E> && detail::reset_matches_obs_dim<E> &&
-                      detail::has_step<E> && detail::knows_observation_size<E>;
+                      detail::has_step<E> && detail::step_action_matches_act_dim<E> &&
+                      detail::step_observation_matches_obs_dim<E> && detail::knows_observation_size<E>;
 
 /// Compile-time check with one readable message per missing piece:
 ///   static_assert(spindle::check_environment<MyEnv>());
@@ -115,6 +184,13 @@ consteval bool check_environment() {
                 "not a spindle::Environment: missing step(const action&) -> "
                 "spindle::Step<obs_dim> {observation, reward, terminated, truncated}, where action "
                 "is Eigen::Matrix<Scalar, act_dim, 1>");
+  if constexpr (detail::has_step<E>) {
+    // Instantiating the class fires its static_assert, whose context names both sizes.
+    if constexpr (!detail::step_action_matches_act_dim<E>)
+      (void)detail::act_dim_agrees_with_step<E::act_dim, detail::step_action_rows<E>()>::value;
+    if constexpr (!detail::step_observation_matches_obs_dim<E>)
+      (void)detail::obs_dim_agrees_with_step<E::obs_dim, detail::step_observation_t<E>::RowsAtCompileTime>::value;
+  }
   static_assert(detail::knows_observation_size<E>,
                 "not a spindle::Environment: obs_dim is spindle::dynamic, so it needs "
                 "observation_size() const");
@@ -156,6 +232,18 @@ template <Environment E>
 Eigen::Index action_size(const E& env) {
   return action_space(env).size();
 }
+
+/// An environment that can be put into a chosen state (tests, demonstrations, curricula that
+/// start episodes from given states): `State state() const` reads the physical state, and
+/// `set_state(const State&)` starts a new episode in that state, as reset() would, and returns
+/// its observation. The shipped environments all have it (envs::Pendulum: (θ, θ̇);
+/// mujoco::Env: (qpos, qvel, act)).
+template <class E>
+concept StatefulEnvironment = Environment<E> && requires(E& e, const E& ce) {
+  typename E::State;
+  { ce.state() } -> std::convertible_to<typename E::State>;
+  { e.set_state(ce.state()) } -> std::convertible_to<observation_t<E>>;
+};
 
 /// Steps `env` writing into `out`; uses the allocation-free overload when the environment has one.
 template <Environment E, class Out>

@@ -88,11 +88,17 @@ class BasicContinuousCartPole {
     return s;
   }
 
-  /// Sets (x, ẋ, θ, θ̇) directly; starts a new episode.
-  void set_state(double x, double x_dot, double theta, double theta_dot) {
+  /// The physical state (x, ẋ, θ, θ̇).
+  using State = Eigen::Vector4d;
+  State state() const noexcept { return {state_[0], state_[1], state_[2], state_[3]}; }
+  /// Puts the cart-pole into `s` (x, ẋ, θ, θ̇) and starts a new episode there, as reset()
+  /// would; returns the observation of that state (see StatefulEnvironment).
+  Observation set_state(const State& s) { return set_state(s(0), s(1), s(2), s(3)); }
+  Observation set_state(double x, double x_dot, double theta, double theta_dot) {
     state_ = {x, x_dot, theta, theta_dot};
     elapsed_ = 0;
     guard_.on_reset();
+    return observation();
   }
 
  private:

@@ -76,11 +76,18 @@ class BasicMountainCarContinuous {
     return s;
   }
 
-  void set_state(double position, double velocity) {
+  /// The physical state (position, velocity).
+  using State = Eigen::Vector2d;
+  State state() const noexcept { return {position_, velocity_}; }
+  /// Puts the car into `s` (position, velocity) and starts a new episode there, as reset()
+  /// would; returns the observation of that state (see StatefulEnvironment).
+  Observation set_state(const State& s) { return set_state(s(0), s(1)); }
+  Observation set_state(double position, double velocity) {
     position_ = position;
     velocity_ = velocity;
     elapsed_ = 0;
     guard_.on_reset();
+    return observation();
   }
 
  private:

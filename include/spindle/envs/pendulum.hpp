@@ -76,12 +76,18 @@ class BasicPendulum {
     return s;
   }
 
-  /// Sets the physical state directly (tests, demonstrations); starts a new episode.
-  void set_state(double theta, double theta_dot) {
+  /// The physical state (θ, θ̇), in double like Gymnasium's.
+  using State = Eigen::Vector2d;
+  State state() const noexcept { return {theta_, theta_dot_}; }
+  /// Puts the pendulum into `s` (θ, θ̇) and starts a new episode there, as reset() would;
+  /// returns the observation of that state (see StatefulEnvironment).
+  Observation set_state(const State& s) { return set_state(s(0), s(1)); }
+  Observation set_state(double theta, double theta_dot) {
     theta_ = theta;
     theta_dot_ = theta_dot;
     elapsed_ = 0;
     guard_.on_reset();
+    return observation();
   }
   void save_state(StateWords& out) const {
     put_word(out, theta_);
