@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <utility>
+
 #include <spindle/envs.hpp>
 #include <spindle/wrappers.hpp>
 
@@ -16,17 +19,44 @@ TEST_CASE("TimeLimit truncates after max steps and keeps the wrapped env's flags
   CHECK_THROWS_AS(spindle::TimeLimit<Pendulum>(Pendulum(), 0), std::invalid_argument);
 }
 
+namespace {
+// Records the action its step receives, to check the wrapper's mapping itself.
+struct RecordsAction {
+  static constexpr int obs_dim = 1, act_dim = 2;
+  spindle::Box<double> action_space{Eigen::Vector2d(-2.0, 0.0), Eigen::Vector2d(2.0, 10.0)};
+  Eigen::Vector2d last = Eigen::Vector2d::Constant(std::nan(""));
+  Eigen::Matrix<double, 1, 1> reset(spindle::Rng&) { return Eigen::Matrix<double, 1, 1>(0.0); }
+  spindle::Step<1, double> step(const Eigen::Vector2d& a) {
+    last = a;
+    return {Eigen::Matrix<double, 1, 1>(0.0), 0.0, false, false};
+  }
+};
+}  // namespace
+
 TEST_CASE("RescaleAction maps the unit box onto the wrapped action space") {
-  spindle::RescaleAction<spindle::envs::BasicPendulum<double>> wrapped{spindle::envs::BasicPendulum<double>()};
-  spindle::envs::BasicPendulum<double> plain;
+  spindle::RescaleAction<RecordsAction> wrapped{RecordsAction{}};
   CHECK(wrapped.action_space().low(0) == -1.0);
-  CHECK(wrapped.action_space().high(0) == 1.0);
-  wrapped.inner().set_state(0.3, 0.1);
+  CHECK(wrapped.action_space().high(1) == 1.0);
+  // Corners and the centre land exactly on the box's bounds and midpoint.
+  for (auto [unit, expected] : {std::pair{Eigen::Vector2d(-1, -1), Eigen::Vector2d(-2, 0)},
+                                std::pair{Eigen::Vector2d(1, 1), Eigen::Vector2d(2, 10)},
+                                std::pair{Eigen::Vector2d(0, 0), Eigen::Vector2d(0, 5)},
+                                std::pair{Eigen::Vector2d(0.5, -0.5), Eigen::Vector2d(1, 2.5)}}) {
+    wrapped.step(unit);
+    CHECK(wrapped.inner().last == expected);
+  }
+
+  // Through a real environment: the same dynamics as the unwrapped one given the mapped torque.
+  // Compared with a tolerance: the two call sites may round differently in the last bit when the
+  // compiler contracts a·b + c into an FMA (-march with FMA), which is not a property of the wrapper.
+  spindle::RescaleAction<spindle::envs::BasicPendulum<double>> pendulum{spindle::envs::BasicPendulum<double>()};
+  spindle::envs::BasicPendulum<double> plain;
+  pendulum.inner().set_state(0.3, 0.1);
   plain.set_state(0.3, 0.1);
-  const auto a = wrapped.step(Eigen::Matrix<double, 1, 1>(0.5));  // → torque 1.0
+  const auto a = pendulum.step(Eigen::Matrix<double, 1, 1>(0.5));  // → torque 1.0
   const auto b = plain.step(Eigen::Matrix<double, 1, 1>(1.0));
-  CHECK(a.observation == b.observation);
-  CHECK(a.reward == b.reward);
+  for (int i = 0; i < 3; ++i) CHECK(a.observation(i) == doctest::Approx(b.observation(i)).epsilon(1e-14));
+  CHECK(a.reward == doctest::Approx(b.reward).epsilon(1e-14));
 }
 
 TEST_CASE("EpisodeStatistics records return and length of each finished episode") {
