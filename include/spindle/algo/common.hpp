@@ -18,6 +18,19 @@
 
 namespace spindle::algo {
 
+/// What load() restored: everything, environments mid-episode included, or everything but the
+/// environments (they cannot save their state), which then start new episodes.
+enum class Resume { exact, environments_restarted };
+
+/// The seed of the episodes a run starts when it resumes without its environments' state: a
+/// function of the run's seed and step count, so that the same checkpoint resumes the same way.
+inline std::uint64_t restart_seed(std::uint64_t seed, long num_timesteps) noexcept {
+  std::uint64_t z = seed ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(num_timesteps + 1));
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 /// What to do with a NaN/Inf observation or reward from the environment.
 enum class BadTransition { throw_error, drop_and_count };
 

@@ -27,6 +27,7 @@
 #include "../core/environment.hpp"
 #include "../core/state_words.hpp"
 #include "../core/vector_env.hpp"
+#include "../deploy/policy.hpp"
 #include "../io/checkpoint.hpp"
 #include "../log/csv.hpp"
 #include "../log/progress.hpp"
@@ -134,7 +135,7 @@ class Ppo {
   /// environment steps have been taken (counting every env; the last rollout may overshoot).
   /// Schedules run over this call: progress remaining = 1 − steps / total_timesteps.
   void learn(long total_timesteps) {
-    if (num_timesteps_ == 0 && !started_) start();
+    if (!started_) start();
     log::Progress progress(total_timesteps);
     while (num_timesteps_ < total_timesteps) {
       collect_rollout();
@@ -161,30 +162,46 @@ class Ppo {
   }
 
   // ------------------------------------------------------------------ checkpoints
-  /// Writes everything a bit-identical continuation needs — the policy, the optimizer, the
-  /// normalisation statistics, generators, counters and the environments mid-episode — to one
-  /// versioned .npz, atomically. learn() always stops between rollouts, so there is no rollout
-  /// to save. (Pink/OU noise sources restart after a resume.)
-  void save(const std::filesystem::path& path) const requires SavableEnvironment<Env> {
+  /// Writes the policy, the optimizer, the normalisation statistics, generators and counters —
+  /// and, when the environment can save its state (SavableEnvironment), the environments
+  /// mid-episode, so that a resumed run continues bit-identically — to one versioned .npz,
+  /// atomically. The file also holds what deploy::Policy needs to act without the training.
+  /// learn() always stops between rollouts, so there is no rollout to save. (Pink/OU noise
+  /// sources restart after a resume.)
+  void save(const std::filesystem::path& path) const {
     io::Checkpoint c;
     c.put_scalar("ppo.format", std::int64_t{1});
+    c.put_scalar("ppo.environments_saved", std::int64_t{SavableEnvironment<Env>});
     nn::save(c, "policy", policy_);
     nn::save(c, "optimizer", optimizer_);
     put_state(c, "run_state", run_state());
+    deploy::ObservationNormalization norm;
+    if (config_.normalize_observations)
+      norm = {true, envs_.obs_rms().mean(), envs_.obs_rms().var(), envs_.config().epsilon, envs_.config().clip_obs};
+    std::vector<Eigen::Index> sizes{obs_dim_};
+    sizes.insert(sizes.end(), config_.policy_hidden.begin(), config_.policy_hidden.end());
+    const auto box = envs_.action_space();
+    deploy::write<Head>(c, {"ppo", "policy", "pi.", sizes, config_.activation, act_dim_, norm}, head_.config(),
+                        box.low.template cast<double>(), box.high.template cast<double>());
     c.save(path);
   }
 
   /// Restores a save() of a Ppo built with the same configuration; all or nothing: a missing,
-  /// corrupt or mismatched file throws naming the file and the array, and leaves this run as it was.
-  void load(const std::filesystem::path& path) requires SavableEnvironment<Env> {
+  /// corrupt or mismatched file throws naming the file and the array, and leaves this run as it
+  /// was. Returns Resume::exact when the environments were restored mid-episode too, and
+  /// Resume::environments_restarted when the checkpoint holds no environment state (the
+  /// environment cannot save it): the next learn() then starts new episodes.
+  Resume load(const std::filesystem::path& path) {
     const io::Checkpoint c = io::Checkpoint::load(path);
     if (c.get_scalar<std::int64_t>("ppo.format") != 1)
       throw std::runtime_error("Ppo::load: '" + path.string() + "': unknown checkpoint format version");
+    const bool saved_envs = !c.contains("ppo.environments_saved") || c.get_scalar<std::int64_t>("ppo.environments_saved") != 0;
+    const bool exact = saved_envs && SavableEnvironment<Env>;
     nn::Parameters<S> policy = policy_;
     nn::load(c, "policy", policy);
     nn::Adam<S> optimizer = optimizer_;
     nn::load(c, "optimizer", optimizer);
-    const StateWords run = get_state(c, "run_state", run_state().size(), path, "Ppo::load");
+    const StateWords run = get_state(c, "run_state", run_state_size(saved_envs), path, "Ppo::load");
     // Everything is read and checked: commit.
     policy_ = std::move(policy);
     optimizer_ = std::move(optimizer);
@@ -197,7 +214,15 @@ class Ppo {
       *v = in.real();
     for (Eigen::Index i = 0; i < episode_starts_.size(); ++i) episode_starts_(i) = static_cast<S>(in.real());
     for (auto& b : bad_observation_) b = static_cast<std::uint8_t>(in.integer());
-    envs_.load_state(in);
+    if constexpr (SavableEnvironment<Env>) {
+      if (exact) {
+        envs_.load_state(in);
+        return Resume::exact;
+      }
+    }
+    envs_.load_statistics(in);  // the statistics lead the environments' part in either layout
+    started_ = false;
+    return Resume::environments_restarted;
   }
 
   // ------------------------------------------------------------------ state
@@ -269,7 +294,10 @@ class Ppo {
   }
 
   void start() {
-    envs_.reset(config_.seed);
+    // A run resumed without its environments starts new episodes from a seed of its own.
+    envs_.reset(num_timesteps_ == 0 ? config_.seed : restart_seed(config_.seed, num_timesteps_));
+    episode_starts_.setOnes();
+    std::fill(bad_observation_.begin(), bad_observation_.end(), std::uint8_t{0});
     started_ = true;
     check_observations_after_reset();
   }
@@ -479,7 +507,8 @@ class Ppo {
     if (hooks_.on_update) hooks_.on_update(last_);
   }
 
-  StateWords run_state() const {
+  /// The run's own words (generators, counters, episode flags), without the environments.
+  StateWords own_state() const {
     StateWords run;
     save_rng(run, rng_);
     for (long v : {num_timesteps_, n_updates_, episodes_, dropped_}) put_word(run, std::int64_t{v});
@@ -489,8 +518,24 @@ class Ppo {
       put_word(run, v);
     for (Eigen::Index i = 0; i < episode_starts_.size(); ++i) put_word(run, static_cast<double>(episode_starts_(i)));
     for (auto b : bad_observation_) put_word(run, std::int64_t{b});
-    envs_.save_state(run);
     return run;
+  }
+  StateWords run_state() const {
+    StateWords run = own_state();
+    if constexpr (SavableEnvironment<Env>) envs_.save_state(run);
+    else envs_.save_statistics(run);
+    return run;
+  }
+  /// The number of run-state words of a checkpoint with (or without) the environments' state.
+  std::size_t run_state_size(bool with_environments) const {
+    StateWords words = own_state();
+    if constexpr (SavableEnvironment<Env>)
+      if (with_environments) {
+        envs_.save_state(words);
+        return words.size();
+      }
+    envs_.save_statistics(words);
+    return words.size();
   }
 
   // ------------------------------------------------------------------ members

@@ -19,6 +19,7 @@
 #include "../autodiff.hpp"
 #include "../core/environment.hpp"
 #include "../core/state_words.hpp"
+#include "../deploy/policy.hpp"
 #include "../io/checkpoint.hpp"
 #include "../nn/serialize.hpp"
 #include "../core/vector_env.hpp"
@@ -110,7 +111,7 @@ class Sac {
   // ------------------------------------------------------------------ training
   /// Runs until `total_timesteps` environment steps have been taken (counting every env).
   void learn(long total_timesteps) {
-    if (num_timesteps_ == 0) start();
+    if (!envs_started_) start();
     log::Progress progress(total_timesteps);
     while (num_timesteps_ < total_timesteps) {
       const long collected = collect_rollouts(config_.train_freq);
@@ -133,12 +134,15 @@ class Sac {
   }
 
   // ------------------------------------------------------------------ checkpoints
-  /// Writes everything a bit-identical continuation needs — networks, targets, optimizers, α,
-  /// the replay buffer, generators, counters and the environments mid-episode — to one versioned
-  /// .npz, atomically. (Pink/OU noise sources restart after a resume.)
-  void save(const std::filesystem::path& path) const requires SavableEnvironment<Env> {
+  /// Writes networks, targets, optimizers, α, the replay buffer, generators and counters — and,
+  /// when the environment can save its state (SavableEnvironment), the environments
+  /// mid-episode, so that a resumed run continues bit-identically — to one versioned .npz,
+  /// atomically. The file also holds what deploy::Policy needs to act without the training.
+  /// (Pink/OU noise sources restart after a resume.)
+  void save(const std::filesystem::path& path) const {
     io::Checkpoint c;
     c.put_scalar("sac.format", std::int64_t{1});
+    c.put_scalar("sac.environments_saved", std::int64_t{SavableEnvironment<Env>});
     nn::save(c, "actor", actor_);
     nn::save(c, "critic", critic_);
     nn::save(c, "critic_target", critic_target_);
@@ -161,15 +165,25 @@ class Sac {
     recent_return_.save(run);
     for (double v : {last_.critic_loss, last_.actor_loss, last_.ent_coef, last_.ent_coef_loss}) put_word(run, v);
     for (Eigen::Index i = 0; i < previous_obs_.size(); ++i) put_word(run, static_cast<double>(previous_obs_.data()[i]));
-    envs_.save_state(run);
+    if constexpr (SavableEnvironment<Env>) envs_.save_state(run);
     put_state(c, "run_state", run);
+    std::vector<Eigen::Index> sizes{obs_dim_};
+    sizes.insert(sizes.end(), config_.actor_hidden.begin(), config_.actor_hidden.end());
+    const auto box = envs_.action_space();
+    deploy::write<Head>(c, {"sac", "actor", "trunk.", sizes, config_.activation, act_dim_, {}}, head_.config(),
+                        box.low.template cast<double>(), box.high.template cast<double>());
     c.save(path);
   }
 
   /// Restores a save() of a Sac built with the same configuration; all or nothing: a missing,
-  /// corrupt or mismatched file throws naming the file and the array, and leaves this run as it was.
-  void load(const std::filesystem::path& path) requires SavableEnvironment<Env> {
+  /// corrupt or mismatched file throws naming the file and the array, and leaves this run as it
+  /// was. Returns Resume::exact when the environments were restored mid-episode too, and
+  /// Resume::environments_restarted when the checkpoint holds no environment state (the
+  /// environment cannot save it): the next learn() then starts new episodes.
+  Resume load(const std::filesystem::path& path) {
     const io::Checkpoint c = io::Checkpoint::load(path);
+    const bool saved_envs = !c.contains("sac.environments_saved") || c.get_scalar<std::int64_t>("sac.environments_saved") != 0;
+    const bool exact = saved_envs && SavableEnvironment<Env>;
     nn::Parameters<S> actor = actor_, critic = critic_, target = critic_target_, alpha = alpha_;
     nn::load(c, "actor", actor);
     nn::load(c, "critic", critic);
@@ -190,7 +204,8 @@ class Sac {
     const Matrix rew = c.get<S>("buffer.rewards", rows, 1);
     const Matrix term = c.get<S>("buffer.terminated", rows, 1);
     StateWords probe;  // the environments' part must have the size this run's environments write
-    envs_.save_state(probe);
+    if constexpr (SavableEnvironment<Env>)
+      if (exact) envs_.save_state(probe);
     const std::size_t own = 6 + 4 + 2 + 4 + static_cast<std::size_t>(previous_obs_.size());
     const StateWords run = get_state(c, "run_state", own + probe.size(), path, "Sac::load");
     // Everything is read and checked: commit.
@@ -218,7 +233,14 @@ class Sac {
     recent_return_.load(in);
     for (double* v : {&last_.critic_loss, &last_.actor_loss, &last_.ent_coef, &last_.ent_coef_loss}) *v = in.real();
     for (Eigen::Index i = 0; i < previous_obs_.size(); ++i) previous_obs_.data()[i] = static_cast<S>(in.real());
-    envs_.load_state(in);
+    if constexpr (SavableEnvironment<Env>)
+      if (exact) {
+        envs_.load_state(in);
+        envs_started_ = true;
+        return Resume::exact;
+      }
+    envs_started_ = false;
+    return Resume::environments_restarted;
   }
 
   // ------------------------------------------------------------------ state
@@ -267,8 +289,10 @@ class Sac {
 
   // ------------------------------------------------------------------ acting
   void start() {
-    envs_.reset(config_.seed);
+    // A run resumed without its environments starts new episodes from a seed of its own.
+    envs_.reset(num_timesteps_ == 0 ? config_.seed : restart_seed(config_.seed, num_timesteps_));
     previous_obs_ = envs_.observations();
+    envs_started_ = true;
   }
 
   // ------------------------------------------------------------------ collecting
@@ -417,6 +441,7 @@ class Sac {
   typename ReplayBuffer<S>::Batch batch_;
   Matrix scaled_actions_, obs_colmajor_, targets_;
   Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> previous_obs_, env_actions_;
+  bool envs_started_ = false;  // the environments have been reset (not saved: a resumed run knows from load())
   long num_timesteps_ = 0, n_updates_ = 0, episodes_ = 0, dropped_ = 0;
   RecentReturn recent_return_;
   SacUpdate last_{};

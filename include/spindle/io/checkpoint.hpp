@@ -59,7 +59,25 @@ class Checkpoint {
     put(name, Eigen::Matrix<T, 1, 1>(value));
   }
 
+  /// Text (a type name, a configuration word) as an int64 array of its bytes.
+  void put_string(const std::string& name, const std::string& text) {
+    Eigen::Matrix<std::int64_t, Eigen::Dynamic, 1> bytes(static_cast<Eigen::Index>(text.size()));
+    for (std::size_t i = 0; i < text.size(); ++i) bytes(static_cast<Eigen::Index>(i)) = static_cast<unsigned char>(text[i]);
+    put(name, bytes);
+  }
+  std::string get_string(const std::string& name) const {
+    const auto bytes = get_vector<std::int64_t>(name);
+    std::string text(static_cast<std::size_t>(bytes.size()), '\0');
+    for (Eigen::Index i = 0; i < bytes.size(); ++i) {
+      if (bytes(i) < 0 || bytes(i) > 255) throw file_error(where() + ": array '" + name + "' is not text");
+      text[static_cast<std::size_t>(i)] = static_cast<char>(bytes(i));
+    }
+    return text;
+  }
+
   bool contains(const std::string& name) const { return arrays_.count(name + ".npy") > 0; }
+  /// The file this checkpoint was loaded from (empty for one built in memory).
+  const std::string& path() const noexcept { return path_; }
 
   /// The array `name` as a rows × cols matrix of scalar S; throws naming the array and both shapes.
   template <class S>

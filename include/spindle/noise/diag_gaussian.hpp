@@ -13,11 +13,15 @@ template <class S, class Source = WhiteNoise<S>>
 class DiagGaussian {
  public:
   using scalar = S;
+  using source_type = Source;
   struct Config {
     double log_std_init = 0.0;
     HeadInit head{};
     typename Source::Config source{};
+    /// The fields that shape the distribution, by name (checkpoints of deployable policies).
+    template <class F> void fields(F&& f) { f("log_std_init", log_std_init); source.fields(f); }
   };
+  static constexpr const char* name = "DiagGaussian";
 
   DiagGaussian(Eigen::Index latent_dim, Eigen::Index action_dim, nn::Parameters<S>& p, Rng& rng, Config c = {})
       : config_(c), latent_dim_(latent_dim), action_dim_(action_dim), source_(c.source) {

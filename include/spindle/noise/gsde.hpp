@@ -25,7 +25,13 @@ class Gsde {
     double log_std_init = -2.0;
     double clip_mean = 0.0;
     HeadInit head{};
+    /// The fields that shape the distribution, by name (checkpoints of deployable policies).
+    template <class F> void fields(F&& f) {
+      f("full_std", full_std); f("use_expln", use_expln); f("squash_output", squash_output);
+      f("learn_features", learn_features); f("epsilon", epsilon); f("log_std_init", log_std_init); f("clip_mean", clip_mean);
+    }
   };
+  static constexpr const char* name = "Gsde";
 
   Gsde(Eigen::Index latent_dim, Eigen::Index action_dim, nn::Parameters<S>& p, Rng& rng, Config c = {})
       : config_(c), latent_dim_(latent_dim), action_dim_(action_dim) {

@@ -30,7 +30,14 @@ class Lattice {
     double log_std_init = 0.0;
     double clip_mean = 0.0;
     HeadInit head{};
+    /// The fields that shape the distribution, by name (checkpoints of deployable policies).
+    template <class F> void fields(F&& f) {
+      f("alpha", alpha); f("std_min", std_min); f("std_max", std_max); f("std_reg", std_reg); f("full_std", full_std);
+      f("use_expln", use_expln); f("squash_output", squash_output); f("learn_features", learn_features);
+      f("epsilon", epsilon); f("log_std_init", log_std_init); f("clip_mean", clip_mean);
+    }
   };
+  static constexpr const char* name = "Lattice";
 
   Lattice(Eigen::Index latent_dim, Eigen::Index action_dim, nn::Parameters<S>& p, Rng& rng, Config c = {})
       : config_(c), latent_dim_(latent_dim), action_dim_(action_dim) {

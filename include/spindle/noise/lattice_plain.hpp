@@ -16,6 +16,7 @@ template <class S, class Source = WhiteNoise<S>>
 class LatticePlain {
  public:
   using scalar = S;
+  using source_type = Source;
   struct Config {
     bool state_dependent = false;
     bool squash_output = false;
@@ -24,7 +25,13 @@ class LatticePlain {
     double log_std_min = -20, log_std_max = 2;  // clamp of the state-dependent log-std when squashed
     HeadInit head{};
     typename Source::Config source{};
+    /// The fields that shape the distribution, by name (checkpoints of deployable policies).
+    template <class F> void fields(F&& f) {
+      f("state_dependent", state_dependent); f("squash_output", squash_output); f("log_std_init", log_std_init);
+      f("epsilon", epsilon); f("log_std_min", log_std_min); f("log_std_max", log_std_max); source.fields(f);
+    }
   };
+  static constexpr const char* name = "LatticePlain";
 
   LatticePlain(Eigen::Index latent_dim, Eigen::Index action_dim, nn::Parameters<S>& p, Rng& rng, Config c = {})
       : config_(c), latent_dim_(latent_dim), action_dim_(action_dim), source_(c.source) {

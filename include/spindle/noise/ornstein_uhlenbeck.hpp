@@ -17,7 +17,10 @@ class OrnsteinUhlenbeckNoise {
   struct Config {
     double theta = 0.15;  // mean-reversion rate (SB3's default)
     double dt = 1e-2;     // time step (SB3's default)
+    /// Every field by name (checkpoints of deployable policies).
+    template <class F> void fields(F&& f) { f("theta", theta); f("dt", dt); }
   };
+  static constexpr const char* name = "ornstein_uhlenbeck";
   explicit OrnsteinUhlenbeckNoise(Config c = {}) : config_(c) {
     if (!(c.theta > 0) || !(c.dt > 0)) throw std::invalid_argument("OrnsteinUhlenbeckNoise: theta and dt must be > 0");
     rho_ = std::exp(-c.theta * c.dt);

@@ -22,7 +22,10 @@ class PinkNoise {
     double exponent = 1.0;      // β: 0 white, 1 pink, 2 red (Brownian)
     Eigen::Index horizon = 1000;  // sequence length: the episode length is a good choice
     double min_frequency = 0.0;   // frequencies below max(this, 1/horizon) are flattened
+    /// Every field by name (checkpoints of deployable policies).
+    template <class F> void fields(F&& f) { f("exponent", exponent); f("horizon", horizon); f("min_frequency", min_frequency); }
   };
+  static constexpr const char* name = "pink";
   explicit PinkNoise(Config c = {}) : config_(c) {
     if (c.horizon < 2) throw std::invalid_argument("PinkNoise: horizon must be at least 2");
     const Eigen::Index T = c.horizon, nf = T / 2 + 1;

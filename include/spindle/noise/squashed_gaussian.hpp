@@ -11,12 +11,18 @@ template <class S, class Source = WhiteNoise<S>>
 class SquashedGaussian {
  public:
   using scalar = S;
+  using source_type = Source;
   struct Config {
     double epsilon = 1e-6;
     double log_std_min = -20, log_std_max = 2;
     HeadInit head{};
     typename Source::Config source{};
+    /// The fields that shape the distribution, by name (checkpoints of deployable policies).
+    template <class F> void fields(F&& f) {
+      f("epsilon", epsilon); f("log_std_min", log_std_min); f("log_std_max", log_std_max); source.fields(f);
+    }
   };
+  static constexpr const char* name = "SquashedGaussian";
 
   SquashedGaussian(Eigen::Index latent_dim, Eigen::Index action_dim, nn::Parameters<S>& p, Rng& rng, Config c = {})
       : config_(c), latent_dim_(latent_dim), action_dim_(action_dim), source_(c.source) {

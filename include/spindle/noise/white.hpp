@@ -10,7 +10,10 @@ namespace spindle::noise {
 /// (pink, Ornstein–Uhlenbeck) keep per-environment state and correlate ξ in time.
 template <class S>
 struct WhiteNoise {
-  struct Config {};
+  static constexpr const char* name = "white";
+  struct Config {
+    template <class F> void fields(F&&) {}
+  };
   WhiteNoise() = default;
   explicit WhiteNoise(Config) {}
   void resize(Eigen::Index /*dim*/, Eigen::Index /*streams*/, Rng&) {}

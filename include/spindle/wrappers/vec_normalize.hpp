@@ -40,6 +40,12 @@ struct VecNormalizeState {
   Eigen::VectorXd returns;  // running discounted return per environment
 };
 
+/// SB3's observation normalisation of one value: clip((x − mean) / √(var + ε), ±clip).
+/// One function for training, predict and deployed policies, so they agree bit for bit.
+inline double normalized_observation(double x, double mean, double var, double epsilon, double clip) noexcept {
+  return std::clamp((x - mean) / std::sqrt(var + epsilon), -clip, clip);
+}
+
 template <class VecEnv>
 class VecNormalize {
  public:
@@ -148,9 +154,9 @@ class VecNormalize {
     returns_ = s.returns;
   }
 
-  /// Exact state (statistics, running returns, the normalised buffers and the wrapped
-  /// environments) for bit-identical checkpoints.
-  void save_state(StateWords& out) const requires requires(const VecEnv& v, StateWords& w) { v.save_state(w); } {
+  /// The statistics and running returns alone (checkpoints of environments that cannot save
+  /// their own state).
+  void save_statistics(StateWords& out) const {
     for (const RunningMeanStd* r : {&obs_rms_, &ret_rms_}) {
       put_word(out, r->count());
       for (Eigen::Index j = 0; j < r->size(); ++j) {
@@ -159,12 +165,8 @@ class VecNormalize {
       }
     }
     for (Eigen::Index i = 0; i < returns_.size(); ++i) put_word(out, returns_(i));
-    for (const auto* buffer : {&observations_, &final_observations_})
-      for (std::size_t i = 0; i < buffer->size(); ++i) put_word(out, static_cast<double>(buffer->data()[i]));
-    for (std::size_t i = 0; i < rewards_.size(); ++i) put_word(out, static_cast<double>(rewards_.data()[i]));
-    venv_.save_state(out);
   }
-  void load_state(StateReader& in) requires requires(VecEnv& v, StateReader& r) { v.load_state(r); } {
+  void load_statistics(StateReader& in) {
     for (RunningMeanStd* r : {&obs_rms_, &ret_rms_}) {
       const double count = in.real();
       Eigen::VectorXd mean(r->size()), var(r->size());
@@ -175,6 +177,19 @@ class VecNormalize {
       r->set(std::move(mean), std::move(var), count);
     }
     for (Eigen::Index i = 0; i < returns_.size(); ++i) returns_(i) = in.real();
+  }
+
+  /// Exact state (statistics, running returns, the normalised buffers and the wrapped
+  /// environments) for bit-identical checkpoints.
+  void save_state(StateWords& out) const requires requires(const VecEnv& v, StateWords& w) { v.save_state(w); } {
+    save_statistics(out);
+    for (const auto* buffer : {&observations_, &final_observations_})
+      for (std::size_t i = 0; i < buffer->size(); ++i) put_word(out, static_cast<double>(buffer->data()[i]));
+    for (std::size_t i = 0; i < rewards_.size(); ++i) put_word(out, static_cast<double>(rewards_.data()[i]));
+    venv_.save_state(out);
+  }
+  void load_state(StateReader& in) requires requires(VecEnv& v, StateReader& r) { v.load_state(r); } {
+    load_statistics(in);
     for (auto* buffer : {&observations_, &final_observations_})
       for (std::size_t i = 0; i < buffer->size(); ++i) buffer->data()[i] = static_cast<Scalar>(in.real());
     for (std::size_t i = 0; i < rewards_.size(); ++i) rewards_.data()[i] = static_cast<Scalar>(in.real());
@@ -218,9 +233,7 @@ class VecNormalize {
     for (Eigen::Index j = 0; j < in.cols(); ++j) {
       const double x = static_cast<double>(in(0, j));
       out(0, j) = static_cast<Scalar>(
-          config_.norm_obs
-              ? std::clamp((x - mean(j)) / std::sqrt(var(j) + config_.epsilon), -config_.clip_obs, config_.clip_obs)
-              : x);
+          config_.norm_obs ? normalized_observation(x, mean(j), var(j), config_.epsilon, config_.clip_obs) : x);
     }
   }
 
