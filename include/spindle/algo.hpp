@@ -1,5 +1,6 @@
 #pragma once
-// Learning algorithms over any Environment and any exploration-noise head.
+/// @file
+/// Learning algorithms over any Environment and any exploration-noise head.
 #include "algo/common.hpp"
 #include "algo/ppo.hpp"
 #include "algo/replay_buffer.hpp"

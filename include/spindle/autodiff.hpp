@@ -1,5 +1,6 @@
 #pragma once
-// Reverse-mode automatic differentiation over Eigen (features × batch, column-major).
+/// @file
+/// Reverse-mode automatic differentiation over Eigen (features × batch, column-major).
 #include "autodiff/activation.hpp"
 #include "autodiff/arena.hpp"
 #include "autodiff/conv.hpp"

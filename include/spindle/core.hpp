@@ -1,5 +1,6 @@
 #pragma once
-// spindle core: random generator, spaces, the Environment concept, vector environments.
+/// @file
+/// spindle core: random generator, spaces, the Environment concept, vector environments.
 #include "core/box.hpp"
 #include "core/environment.hpp"
 #include "core/episode_guard.hpp"

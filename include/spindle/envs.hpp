@@ -1,5 +1,6 @@
 #pragma once
-// Classic-control environments written from their published equations.
+/// @file
+/// Classic-control environments written from their published equations.
 #include "envs/cartpole.hpp"
 #include "envs/mountain_car.hpp"
 #include "envs/pendulum.hpp"

@@ -1,4 +1,5 @@
 #pragma once
-// Files: .npz archives and versioned, atomically written checkpoints.
+/// @file
+/// Files: .npz archives and versioned, atomically written checkpoints.
 #include "io/checkpoint.hpp"
 #include "io/npz.hpp"

@@ -1,4 +1,5 @@
 #pragma once
-// Logging: the live progress line.
+/// @file
+/// Logging: the live progress line and CSV logs.
 #include "log/csv.hpp"
 #include "log/progress.hpp"

@@ -1,5 +1,6 @@
 #pragma once
-// Neural-network building blocks on the autodiff tape: parameters, layers, MLPs, optimisers.
+/// @file
+/// Neural-network building blocks on the autodiff tape: parameters, layers, MLPs, optimisers.
 #include "nn/init.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"

@@ -1,6 +1,7 @@
 #pragma once
-// Exploration noise: distributions over actions on top of a policy's last hidden layer,
-// and the noise sources that correlate exploration in time.
+/// @file
+/// Exploration noise: distributions over actions on top of a policy's last hidden layer,
+/// and the noise sources that correlate exploration in time.
 #include "noise/common.hpp"
 #include "noise/diag_gaussian.hpp"
 #include "noise/gsde.hpp"

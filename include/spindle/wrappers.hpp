@@ -1,5 +1,6 @@
 #pragma once
-// Environment wrappers (single environment) and VecNormalize (vector environment).
+/// @file
+/// Environment wrappers (single environment) and VecNormalize (vector environment).
 #include "wrappers/episode_statistics.hpp"
 #include "wrappers/rescale_action.hpp"
 #include "wrappers/time_limit.hpp"
