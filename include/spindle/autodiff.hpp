@@ -8,6 +8,7 @@
 #include "autodiff/gaussian.hpp"
 #include "autodiff/gradcheck.hpp"
 #include "autodiff/linalg.hpp"
+#include "autodiff/recurrent.hpp"
 #include "autodiff/reduce.hpp"
 #include "autodiff/shape.hpp"
 #include "autodiff/tape.hpp"

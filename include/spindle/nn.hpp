@@ -1,8 +1,9 @@
 #pragma once
 /// @file
-/// Neural-network building blocks on the autodiff tape: parameters, layers, MLPs, optimisers.
+/// Neural-network building blocks on the autodiff tape: parameters, layers, MLPs, LSTM/GRU layers, optimisers.
 #include "nn/init.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
 #include "nn/parameters.hpp"
+#include "nn/recurrent.hpp"
 #include "nn/serialize.hpp"
