@@ -71,3 +71,27 @@ TEST_CASE("EpisodeStatistics records return and length of each finished episode"
   CHECK(env.last_episode()->episode_return == doctest::Approx(sum).epsilon(1e-6));
   CHECK(env.episodes_completed() == 1);
 }
+
+TEST_CASE("SelectObservation hides components: PendulumNoVel observes (cos θ, sin θ), CartPoleNoVel (x, θ)") {
+  static_assert(spindle::check_environment<spindle::envs::PendulumNoVel>());
+  static_assert(spindle::envs::PendulumNoVel::obs_dim == 2);
+  static_assert(spindle::SavableEnvironment<spindle::envs::PendulumNoVel>);
+  static_assert(spindle::StatefulEnvironment<spindle::envs::CartPoleNoVel>);
+  spindle::envs::PendulumNoVel env;
+  Pendulum full;
+  spindle::Rng a(3), b(3);
+  const auto o = env.reset(a);
+  const auto f = full.reset(b);
+  CHECK(o(0) == f(0));
+  CHECK(o(1) == f(1));
+  for (int t = 0; t < 10; ++t) {
+    const auto s = env.step(Eigen::Matrix<float, 1, 1>(0.7f));
+    const auto g = full.step(Eigen::Matrix<float, 1, 1>(0.7f));
+    REQUIRE(s.observation == g.observation.head<2>());
+    REQUIRE(s.reward == g.reward);
+  }
+  spindle::envs::CartPoleNoVel cart;
+  const auto c = cart.set_state(Eigen::Vector4d(0.1, 0.2, 0.03, 0.4));
+  CHECK(c(0) == 0.1f);
+  CHECK(c(1) == 0.03f);
+}
