@@ -183,3 +183,62 @@ TEST_CASE("LSTM and GRU layers: a training pass allocates nothing once warmed up
                            t.constant(Eigen::MatrixXf::Zero(8, 4))),
                   shape_error);
 }
+
+TEST_CASE("lstm_sequence: the same values as step-by-step cells, and BPTT gradients with episode starts (gradcheck)") {
+  Rng rng(6);
+  const Eigen::Index I = 3, H = 4, B = 3, T = 5;
+  MatrixXd masks = MatrixXd::Ones(1, B * T);
+  masks(0, 0 * B + 1) = 0;  // env 1 starts an episode at step 0
+  masks(0, 2 * B + 0) = 0;  // env 0 at step 2
+  masks(0, 4 * B + 2) = 0;  // env 2 at step 4
+  const MatrixXd X = random(I, B * T, rng), Wih = random(4 * H, I, rng, 0.5), Whh = random(4 * H, H, rng, 0.5);
+  const MatrixXd b = random(4 * H, 1, rng, 0.5), hc0 = random(2 * H, B, rng), R = random(H, B * T, rng);
+
+  // Values: one node against the composition of cells with masks.
+  Tape<double> t;
+  const Var<double> seq = lstm_sequence(linear(t.constant(X), t.constant(Wih), t.constant(b)), t.constant(Whh),
+                                        t.constant(hc0), t.constant(masks));
+  Var<double> h = slice_rows(t.constant(hc0), 0, H), c = slice_rows(t.constant(hc0), H, H);
+  for (Eigen::Index s = 0; s < T; ++s) {
+    const Var<double> m = t.constant(masks.middleCols(s * B, B));
+    const Var<double> gates = linear(t.constant(X.middleCols(s * B, B)), t.constant(Wih), t.constant(b)) +
+                              matmul(t.constant(Whh), h * m);
+    const Var<double> hc = lstm_cell(gates, c * m);
+    h = slice_rows(hc, 0, H);
+    c = slice_rows(hc, H, H);
+    CHECK((seq.value().middleCols(s * B, B) - h.value()).cwiseAbs().maxCoeff() < 1e-12);
+  }
+
+  const auto r = gradcheck(
+      [&](Tape<double>& tt, std::span<const Var<double>> v) {
+        const Var<double> out = lstm_sequence(linear(v[0], v[1], v[3]), v[2], v[4], tt.constant(masks));
+        return sum(out * tt.constant(R));
+      },
+      {X, Wih, Whh, b, hc0});
+  CHECK(r.max_relative_error < 1e-7);
+}
+
+TEST_CASE("lstm_sequence: a training pass allocates nothing once warmed up; wrong shapes throw") {
+  Rng rng(7);
+  nn::Parameters<float> p;
+  const nn::Lstm lstm = nn::Lstm::create(p, "lstm.", 3, 16, rng);
+  const Eigen::MatrixXf X = Eigen::MatrixXf::Random(3, 8 * 12), hc0 = Eigen::MatrixXf::Zero(32, 8),
+                        masks = Eigen::MatrixXf::Ones(1, 8 * 12);
+  Tape<float> t;
+  auto pass = [&] {
+    t.clear();
+    p.zero_grad();
+    const Var<float> xproj = lstm.input_projection(p, t.view(X.data(), 3, 96));
+    const Var<float> out = lstm_sequence(xproj, p.on(t, lstm.weight_hh), t.view(hc0.data(), 32, 8), t.view(masks.data(), 1, 96));
+    t.backward(sum(out));
+  };
+  pass();
+  const auto before = spindle_test::allocations();
+  pass();
+  CHECK(spindle_test::allocations() == before);
+  CHECK(p.grad(lstm.weight_hh).norm() > 0.0f);
+  t.clear();
+  CHECK_THROWS_AS(lstm_sequence(t.constant(Eigen::MatrixXf::Zero(64, 95)), t.constant(Eigen::MatrixXf::Zero(64, 16)),
+                                t.constant(Eigen::MatrixXf::Zero(32, 8)), t.constant(Eigen::MatrixXf::Zero(1, 95))),
+                  shape_error);
+}

@@ -25,32 +25,56 @@ Scalar logistic(Scalar x) noexcept {
   return Scalar(1) / (Scalar(1) + std::exp(-x));
 }
 
+// One column of an LSTM step: gates g (4H pre-activations), incoming cell c → activated gates
+// (act, 4H), c', tanh(c'), h'. Column by column, so that a value's bits do not depend on the
+// batch it is computed in (acting with one environment and training on a batch agree).
+template <class Scalar>
+void lstm_column(Eigen::Index H, const Scalar* g, const Scalar* c, Scalar* act, Scalar* c_out, Scalar* tanh_out,
+                 Scalar* h_out) noexcept {
+  using Array = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
+  using In = Eigen::Map<const Array>;
+  using Out = Eigen::Map<Array>;
+  Out a(act, 4 * H);
+  a.head(2 * H) = (Scalar(1) + (-In(g, 2 * H)).exp()).inverse();
+  a.segment(2 * H, H) = In(g + 2 * H, H).tanh();
+  a.tail(H) = (Scalar(1) + (-In(g + 3 * H, H)).exp()).inverse();
+  Out cn(c_out, H), tc(tanh_out, H), h(h_out, H);
+  cn = a.segment(H, H) * In(c, H) + a.head(H) * a.segment(2 * H, H);
+  tc = cn.tanh();
+  h = a.tail(H) * tc;
+}
+
+// Backward of one column: dh, dc (gradients of h', c'), the forward's act and tanh(c'), the
+// incoming c → d gates (4H) and d c_in.
+template <class Scalar>
+void lstm_column_backward(Eigen::Index H, const Scalar* dh_p, const Scalar* dc_p, const Scalar* act, const Scalar* tanh_c,
+                          const Scalar* c_in, Scalar* d_gates, Scalar* d_c) noexcept {
+  using Array = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
+  using In = Eigen::Map<const Array>;
+  const In dh(dh_p, H), a(act, 4 * H), tc(tanh_c, H), c(c_in, H);
+  const auto i = a.head(H), f = a.segment(H, H), g = a.segment(2 * H, H), o = a.tail(H);
+  Eigen::Map<Array> dg(d_gates, 4 * H);
+  auto dc = dg.segment(H, H);  // the total dL/dc' is parked in the f slot, overwritten last
+  dc = In(dc_p, H) + dh * o * (Scalar(1) - tc * tc);
+  dg.head(H) = dc * g * i * (Scalar(1) - i);
+  dg.segment(2 * H, H) = dc * i * (Scalar(1) - g * g);
+  dg.tail(H) = dh * tc * o * (Scalar(1) - o);
+  if (d_c) Eigen::Map<Array>(d_c, H) = dc * f;
+  dc = dc * c * f * (Scalar(1) - f);
+}
+
 // aux holds the activated gates (4H × B: σ(i), σ(f), tanh(g), σ(o)) and tanh(c') (H × B).
 template <class Scalar>
 void lstm_cell_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   const Eigen::Index H = n.rows / 2, B = n.cols;
-  const ConstMatrixMap<Scalar> grad(n.grad, n.rows, B);
-  const ConstMatrixMap<Scalar> act(n.aux, 4 * H, B), tanh_c(n.aux + 4 * H * B, H, B);
-  const ConstMatrixMap<Scalar> c_prev(t.node(n.input[1]).value, H, B);
+  const Scalar* c_prev = t.node(n.input[1]).value;
   const bool want_gates = t.needs_grad(n.input[0]), want_c = t.needs_grad(n.input[1]);
-  Scalar* d_gates = want_gates ? t.scratch(static_cast<std::size_t>(4 * H * B)) : nullptr;
+  Scalar* d_gates = t.scratch(static_cast<std::size_t>(4 * H * B));
   Scalar* d_c = want_c ? t.scratch(static_cast<std::size_t>(H * B)) : nullptr;
   for (Eigen::Index b = 0; b < B; ++b)
-    for (Eigen::Index k = 0; k < H; ++k) {
-      const Scalar i = act(k, b), f = act(H + k, b), g = act(2 * H + k, b), o = act(3 * H + k, b);
-      const Scalar tc = tanh_c(k, b);
-      const Scalar dh = grad(k, b);
-      const Scalar dc = grad(H + k, b) + dh * o * (Scalar(1) - tc * tc);
-      if (d_gates) {
-        Scalar* col = d_gates + b * 4 * H;
-        col[k] = dc * g * i * (Scalar(1) - i);
-        col[H + k] = dc * c_prev(k, b) * f * (Scalar(1) - f);
-        col[2 * H + k] = dc * i * (Scalar(1) - g * g);
-        col[3 * H + k] = dh * tc * o * (Scalar(1) - o);
-      }
-      if (d_c) d_c[b * H + k] = dc * f;
-    }
-  if (d_gates) t.accumulate(n.input[0], ConstMatrixMap<Scalar>(d_gates, 4 * H, B));
+    lstm_column_backward(H, n.grad + b * 2 * H, n.grad + b * 2 * H + H, n.aux + b * 4 * H, n.aux + 4 * H * B + b * H,
+                         c_prev + b * H, d_gates + b * 4 * H, d_c ? d_c + b * H : nullptr);
+  if (want_gates) t.accumulate(n.input[0], ConstMatrixMap<Scalar>(d_gates, 4 * H, B));
   if (d_c) t.accumulate(n.input[1], ConstMatrixMap<Scalar>(d_c, H, B));
 }
 
@@ -107,28 +131,133 @@ Var<Scalar> lstm_cell(Var<Scalar> gates, Var<Scalar> c) {
   Node<Scalar>& n = t.node(id);
   n.input[0] = gates.id;
   n.input[1] = c.id;
-  n.aux = grad && t.grad_enabled() ? t.scratch(static_cast<std::size_t>(5 * H * B)) : nullptr;
+  // The activations are kept for backward; without gradients they go to a scratch column.
+  n.aux = t.scratch(static_cast<std::size_t>(grad && t.grad_enabled() ? 5 * H * B : 5 * H));
   if (n.requires_grad) n.backward = &detail::lstm_cell_backward<Scalar>;
-  const auto g = t.value(gates.id);
-  const auto c_prev = t.value(c.id);
-  auto out = t.value(id);
-  for (Eigen::Index b = 0; b < B; ++b)
-    for (Eigen::Index k = 0; k < H; ++k) {
-      const Scalar i = detail::logistic(g(k, b)), f = detail::logistic(g(H + k, b));
-      const Scalar gg = std::tanh(g(2 * H + k, b)), o = detail::logistic(g(3 * H + k, b));
-      const Scalar c_new = f * c_prev(k, b) + i * gg;
-      const Scalar tc = std::tanh(c_new);
-      out(k, b) = o * tc;
-      out(H + k, b) = c_new;
-      if (n.aux) {
-        Scalar* col = n.aux + b * 4 * H;
-        col[k] = i;
-        col[H + k] = f;
-        col[2 * H + k] = gg;
-        col[3 * H + k] = o;
-        n.aux[4 * H * B + b * H + k] = tc;
+  const Scalar* g = t.node(gates.id).value;
+  const Scalar* c_prev = t.node(c.id).value;
+  Scalar* out = t.node(id).value;
+  const bool keep = grad && t.grad_enabled();
+  for (Eigen::Index b = 0; b < B; ++b) {
+    Scalar* act = n.aux + (keep ? b * 4 * H : 0);
+    Scalar* tanh_c = n.aux + (keep ? 4 * H * B + b * H : 4 * H);
+    detail::lstm_column(H, g + b * 4 * H, c_prev + b * H, act, out + b * 2 * H + H, tanh_c, out + b * 2 * H);
+  }
+  return {&t, id};
+}
+
+namespace detail {
+
+// Buffers of lstm_sequence kept from forward for backward, in one scratch block (aux):
+// h_in, c_in (the masked incoming states, H × T·B each), act (4H × T·B), tanh(c') (H × T·B).
+template <class Scalar>
+void lstm_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
+  const Eigen::Index H = n.rows, TB = n.cols, B = n.index[0], T = TB / B;
+  const Scalar* h_in = n.aux;
+  const Scalar* c_in = h_in + H * TB;
+  const Scalar* act = c_in + H * TB;
+  const Scalar* tanh_c = act + 4 * H * TB;
+  const Scalar* masks = t.node(n.input[3]).value;
+  const ConstMatrixMap<Scalar> W(t.node(n.input[1]).value, 4 * H, H);
+  Scalar* dG = t.scratch(static_cast<std::size_t>(4 * H * TB));
+  Scalar* carry = t.scratch(static_cast<std::size_t>(4 * H * B));  // dh, dc into the next step's inputs; dh_in, dc_in
+  MatrixMap<Scalar> dh(carry, H, B), dc(carry + H * B, H, B), dh_in(carry + 2 * H * B, H, B), dc_in(carry + 3 * H * B, H, B);
+  dh.setZero();
+  dc.setZero();
+  for (Eigen::Index s = T - 1; s >= 0; --s) {
+    const Eigen::Index c0 = s * B;
+    dh += ConstMatrixMap<Scalar>(n.grad + c0 * H, H, B);
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const Eigen::Index col = c0 + b;
+      lstm_column_backward(H, dh.data() + b * H, dc.data() + b * H, act + col * 4 * H, tanh_c + col * H, c_in + col * H,
+                           dG + col * 4 * H, dc_in.data() + b * H);
+    }
+    product_into(dh_in, false, W.transpose(), ConstMatrixMap<Scalar>(dG + c0 * 4 * H, 4 * H, B));
+    // The incoming state was masked: no gradient flows past an episode start.
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const Scalar m = masks[c0 + b];
+      dh.col(b) = dh_in.col(b) * m;
+      dc.col(b) = dc_in.col(b) * m;
+    }
+  }
+  const ConstMatrixMap<Scalar> G(dG, 4 * H, TB);
+  if (t.needs_grad(n.input[0])) t.accumulate(n.input[0], G);
+  if (t.needs_grad(n.input[1]))
+    t.accumulate_with(n.input[1], [&](MatrixMap<Scalar> g, bool acc) {
+      product_into(g, acc, G, ConstMatrixMap<Scalar>(h_in, H, TB).transpose());
+    });
+  if (t.needs_grad(n.input[2]))
+    t.accumulate_with(n.input[2], [&](MatrixMap<Scalar> g, bool acc) {
+      if (acc) {
+        g.topRows(H) += dh;
+        g.bottomRows(H) += dc;
+      } else {
+        g.topRows(H) = dh;
+        g.bottomRows(H) = dc;
+      }
+    });
+}
+
+}  // namespace detail
+
+/// A whole LSTM sequence as one node, backpropagation through time inside it:
+/// `xproj` = W_ih x + b_ih + b_hh for every step (4H × T·B; step s in columns [s·B, (s+1)·B)),
+/// `W_hh` (4H × H), the initial state `hc0` = [h0; c0] (2H × B), and `masks` (1 × T·B): where
+/// it is 0 the incoming state of that column is zeroed (an episode starts there). Returns the
+/// hidden state after every step, H × T·B. One GEMM per step forward and backward, and one for
+/// W_hh's gradient over the whole sequence; the same bits per column as lstm_cell.
+template <class Scalar>
+Var<Scalar> lstm_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> hc0, Var<Scalar> masks) {
+  const Eigen::Index H = W_hh.cols(), B = hc0.cols(), TB = xproj.cols();
+  if (W_hh.rows() != 4 * H) throw_shape_error("lstm_sequence", "W_hh", 4 * H, H, W_hh.rows(), W_hh.cols());
+  if (hc0.rows() != 2 * H) throw_shape_error("lstm_sequence", "hc0", 2 * H, B, hc0.rows(), hc0.cols());
+  if (B == 0 || TB % B != 0 || xproj.rows() != 4 * H)
+    throw_shape_error("lstm_sequence", "xproj (4H × T·B)", 4 * H, TB - TB % (B > 0 ? B : 1), xproj.rows(), xproj.cols());
+  if (masks.rows() != 1 || masks.cols() != TB) throw_shape_error("lstm_sequence", "masks", 1, TB, masks.rows(), masks.cols());
+  Tape<Scalar>& t = *xproj.tape;
+  const bool grad = t.needs_grad(xproj.id) || t.needs_grad(W_hh.id) || t.needs_grad(hc0.id);
+  const int id = t.push(H, TB, grad);
+  Node<Scalar>& n = t.node(id);
+  n.input[0] = xproj.id;
+  n.input[1] = W_hh.id;
+  n.input[2] = hc0.id;
+  n.input[3] = masks.id;
+  n.index[0] = B;
+  n.aux = t.scratch(static_cast<std::size_t>(7 * H * TB + 4 * H * B));
+  if (n.requires_grad) n.backward = &detail::lstm_sequence_backward<Scalar>;
+  Scalar* h_in = n.aux;
+  Scalar* c_in = h_in + H * TB;
+  Scalar* act = c_in + H * TB;
+  Scalar* tanh_c = act + 4 * H * TB;
+  Scalar* gates = tanh_c + H * TB;  // 4H × B
+  Scalar* out = t.node(id).value;
+  const Scalar* x = t.node(xproj.id).value;
+  const Scalar* m = t.node(masks.id).value;
+  const ConstMatrixMap<Scalar> W(t.node(W_hh.id).value, 4 * H, H);
+  const ConstMatrixMap<Scalar> start(t.node(hc0.id).value, 2 * H, B);
+  const Eigen::Index T = TB / B;
+  for (Eigen::Index s = 0; s < T; ++s) {
+    const Eigen::Index c0 = s * B;
+    for (Eigen::Index b = 0; b < B; ++b) {  // the incoming state, masked
+      const Eigen::Index col = c0 + b;
+      const Scalar mk = m[col];
+      const Scalar* h = s == 0 ? start.data() + b * 2 * H : out + (col - B) * H;
+      Scalar* ci = c_in + col * H;  // for s > 0 the previous step parked its c' here
+      for (Eigen::Index k = 0; k < H; ++k) {
+        h_in[col * H + k] = h[k] * mk;
+        ci[k] = (s == 0 ? start(H + k, b) : ci[k]) * mk;
       }
     }
+    MatrixMap<Scalar> G(gates, 4 * H, B);
+    G = ConstMatrixMap<Scalar>(x + c0 * 4 * H, 4 * H, B);
+    detail::product_into(G, true, W, ConstMatrixMap<Scalar>(h_in + c0 * H, H, B));
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const Eigen::Index col = c0 + b;
+      // c' goes to the next step's c_in slot (read there before being masked); the last step's is not needed.
+      Scalar* c_next = s + 1 < T ? c_in + (col + B) * H : tanh_c + col * H;
+      detail::lstm_column(H, gates + b * 4 * H, c_in + col * H, act + col * 4 * H, c_next, tanh_c + col * H, out + col * H);
+    }
+  }
   return {&t, id};
 }
 

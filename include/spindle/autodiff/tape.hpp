@@ -43,7 +43,7 @@ struct Node {
   Scalar* grad = nullptr;  // null when no gradient flows here
   Scalar* aux = nullptr;   // extra buffer an operation may keep for its backward pass
   Eigen::Index rows = 0, cols = 0;
-  int input[3] = {-1, -1, -1};
+  int input[4] = {-1, -1, -1, -1};
   Scalar param[2] = {0, 0};           // scalar settings (clamp bounds, scale, ...)
   Eigen::Index index[2] = {0, 0};     // integer settings (slice offsets, ...)
   int tag = 0;                        // operation-specific choice (activation, ...)
