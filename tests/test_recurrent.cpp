@@ -208,6 +208,7 @@ TEST_CASE("lstm_sequence: the same values as step-by-step cells, and BPTT gradie
     c = slice_rows(hc, H, H);
     CHECK((seq.value().middleCols(s * B, B) - h.value()).cwiseAbs().maxCoeff() < 1e-12);
   }
+  CHECK((lstm_final_cell(seq) - c.value()).cwiseAbs().maxCoeff() < 1e-12);
 
   const auto r = gradcheck(
       [&](Tape<double>& tt, std::span<const Var<double>> v) {

@@ -204,8 +204,8 @@ void lstm_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
 /// `xproj` = W_ih x + b_ih + b_hh for every step (4H × T·B; step s in columns [s·B, (s+1)·B)),
 /// `W_hh` (4H × H), the initial state `hc0` = [h0; c0] (2H × B), and `masks` (1 × T·B): where
 /// it is 0 the incoming state of that column is zeroed (an episode starts there). Returns the
-/// hidden state after every step, H × T·B. One GEMM per step forward and backward, and one for
-/// W_hh's gradient over the whole sequence; the same bits per column as lstm_cell.
+/// hidden state after every step, H × T·B (the last step's cell state: lstm_final_cell). One GEMM
+/// per step forward and backward, and one for W_hh's gradient over the whole sequence.
 template <class Scalar>
 Var<Scalar> lstm_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> hc0, Var<Scalar> masks) {
   const Eigen::Index H = W_hh.cols(), B = hc0.cols(), TB = xproj.cols();
@@ -223,7 +223,7 @@ Var<Scalar> lstm_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> hc0, 
   n.input[2] = hc0.id;
   n.input[3] = masks.id;
   n.index[0] = B;
-  n.aux = t.scratch(static_cast<std::size_t>(7 * H * TB + 4 * H * B));
+  n.aux = t.scratch(static_cast<std::size_t>(7 * H * TB + 5 * H * B));
   if (n.requires_grad) n.backward = &detail::lstm_sequence_backward<Scalar>;
   Scalar* h_in = n.aux;
   Scalar* c_in = h_in + H * TB;
@@ -253,12 +253,21 @@ Var<Scalar> lstm_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> hc0, 
     detail::product_into(G, true, W, ConstMatrixMap<Scalar>(h_in + c0 * H, H, B));
     for (Eigen::Index b = 0; b < B; ++b) {
       const Eigen::Index col = c0 + b;
-      // c' goes to the next step's c_in slot (read there before being masked); the last step's is not needed.
-      Scalar* c_next = s + 1 < T ? c_in + (col + B) * H : tanh_c + col * H;
+      // c' goes to the next step's c_in slot (masked there); the last step's to the final-cell slot.
+      Scalar* c_next = s + 1 < T ? c_in + (col + B) * H : gates + 4 * H * B + b * H;
       detail::lstm_column(H, gates + b * 4 * H, c_in + col * H, act + col * 4 * H, c_next, tanh_c + col * H, out + col * H);
     }
   }
   return {&t, id};
+}
+
+/// The cell state after the last step of an lstm_sequence result (H × B; valid until the tape is
+/// cleared): with the last step's hidden state, what carries the sequence on.
+template <class Scalar>
+ConstMatrixMap<Scalar> lstm_final_cell(Var<Scalar> sequence) {
+  const Node<Scalar>& n = sequence.tape->node(sequence.id);
+  const Eigen::Index H = n.rows, TB = n.cols, B = n.index[0];
+  return {n.aux + 7 * H * TB + 4 * H * B, H, B};
 }
 
 /// One GRU step's elementwise part: the input projection `xproj` = W_ih x + b_ih and the hidden

@@ -1,0 +1,641 @@
+#pragma once
+/// @file
+/// Recurrent PPO with sb3-contrib's RecurrentPPO semantics: LSTM policy and critic, hidden
+/// states carried across steps and reset at episode starts, minibatches made of whole
+/// sequences. One file, top to bottom: configuration, networks, collecting a rollout (with the
+/// hidden states of every step), advantages, the sequence minibatches and the masked clipped-
+/// surrogate update, evaluation that carries the state, checkpoints.
+///
+///   spindle::algo::RecurrentPpo<spindle::envs::PendulumNoVel, spindle::noise::Gsde<float>> ppo(
+///       {}, {.ppo = {.learning_rate = 1e-3, .n_steps = 1024, ...}, .lstm_hidden_size = 64});
+///   ppo.learn(100'000);
+///
+/// Networks (sb3-contrib's MlpLstmPolicy): observation → LSTM(lstm_hidden_size) → MLP
+/// (ppo.policy_hidden) → the noise head's latent; the critic has its own LSTM
+/// (enable_critic_lstm, the default) or reads a linear layer of the observation, then an MLP
+/// (ppo.value_hidden) → V. LSTM weights keep PyTorch's initialisation; the MLPs and heads get
+/// SB3's orthogonal one when ppo.ortho_init.
+///
+/// Sequences (sb3-contrib's RecurrentRolloutBuffer): the rollout is read environment by
+/// environment, rotated by a random offset each epoch and cut into minibatches of batch_size
+/// samples; inside a minibatch a sequence starts at an episode start, at an environment's
+/// first step or at the minibatch's start, from the hidden state stored for that step.
+/// Sequences are padded to the longest, and the losses average over real samples only.
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../autodiff.hpp"
+#include "../core/environment.hpp"
+#include "../core/state_words.hpp"
+#include "../core/vector_env.hpp"
+#include "../io/checkpoint.hpp"
+#include "../log/csv.hpp"
+#include "../log/progress.hpp"
+#include "../nn/mlp.hpp"
+#include "../nn/optim.hpp"
+#include "../nn/recurrent.hpp"
+#include "../nn/serialize.hpp"
+#include "../noise/diag_gaussian.hpp"
+#include "../noise/schedule.hpp"
+#include "../wrappers/vec_normalize.hpp"
+#include "common.hpp"
+#include "ppo.hpp"
+#include "rollout_buffer.hpp"
+
+namespace spindle::algo {
+
+struct RecurrentPpoConfig {
+  PpoConfig ppo{};                      // every PPO setting (SB3 names); the hidden sizes are the MLPs after the LSTMs
+  Eigen::Index lstm_hidden_size = 256;  // sb3-contrib's default
+  bool enable_critic_lstm = true;       // false: the critic reads Linear(observation) instead of an LSTM
+};
+
+/// The actor's recurrent state for predict(): [h; c] (2·lstm_hidden_size), zero at the start.
+template <class S>
+struct RecurrentState {
+  Eigen::Matrix<S, Eigen::Dynamic, 1> hc;
+};
+
+template <Environment Env, noise::NoiseHead Head = noise::DiagGaussian<float>>
+class RecurrentPpo {
+ public:
+  using S = typename Head::scalar;
+  using Matrix = autodiff::Matrix<S>;
+  using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  using Tape = autodiff::Tape<S>;
+  using Var = autodiff::Var<S>;
+  using Envs = VecNormalize<VectorEnv<Env>>;
+  using Hooks = typename Ppo<Env, Head>::Hooks;
+
+  RecurrentPpo(const Env& prototype, RecurrentPpoConfig config = {}, typename Head::Config head_config = {})
+      : config_(validated(config)),
+        ppo_(config_.ppo),
+        envs_(VectorEnv<Env>(ppo_.n_envs, prototype, {.n_threads = ppo_.n_threads}),
+              {.norm_obs = ppo_.normalize_observations, .norm_reward = ppo_.normalize_rewards,
+               .clip_obs = ppo_.clip_obs, .clip_reward = ppo_.clip_reward, .gamma = ppo_.gamma}),
+        eval_env_(prototype),
+        obs_dim_(envs_.observation_size()),
+        act_dim_(envs_.action_size()),
+        H_(config_.lstm_hidden_size),
+        rng_(ppo_.seed, /*stream=*/0x2ECu),
+        buffer_(ppo_.n_steps, ppo_.n_envs, obs_dim_, act_dim_),
+        head_(build_networks(head_config)),
+        optimizer_(policy_, {.lr = ppo_.learning_rate(1.0), .eps = 1e-5, .max_grad_norm = ppo_.max_grad_norm,
+                             .on_non_finite = ppo_.on_non_finite_gradient}) {
+    static_assert(std::is_same_v<scalar_t<Env>, S>, "RecurrentPpo: the environment's scalar and the noise head's scalar differ");
+    const auto box = envs_.action_space();
+    to_env_action_ = ActionMap<S>(box.low, box.high);
+    if (!ppo_.csv_path.empty())
+      csv_ = log::CsvLog(ppo_.csv_path, {"steps", "episode", "episode_return", "episode_length", "policy_loss", "value_loss",
+                                         "entropy_loss", "approx_kl", "clip_fraction", "steps_per_second"});
+    const Eigen::Index n = ppo_.n_envs;
+    env_actions_.resize(n, act_dim_);
+    episode_starts_ = Vector::Ones(n);
+    bad_observation_.assign(static_cast<std::size_t>(n), 0);
+    hc_pi_ = Matrix::Zero(2 * H_, n);
+    hc_vf_ = Matrix::Zero(2 * H_, n);
+    states_pi_.resize(2 * H_, buffer_.total());
+    states_vf_.resize(2 * H_, buffer_.total());
+    masks_.resize(1, n);
+  }
+
+  // ------------------------------------------------------------------ training
+  /// Collects rollouts of n_steps × n_envs and updates after each, until `total_timesteps`
+  /// environment steps have been taken (schedules run over this call, as in Ppo).
+  void learn(long total_timesteps) {
+    if (!started_) start();
+    log::Progress progress(total_timesteps);
+    while (num_timesteps_ < total_timesteps) {
+      collect_rollout();
+      train(1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(total_timesteps));
+      if (ppo_.progress) progress.update(num_timesteps_, recent_return_.value);
+    }
+    if (ppo_.progress) progress.finish(num_timesteps_, recent_return_.value);
+  }
+
+  /// Mean undiscounted return of `episodes` deterministic episodes on a separate environment
+  /// (reset as Ppo::evaluate does); the recurrent state starts at zero in each episode.
+  double evaluate(int episodes, std::uint64_t seed = 12345) {
+    if (episodes <= 0) throw std::invalid_argument("evaluate: the number of episodes must be positive");
+    Rng rng(seed, /*stream=*/0xE7A1);
+    RecurrentState<S> state;
+    observation_t<Env> obs;
+    action_t<Env> action;
+    if constexpr (Env::act_dim == spindle::dynamic) action.resize(spindle::action_size(eval_env_));
+    double total = 0;
+    for (int e = 0; e < episodes; ++e) {
+      obs = eval_env_.reset(rng);
+      bool first = true;
+      for (bool done = false; !done; first = false) {
+        predict(obs, action, state, first);
+        const auto step = eval_env_.step(action);
+        total += static_cast<double>(step.reward);
+        obs = step.observation;
+        done = step.terminated || step.truncated;
+      }
+    }
+    return total / episodes;
+  }
+
+  /// The deterministic action for one raw observation, carrying `state` (reset it with
+  /// episode_start = true at the first step of an episode), as sb3-contrib's predict.
+  template <class Obs, class Act>
+  void predict(const Obs& observation, Act& action, RecurrentState<S>& state, bool episode_start) {
+    predict_.load(observation, obs_dim_);
+    Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>> row(predict_.observation.data(), 1, obs_dim_);
+    envs_.normalize_observations(row, row);
+    if (state.hc.size() != 2 * H_) state.hc = Vector::Zero(2 * H_);
+    const S mask = episode_start ? S(0) : S(1);
+    Tape& t = predict_.tape;
+    t.clear();
+    t.set_grad_enabled(false);
+    const Var h = lstm_steps(lstm_pi_, t.view(predict_.observation.data(), obs_dim_, 1), state.hc.data(), &mask, 1, 1);
+    state.hc.head(H_) = h.value().col(0);
+    state.hc.tail(H_) = autodiff::lstm_final_cell(h).col(0);
+    predict_.action = head_.mode(policy_, mlp_pi_latent(h)).value();
+    to_env_action_(predict_.action.col(0), action);
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+  /// Everything a continuation needs (networks, optimizer, normalisation, generators, counters,
+  /// the recurrent states, and the environments mid-episode when they can save it), atomically.
+  void save(const std::filesystem::path& path) const {
+    io::Checkpoint c;
+    c.put_scalar("recurrent_ppo.format", std::int64_t{1});
+    c.put_scalar("recurrent_ppo.environments_saved", std::int64_t{SavableEnvironment<Env>});
+    nn::save(c, "policy", policy_);
+    nn::save(c, "optimizer", optimizer_);
+    c.put("recurrent_ppo.hc_pi", hc_pi_);
+    c.put("recurrent_ppo.hc_vf", hc_vf_);
+    put_state(c, "run_state", run_state());
+    c.save(path);
+  }
+
+  /// Restores a save() of a RecurrentPpo built with the same configuration, all or nothing.
+  Resume load(const std::filesystem::path& path) {
+    const io::Checkpoint c = io::Checkpoint::load(path);
+    if (c.get_scalar<std::int64_t>("recurrent_ppo.format") != 1)
+      throw std::runtime_error("RecurrentPpo::load: '" + path.string() + "': unknown checkpoint format version");
+    const bool saved_envs = c.get_scalar<std::int64_t>("recurrent_ppo.environments_saved") != 0;
+    const bool exact = saved_envs && SavableEnvironment<Env>;
+    nn::Parameters<S> policy = policy_;
+    nn::load(c, "policy", policy);
+    nn::Adam<S> optimizer = optimizer_;
+    nn::load(c, "optimizer", optimizer);
+    const Matrix hc_pi = c.get<S>("recurrent_ppo.hc_pi", 2 * H_, ppo_.n_envs);
+    const Matrix hc_vf = c.get<S>("recurrent_ppo.hc_vf", 2 * H_, ppo_.n_envs);
+    const StateWords run = get_state(c, "run_state", run_state_size(saved_envs), path, "RecurrentPpo::load");
+    policy_ = std::move(policy);
+    optimizer_ = std::move(optimizer);
+    StateReader in(run);
+    load_rng(in, rng_);
+    for (long* v : {&num_timesteps_, &n_updates_, &episodes_, &dropped_}) *v = static_cast<long>(in.integer());
+    started_ = in.integer() != 0;
+    recent_return_.load(in);
+    for (Eigen::Index i = 0; i < episode_starts_.size(); ++i) episode_starts_(i) = static_cast<S>(in.real());
+    for (auto& b : bad_observation_) b = static_cast<std::uint8_t>(in.integer());
+    if constexpr (SavableEnvironment<Env>) {
+      if (exact) {
+        envs_.load_state(in);
+        hc_pi_ = hc_pi;
+        hc_vf_ = hc_vf;
+        return Resume::exact;
+      }
+    }
+    envs_.load_statistics(in);
+    started_ = false;
+    return Resume::environments_restarted;
+  }
+
+  // ------------------------------------------------------------------ state
+  long num_timesteps() const noexcept { return num_timesteps_; }
+  long num_updates() const noexcept { return n_updates_; }
+  long dropped_transitions() const noexcept { return dropped_; }
+  const RecurrentPpoConfig& config() const noexcept { return config_; }
+  const PpoUpdate& last_update() const noexcept { return last_; }
+  Hooks& hooks() noexcept { return hooks_; }
+  nn::Parameters<S>& policy() noexcept { return policy_; }
+  Head& head() noexcept { return head_; }
+  Envs& envs() noexcept { return envs_; }
+  const nn::Lstm& actor_lstm() const noexcept { return lstm_pi_; }
+  /// The actor's and the critic's current [h; c] per environment (2H × n_envs).
+  const Matrix& actor_states() const noexcept { return hc_pi_; }
+  const Matrix& critic_states() const noexcept { return hc_vf_; }
+  RolloutBuffer<S>& rollout_buffer() noexcept { return buffer_; }
+
+ private:
+  // ------------------------------------------------------------------ construction
+  static RecurrentPpoConfig validated(RecurrentPpoConfig c) {
+    auto fail = [](const std::string& what) { throw std::invalid_argument("RecurrentPpo: " + what); };
+    if (c.lstm_hidden_size <= 0) fail("lstm_hidden_size must be positive");
+    if (c.ppo.n_steps <= 0 || c.ppo.n_envs <= 0) fail("n_steps and n_envs must be positive");
+    if (c.ppo.batch_size <= 0) fail("batch_size must be positive");
+    if (c.ppo.n_epochs <= 0) fail("n_epochs must be positive");
+    if (c.ppo.share_network) fail("share_network is not supported (sb3-contrib's shared_lstm); use separate networks");
+    if (c.ppo.normalize_advantage && c.ppo.n_steps * c.ppo.n_envs < 2) fail("normalize_advantage needs n_steps · n_envs > 1");
+    return c;
+  }
+
+  Head build_networks(typename Head::Config head_config) {
+    Rng init(ppo_.seed, /*stream=*/0x2EC1);
+    const nn::Init kind = ppo_.ortho_init ? nn::Init::orthogonal : nn::Init::pytorch_default;
+    lstm_pi_ = nn::Lstm::create(policy_, "lstm_actor.", obs_dim_, H_, init);
+    std::vector<Eigen::Index> pi{H_};
+    pi.insert(pi.end(), ppo_.policy_hidden.begin(), ppo_.policy_hidden.end());
+    if (pi.size() > 1)
+      mlp_pi_ = nn::MlpStack::create(policy_, "pi.", {.sizes = pi, .hidden = ppo_.activation, .output = ppo_.activation,
+                                                       .init = kind, .output_gain = std::sqrt(2.0)},
+                                     init);
+    if (config_.enable_critic_lstm) {
+      lstm_vf_ = nn::Lstm::create(policy_, "lstm_critic.", obs_dim_, H_, init);
+    } else {
+      critic_in_ = nn::Dense::create(policy_, "critic", obs_dim_, H_, nn::Activation::identity);
+      nn::init_pytorch_default(policy_.value(critic_in_.weight), policy_.value(critic_in_.bias), init);
+    }
+    std::vector<Eigen::Index> vf{H_};
+    vf.insert(vf.end(), ppo_.value_hidden.begin(), ppo_.value_hidden.end());
+    vf.push_back(1);
+    mlp_vf_ = nn::MlpStack::create(policy_, "vf.", {.sizes = vf, .hidden = ppo_.activation, .init = kind}, init);
+    if constexpr (requires { head_config.head; })
+      if (ppo_.ortho_init) head_config.head = {nn::Init::orthogonal, 0.01};
+    return Head(pi.back(), act_dim_, policy_, init, head_config);
+  }
+
+  // ------------------------------------------------------------------ the networks
+  /// T steps of an LSTM over x (obs × T·B, time-major) from the states at `hc0` (2H × B,
+  /// caller memory), masks (T·B: 0 where an episode starts) → hidden states H × T·B.
+  Var lstm_steps(const nn::Lstm& lstm, Var x, const S* hc0, const S* masks, Eigen::Index B, Eigen::Index T) {
+    Tape& t = *x.tape;
+    const Var xproj = lstm.input_projection(policy_, x) + policy_.on(t, lstm.bias_hh);
+    return autodiff::lstm_sequence(xproj, policy_.on(t, lstm.weight_hh), t.view(hc0, 2 * H_, B), t.view(masks, 1, T * B));
+  }
+  /// The actor's latent from LSTM outputs.
+  Var mlp_pi_latent(Var h) { return mlp_pi_.layers.empty() ? h : mlp_pi_(policy_, h); }
+  /// V (1 × columns) from the critic's features (LSTM outputs, or the observation without the critic LSTM).
+  Var critic(Var x, const S* hc0, const S* masks, Eigen::Index B, Eigen::Index T, Var* sequence = nullptr) {
+    Var features;
+    if (config_.enable_critic_lstm) {
+      features = lstm_steps(lstm_vf_, x, hc0, masks, B, T);
+      if (sequence) *sequence = features;
+    } else {
+      features = critic_in_(policy_, x);
+    }
+    return mlp_vf_(policy_, features);
+  }
+
+  void start() {
+    envs_.reset(num_timesteps_ == 0 ? ppo_.seed : restart_seed(ppo_.seed, num_timesteps_));
+    episode_starts_.setOnes();
+    std::fill(bad_observation_.begin(), bad_observation_.end(), std::uint8_t{0});
+    hc_pi_.setZero();
+    hc_vf_.setZero();
+    started_ = true;
+    const auto obs = envs_.observations();
+    for (Eigen::Index i = 0; i < ppo_.n_envs; ++i)
+      if (!obs.row(i).allFinite()) {
+        if (ppo_.on_bad_transition == BadTransition::throw_error)
+          check_finite(obs.row(i), "RecurrentPpo: reset (environment " + std::to_string(i) + ")", "observation");
+        bad_observation_[static_cast<std::size_t>(i)] = 1;
+      }
+  }
+
+  // ------------------------------------------------------------------ collecting a rollout
+  void collect_rollout() {
+    const Eigen::Index n = ppo_.n_envs;
+    buffer_.reset();
+    noise::ResampleSchedule schedule(ppo_.sde_sample_freq);
+    if (schedule.start_rollout()) head_.reset_noise(policy_, n, rng_);
+    Tape& t = act_tape_;
+    t.set_grad_enabled(false);
+    for (Eigen::Index s = 0; s < ppo_.n_steps; ++s) {
+      if (schedule.before_step()) head_.reset_noise(policy_, n, rng_);
+      act_obs_ = envs_.observations().transpose();
+      for (Eigen::Index i = 0; i < n; ++i)
+        if (bad_observation_[static_cast<std::size_t>(i)]) {
+          zero_non_finite(act_obs_.col(i));
+          buffer_.valid()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = 0;
+          bad_observation_[static_cast<std::size_t>(i)] = 0;
+        }
+      buffer_.observations_at(s) = act_obs_;
+      // The states this step starts from (before the episode-start mask), as sb3-contrib stores them.
+      states_pi_.middleCols(s * n, n) = hc_pi_;
+      states_vf_.middleCols(s * n, n) = hc_vf_;
+      masks_ = (S(1) - episode_starts_.array()).matrix().transpose();
+
+      t.clear();
+      const Var obs = t.view(act_obs_.data(), obs_dim_, n);
+      const Var h = lstm_steps(lstm_pi_, obs, hc_pi_.data(), masks_.data(), n, 1);
+      const noise::Sampled<S> pi = head_.explore(policy_, mlp_pi_latent(h), rng_);
+      Var h_vf;
+      const Var v = critic(obs, hc_vf_.data(), masks_.data(), n, 1, &h_vf);
+      hc_pi_.topRows(H_) = h.value();
+      hc_pi_.bottomRows(H_) = autodiff::lstm_final_cell(h);
+      if (config_.enable_critic_lstm) {
+        hc_vf_.topRows(H_) = h_vf.value();
+        hc_vf_.bottomRows(H_) = autodiff::lstm_final_cell(h_vf);
+      }
+
+      buffer_.actions_at(s) = pi.action.value();
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const auto ts = static_cast<std::size_t>(s), is = static_cast<std::size_t>(i);
+        buffer_.log_probs()(ts, is) = pi.log_prob.value()(0, i);
+        buffer_.values()(ts, is) = v.value()(0, i);
+        buffer_.episode_starts()(ts, is) = episode_starts_(i);
+        to_env_action_(pi.action.value().col(i), env_actions_.row(i));
+      }
+      envs_.step(env_actions_);
+      num_timesteps_ += n;
+      record_step(s);
+      for (const auto& f : envs_.finished_episodes()) finish_episode(f);
+      if (hooks_.on_step) hooks_.on_step(num_timesteps_);
+    }
+    compute_advantages();
+  }
+
+  /// Rewards, truncation bootstraps (V of the final observation from the critic's state after
+  /// this step, as sb3-contrib) and NaN/Inf checks of the step just taken.
+  void record_step(Eigen::Index s) {
+    const auto rewards = envs_.rewards();
+    const auto obs = envs_.observations();
+    const auto final_obs = envs_.final_observations();
+    const auto truncated = envs_.truncated();
+    for (Eigen::Index i = 0; i < ppo_.n_envs; ++i) {
+      const auto ts = static_cast<std::size_t>(s), is = static_cast<std::size_t>(i);
+      const bool done = envs_.done(i);
+      const bool good_reward = std::isfinite(rewards(i));
+      const bool good_next = done ? final_obs.row(i).allFinite() : obs.row(i).allFinite();
+      buffer_.rewards()(ts, is) = good_reward ? rewards(i) : S(0);
+      episode_starts_(i) = done ? S(1) : S(0);
+      if (!good_reward || !good_next) {
+        if (ppo_.on_bad_transition == BadTransition::throw_error) {
+          check_finite(Eigen::Matrix<S, 1, 1>::Constant(rewards(i)), step_label(i), "reward");
+          check_finite(done ? final_obs.row(i) : obs.row(i), step_label(i), "observation");
+        }
+        ++dropped_;
+        buffer_.valid()(ts, is) = 0;
+      } else if (done && truncated(i) && !envs_.terminated()(i)) {
+        bootstrap_obs_ = final_obs.row(i).transpose();
+        Tape& t = value_tape_;
+        t.clear();
+        t.set_grad_enabled(false);
+        const S one = 1;
+        const Var v = critic(t.view(bootstrap_obs_.data(), obs_dim_, 1), hc_vf_.col(i).data(), &one, 1, 1);
+        buffer_.rewards()(ts, is) += static_cast<S>(ppo_.gamma) * v.value()(0, 0);
+      }
+      if (!obs.row(i).allFinite()) {
+        if (ppo_.on_bad_transition == BadTransition::throw_error) check_finite(obs.row(i), step_label(i), "observation");
+        if (done) ++dropped_;
+        bad_observation_[is] = 1;
+      }
+    }
+  }
+  std::string step_label(Eigen::Index env) const {
+    return "RecurrentPpo: environment step " + std::to_string(num_timesteps_) + " (environment " + std::to_string(env) + ")";
+  }
+
+  /// V(next observation) with the critic's current state, then GAE.
+  void compute_advantages() {
+    Tape& t = value_tape_;
+    t.clear();
+    t.set_grad_enabled(false);
+    next_obs_ = envs_.observations().transpose();
+    for (Eigen::Index i = 0; i < ppo_.n_envs; ++i)
+      if (bad_observation_[static_cast<std::size_t>(i)]) zero_non_finite(next_obs_.col(i));
+    masks_ = (S(1) - episode_starts_.array()).matrix().transpose();
+    last_values_ = critic(t.view(next_obs_.data(), obs_dim_, ppo_.n_envs), hc_vf_.data(), masks_.data(), ppo_.n_envs, 1)
+                       .value()
+                       .row(0)
+                       .transpose();
+    compute_gae(buffer_.rewards(), buffer_.values(), buffer_.episode_starts(), buffer_.valid(), last_values_,
+                episode_starts_, ppo_.gamma, ppo_.gae_lambda, buffer_.advantages(), buffer_.returns());
+  }
+
+  void finish_episode(const FinishedEpisode& f) {
+    ++episodes_;
+    restart_noise_stream(head_, f.env, rng_);
+    const double ret = f.record.episode_return;
+    recent_return_.add(ret);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+    csv_.row({double(num_timesteps_), double(episodes_), ret, double(f.record.length), last_.policy_loss, last_.value_loss,
+              last_.entropy_loss, last_.approx_kl, last_.clip_fraction, elapsed > 0 ? double(num_timesteps_) / elapsed : 0.0});
+    if (hooks_.on_episode) hooks_.on_episode(f);
+  }
+
+  // ------------------------------------------------------------------ sequence minibatches
+  /// Pads the samples at flat positions [begin, end) of the rotated, environment-major order
+  /// into sequences (time-major columns: position q of sequence j at q·n_seq + j).
+  void build_sequences(Eigen::Index begin, Eigen::Index end, Eigen::Index offset) {
+    const Eigen::Index n = ppo_.n_envs, steps = ppo_.n_steps, N = n * steps;
+    auto sample = [&](Eigen::Index pos) {  // buffer index k = step·n + env of a rotated flat position
+      const Eigen::Index f = (pos + offset) % N;
+      return std::pair{(f % steps) * n + f / steps, f % steps};
+    };
+    seq_start_.clear();
+    seq_length_.clear();
+    for (Eigen::Index pos = begin; pos < end; ++pos) {
+      const auto [k, step] = sample(pos);
+      if (pos == begin || step == 0 || buffer_.episode_starts().data()[k] != S(0)) {
+        seq_start_.push_back(pos);
+        seq_length_.push_back(0);
+      }
+      ++seq_length_.back();
+    }
+    const auto n_seq = static_cast<Eigen::Index>(seq_start_.size());
+    const Eigen::Index L = *std::max_element(seq_length_.begin(), seq_length_.end()), C = L * n_seq;
+    auto fit = [&](Matrix& m, Eigen::Index rows) {
+      if (m.rows() != rows || m.cols() < C) m.resize(rows, std::max<Eigen::Index>(C, m.cols()));
+    };
+    for (Matrix* m : {&mb_obs_}) fit(*m, obs_dim_);
+    fit(mb_act_, act_dim_);
+    for (Matrix* m : {&mb_logp_, &mb_adv_, &mb_ret_, &mb_val_, &mb_mask_, &mb_reset_}) fit(*m, 1);
+    fit(mb_hc_pi_, 2 * H_);
+    fit(mb_hc_vf_, 2 * H_);
+    mb_obs_.leftCols(C).setZero();
+    mb_act_.leftCols(C).setZero();
+    for (Matrix* m : {&mb_logp_, &mb_adv_, &mb_ret_, &mb_val_, &mb_mask_}) m->leftCols(C).setZero();
+    mb_reset_.leftCols(C).setOnes();
+    const Eigen::Map<const Matrix> obs(buffer_.all_observations().data(), obs_dim_, buffer_.total());
+    const Eigen::Map<const Matrix> act(buffer_.actions_at(0).data(), act_dim_, buffer_.total());
+    for (Eigen::Index j = 0; j < n_seq; ++j) {
+      const auto js = static_cast<std::size_t>(j);
+      for (Eigen::Index q = 0; q < seq_length_[js]; ++q) {
+        const auto [k, step] = sample(seq_start_[js] + q);
+        const Eigen::Index c = q * n_seq + j;
+        mb_obs_.col(c) = obs.col(k);
+        mb_act_.col(c) = act.col(k);
+        mb_logp_(0, c) = buffer_.log_probs().data()[k];
+        mb_adv_(0, c) = buffer_.advantages().data()[k];
+        mb_ret_(0, c) = buffer_.returns().data()[k];
+        mb_val_(0, c) = buffer_.values().data()[k];
+        mb_mask_(0, c) = buffer_.valid().data()[k] ? S(1) : S(0);
+        mb_reset_(0, c) = S(1) - buffer_.episode_starts().data()[k];
+        if (q == 0) {
+          mb_hc_pi_.col(j) = states_pi_.col(k);
+          mb_hc_vf_.col(j) = states_vf_.col(k);
+        }
+      }
+    }
+    n_seq_ = n_seq;
+    max_len_ = L;
+  }
+
+  // ------------------------------------------------------------------ the update
+  void train(double progress_remaining) {
+    const double lr = ppo_.learning_rate(progress_remaining);
+    const S clip = static_cast<S>(ppo_.clip_range(progress_remaining));
+    optimizer_.set_learning_rate(lr);
+    const Eigen::Index N = buffer_.total();
+    double sum_pg = 0, sum_v = 0, sum_ent = 0, sum_kl = 0, sum_clip = 0;
+    long batches = 0;
+    bool stopped = false;
+    for (int epoch = 0; epoch < ppo_.n_epochs && !stopped; ++epoch) {
+      const auto offset = static_cast<Eigen::Index>(rng_.below(static_cast<std::uint64_t>(N)));
+      for (Eigen::Index begin = 0; begin < N; begin += ppo_.batch_size) {
+        build_sequences(begin, std::min(N, begin + ppo_.batch_size), offset);
+        const Eigen::Index n_seq = n_seq_, C = max_len_ * n_seq;
+        const auto mask = mb_mask_.leftCols(C).array();
+        const S n_valid = mask.sum();
+        if (n_valid < S(1)) continue;
+        if (ppo_.normalize_advantage && n_valid > S(1)) {  // over the real samples (torch.std: unbiased)
+          auto a = mb_adv_.leftCols(C).array();
+          const S mean = (a * mask).sum() / n_valid;
+          const S std = std::sqrt(((a - mean).square() * mask).sum() / (n_valid - S(1)));
+          a = (a - mean) / (std + S(1e-8)) * mask;
+        }
+
+        Tape& t = train_tape_;
+        t.clear();
+        const Var obs = t.view(mb_obs_.data(), obs_dim_, C);
+        const Var weights = t.view(mb_mask_.data(), 1, C) * (S(1) / n_valid);  // masked means
+        const Var h = lstm_steps(lstm_pi_, obs, mb_hc_pi_.data(), mb_reset_.data(), n_seq, max_len_);
+        const Var z = mlp_pi_latent(h);
+        const Var log_prob = head_.log_prob(policy_, z, t.view(mb_act_.data(), act_dim_, C));
+
+        const Var ratio = autodiff::exp(log_prob - t.view(mb_logp_.data(), 1, C));
+        const Var advantages = t.view(mb_adv_.data(), 1, C);
+        const Var policy_loss = -autodiff::sum(
+            autodiff::minimum(advantages * ratio, advantages * autodiff::clamp(ratio, S(1) - clip, S(1) + clip)) * weights);
+
+        Var v = critic(obs, mb_hc_vf_.data(), mb_reset_.data(), n_seq, max_len_);
+        if (ppo_.clip_range_vf) {
+          const S c = static_cast<S>((*ppo_.clip_range_vf)(progress_remaining));
+          const Var old = t.view(mb_val_.data(), 1, C);
+          v = old + autodiff::clamp(v - old, -c, c);
+        }
+        const Var value_loss = autodiff::sum(autodiff::square(t.view(mb_ret_.data(), 1, C) - v) * weights);
+        const std::optional<Var> entropy = head_.entropy(policy_, z);
+        const Var entropy_loss = entropy ? -autodiff::sum(*entropy * weights) : autodiff::sum(log_prob * weights);
+        const Var loss = policy_loss + entropy_loss * S(ppo_.ent_coef) + value_loss * S(ppo_.vf_coef);
+
+        const auto r = ratio.value().array();
+        const double approx_kl = static_cast<double>((((r - S(1)) - r.log()) * mask).sum() / n_valid);
+        sum_kl += approx_kl;
+        sum_clip += static_cast<double>((((r - S(1)).abs() > clip).template cast<S>() * mask).sum() / n_valid);
+        sum_pg += static_cast<double>(policy_loss.value()(0, 0));
+        sum_v += static_cast<double>(value_loss.value()(0, 0));
+        sum_ent += static_cast<double>(entropy_loss.value()(0, 0));
+        ++batches;
+        if (ppo_.target_kl && approx_kl > 1.5 * *ppo_.target_kl) {
+          stopped = true;
+          break;
+        }
+        policy_.zero_grad();
+        t.backward(loss);
+        optimizer_.step(policy_);
+        ++n_updates_;
+      }
+    }
+    const double nb = std::max<long>(batches, 1);
+    last_ = {num_timesteps_, sum_pg / nb, sum_v / nb, sum_ent / nb, sum_kl / nb, sum_clip / nb, explained_variance(), lr,
+             double(clip), batches - (stopped ? 1 : 0), stopped};
+    if (hooks_.on_update) hooks_.on_update(last_);
+  }
+
+  /// 1 − Var(returns − values) / Var(returns) over the rollout (SB3's explained_variance).
+  double explained_variance() {
+    const Eigen::Index N = buffer_.total();
+    const S* values = buffer_.values().data();
+    const S* returns = buffer_.returns().data();
+    double mean_r = 0, mean_d = 0;
+    for (Eigen::Index k = 0; k < N; ++k) {
+      mean_r += returns[k];
+      mean_d += returns[k] - values[k];
+    }
+    mean_r /= N;
+    mean_d /= N;
+    double var_r = 0, var_d = 0;
+    for (Eigen::Index k = 0; k < N; ++k) {
+      var_r += (returns[k] - mean_r) * (returns[k] - mean_r);
+      var_d += (returns[k] - values[k] - mean_d) * (returns[k] - values[k] - mean_d);
+    }
+    return var_r > 0 ? 1.0 - var_d / var_r : 0.0;
+  }
+
+  // ------------------------------------------------------------------ run state
+  StateWords own_state() const {
+    StateWords run;
+    save_rng(run, rng_);
+    for (long v : {num_timesteps_, n_updates_, episodes_, dropped_}) put_word(run, std::int64_t{v});
+    put_word(run, std::int64_t{started_});
+    recent_return_.save(run);
+    for (Eigen::Index i = 0; i < episode_starts_.size(); ++i) put_word(run, static_cast<double>(episode_starts_(i)));
+    for (auto b : bad_observation_) put_word(run, std::int64_t{b});
+    return run;
+  }
+  StateWords run_state() const {
+    StateWords run = own_state();
+    if constexpr (SavableEnvironment<Env>) envs_.save_state(run);
+    else envs_.save_statistics(run);
+    return run;
+  }
+  std::size_t run_state_size(bool with_environments) const {
+    StateWords words = own_state();
+    if constexpr (SavableEnvironment<Env>)
+      if (with_environments) {
+        envs_.save_state(words);
+        return words.size();
+      }
+    envs_.save_statistics(words);
+    return words.size();
+  }
+
+  // ------------------------------------------------------------------ members
+  RecurrentPpoConfig config_;
+  PpoConfig ppo_;
+  Envs envs_;
+  Env eval_env_;
+  Eigen::Index obs_dim_, act_dim_, H_;
+  Rng rng_;
+  RolloutBuffer<S> buffer_;
+  nn::Parameters<S> policy_;
+  nn::Lstm lstm_pi_, lstm_vf_;
+  nn::Dense critic_in_;
+  nn::MlpStack mlp_pi_, mlp_vf_;
+  Head head_;
+  nn::Adam<S> optimizer_;
+  ActionMap<S> to_env_action_;
+  Tape act_tape_, value_tape_, train_tape_;
+  DeterministicAct<S> predict_;
+  Matrix hc_pi_, hc_vf_, states_pi_, states_vf_, masks_;
+  Matrix act_obs_, next_obs_, bootstrap_obs_;
+  Matrix mb_obs_, mb_act_, mb_logp_, mb_adv_, mb_ret_, mb_val_, mb_mask_, mb_reset_, mb_hc_pi_, mb_hc_vf_;
+  std::vector<Eigen::Index> seq_start_, seq_length_;
+  Eigen::Index n_seq_ = 0, max_len_ = 0;
+  Vector last_values_, episode_starts_;
+  Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> env_actions_;
+  std::vector<std::uint8_t> bad_observation_;
+  long num_timesteps_ = 0, n_updates_ = 0, episodes_ = 0, dropped_ = 0;
+  bool started_ = false;
+  RecentReturn recent_return_;
+  PpoUpdate last_{};
+  Hooks hooks_;
+  log::CsvLog csv_;
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace spindle::algo
