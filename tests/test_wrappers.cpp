@@ -95,3 +95,34 @@ TEST_CASE("SelectObservation hides components: PendulumNoVel observes (cos θ, s
   CHECK(c(0) == 0.1f);
   CHECK(c(1) == 0.03f);
 }
+
+TEST_CASE("HistoryWindow: the last T (observation, previous action) pairs, newest last, zeros before the episode") {
+  using H = spindle::HistoryWindow<spindle::envs::PendulumNoVel, 3>;
+  static_assert(H::obs_dim == 3 * (2 + 1));
+  static_assert(spindle::check_environment<H>());
+  static_assert(spindle::SavableEnvironment<H>);
+  H env;
+  spindle::envs::PendulumNoVel plain;
+  spindle::Rng a(1), b(1);
+  auto w = env.reset(a);
+  const auto o0 = plain.reset(b);
+  CHECK(w.head<6>().isZero());                       // nothing before the first step
+  CHECK(w.segment<2>(6) == o0);                      // the newest observation last
+  CHECK(w(8) == 0.0f);                               // no previous action yet
+  const auto s1 = env.step(Eigen::Matrix<float, 1, 1>(0.5f));
+  const auto p1 = plain.step(Eigen::Matrix<float, 1, 1>(0.5f));
+  env.step(Eigen::Matrix<float, 1, 1>(-1.0f));
+  const auto p2 = plain.step(Eigen::Matrix<float, 1, 1>(-1.0f));
+  const auto s3 = env.step(Eigen::Matrix<float, 1, 1>(2.0f));
+  const auto p3 = plain.step(Eigen::Matrix<float, 1, 1>(2.0f));
+  CHECK(s1.observation.segment<2>(3) == o0);
+  CHECK(s3.observation.segment<2>(0) == p1.observation);  // T = 3: o0 has left the window
+  CHECK(s3.observation(2) == 0.5f);
+  CHECK(s3.observation.segment<2>(3) == p2.observation);
+  CHECK(s3.observation(5) == -1.0f);
+  CHECK(s3.observation.segment<2>(6) == p3.observation);
+  CHECK(s3.observation(8) == 2.0f);
+  CHECK(s3.reward == p3.reward);
+  w = env.reset(a);  // a new episode forgets the old one
+  CHECK(w.head<6>().isZero());
+}
