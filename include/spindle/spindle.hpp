@@ -7,6 +7,7 @@
 #include "algo.hpp"
 #include "autodiff.hpp"
 #include "core.hpp"
+#include "curriculum.hpp"
 #include "deploy.hpp"
 #include "envs.hpp"
 #include "io.hpp"

@@ -168,7 +168,8 @@ class Ppo {
   /// atomically. The file also holds what deploy::Policy needs to act without the training.
   /// learn() always stops between rollouts, so there is no rollout to save. (Pink/OU noise
   /// sources restart after a resume.)
-  void save(const std::filesystem::path& path) const {
+  /// `extra` may add arrays of its own (a curriculum's state: curriculum::save).
+  void save(const std::filesystem::path& path, const std::function<void(io::Checkpoint&)>& extra = {}) const {
     io::Checkpoint c;
     c.put_scalar("ppo.format", std::int64_t{1});
     c.put_scalar("ppo.environments_saved", std::int64_t{SavableEnvironment<Env>});
@@ -183,6 +184,7 @@ class Ppo {
     const auto box = envs_.action_space();
     deploy::write<Head>(c, {"ppo", "policy", "pi.", sizes, config_.activation, act_dim_, norm}, head_.config(),
                         box.low.template cast<double>(), box.high.template cast<double>());
+    if (extra) extra(c);
     c.save(path);
   }
 
@@ -191,7 +193,9 @@ class Ppo {
   /// was. Returns Resume::exact when the environments were restored mid-episode too, and
   /// Resume::environments_restarted when the checkpoint holds no environment state (the
   /// environment cannot save it): the next learn() then starts new episodes.
-  Resume load(const std::filesystem::path& path) {
+  /// `extra` reads what save's extra added; it runs after every check and before anything of
+  /// this run changes (a throw there leaves the run as it was).
+  Resume load(const std::filesystem::path& path, const std::function<void(const io::Checkpoint&)>& extra = {}) {
     const io::Checkpoint c = io::Checkpoint::load(path);
     if (c.get_scalar<std::int64_t>("ppo.format") != 1)
       throw std::runtime_error("Ppo::load: '" + path.string() + "': unknown checkpoint format version");
@@ -202,6 +206,7 @@ class Ppo {
     nn::Adam<S> optimizer = optimizer_;
     nn::load(c, "optimizer", optimizer);
     const StateWords run = get_state(c, "run_state", run_state_size(saved_envs), path, "Ppo::load");
+    if (extra) extra(c);
     // Everything is read and checked: commit.
     policy_ = std::move(policy);
     optimizer_ = std::move(optimizer);

@@ -164,7 +164,8 @@ class RecurrentPpo {
   // ------------------------------------------------------------------ checkpoints
   /// Everything a continuation needs (networks, optimizer, normalisation, generators, counters,
   /// the recurrent states, and the environments mid-episode when they can save it), atomically.
-  void save(const std::filesystem::path& path) const {
+  /// `extra` may add arrays of its own (a curriculum's state: curriculum::save).
+  void save(const std::filesystem::path& path, const std::function<void(io::Checkpoint&)>& extra = {}) const {
     io::Checkpoint c;
     c.put_scalar("recurrent_ppo.format", std::int64_t{1});
     c.put_scalar("recurrent_ppo.environments_saved", std::int64_t{SavableEnvironment<Env>});
@@ -173,11 +174,14 @@ class RecurrentPpo {
     c.put("recurrent_ppo.hc_pi", hc_pi_);
     c.put("recurrent_ppo.hc_vf", hc_vf_);
     put_state(c, "run_state", run_state());
+    if (extra) extra(c);
     c.save(path);
   }
 
   /// Restores a save() of a RecurrentPpo built with the same configuration, all or nothing.
-  Resume load(const std::filesystem::path& path) {
+  /// `extra` reads what save's extra added; it runs after every check and before anything of
+  /// this run changes (a throw there leaves the run as it was).
+  Resume load(const std::filesystem::path& path, const std::function<void(const io::Checkpoint&)>& extra = {}) {
     const io::Checkpoint c = io::Checkpoint::load(path);
     if (c.get_scalar<std::int64_t>("recurrent_ppo.format") != 1)
       throw std::runtime_error("RecurrentPpo::load: '" + path.string() + "': unknown checkpoint format version");
@@ -190,6 +194,7 @@ class RecurrentPpo {
     const Matrix hc_pi = c.get<S>("recurrent_ppo.hc_pi", 2 * H_, ppo_.n_envs);
     const Matrix hc_vf = c.get<S>("recurrent_ppo.hc_vf", 2 * H_, ppo_.n_envs);
     const StateWords run = get_state(c, "run_state", run_state_size(saved_envs), path, "RecurrentPpo::load");
+    if (extra) extra(c);
     policy_ = std::move(policy);
     optimizer_ = std::move(optimizer);
     StateReader in(run);

@@ -139,7 +139,8 @@ class Sac {
   /// mid-episode, so that a resumed run continues bit-identically — to one versioned .npz,
   /// atomically. The file also holds what deploy::Policy needs to act without the training.
   /// (Pink/OU noise sources restart after a resume.)
-  void save(const std::filesystem::path& path) const {
+  /// `extra` may add arrays of its own (a curriculum's state: curriculum::save).
+  void save(const std::filesystem::path& path, const std::function<void(io::Checkpoint&)>& extra = {}) const {
     io::Checkpoint c;
     c.put_scalar("sac.format", std::int64_t{1});
     c.put_scalar("sac.environments_saved", std::int64_t{SavableEnvironment<Env>});
@@ -172,6 +173,7 @@ class Sac {
     const auto box = envs_.action_space();
     deploy::write<Head>(c, {"sac", "actor", "trunk.", sizes, config_.activation, act_dim_, {}}, head_.config(),
                         box.low.template cast<double>(), box.high.template cast<double>());
+    if (extra) extra(c);
     c.save(path);
   }
 
@@ -180,7 +182,9 @@ class Sac {
   /// was. Returns Resume::exact when the environments were restored mid-episode too, and
   /// Resume::environments_restarted when the checkpoint holds no environment state (the
   /// environment cannot save it): the next learn() then starts new episodes.
-  Resume load(const std::filesystem::path& path) {
+  /// `extra` reads what save's extra added; it runs after every check and before anything of
+  /// this run changes (a throw there leaves the run as it was).
+  Resume load(const std::filesystem::path& path, const std::function<void(const io::Checkpoint&)>& extra = {}) {
     const io::Checkpoint c = io::Checkpoint::load(path);
     const bool saved_envs = !c.contains("sac.environments_saved") || c.get_scalar<std::int64_t>("sac.environments_saved") != 0;
     const bool exact = saved_envs && SavableEnvironment<Env>;
@@ -208,6 +212,7 @@ class Sac {
       if (exact) envs_.save_state(probe);
     const std::size_t own = 6 + 4 + 2 + 4 + static_cast<std::size_t>(previous_obs_.size());
     const StateWords run = get_state(c, "run_state", own + probe.size(), path, "Sac::load");
+    if (extra) extra(c);
     // Everything is read and checked: commit.
     actor_ = std::move(actor);
     critic_ = std::move(critic);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <stdexcept>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,8 @@ class CsvLog {
   }
   bool enabled() const noexcept { return out_.is_open(); }
   /// One row; NaN is written as an empty field (a value that does not apply).
-  void row(std::initializer_list<double> values) {
+  void row(std::initializer_list<double> values) { row(std::span<const double>(values.begin(), values.size())); }
+  void row(std::span<const double> values) {
     if (!enabled()) return;
     if (values.size() != columns_.size()) throw std::invalid_argument("CsvLog::row: wrong number of values");
     bool first = true;
