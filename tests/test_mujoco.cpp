@@ -87,7 +87,7 @@ TEST_CASE("MuJoCo: a missing or invalid MJCF throws with MuJoCo's own message") 
   CHECK_THROWS_WITH(Env(Model::from_xml(arm_xml()), c), doctest::Contains("no_such_body"));
 }
 
-TEST_CASE("MuJoCo: one seed gives one trajectory; serial and threaded vector envs agree bit for bit") {
+TEST_CASE("MuJoCo: one seed gives one trajectory, serial and threaded vector envs agree bit for bit") {
   auto run = [](int threads) {
     VectorEnv<Env> venv(4, arm(), {.n_threads = threads});
     venv.reset(7);
@@ -108,7 +108,7 @@ TEST_CASE("MuJoCo: one seed gives one trajectory; serial and threaded vector env
   CHECK(serial == run(2));
 }
 
-TEST_CASE("MuJoCo: NaN actions throw; an unstable simulation ends the episode with a flag and a count") {
+TEST_CASE("MuJoCo: NaN actions throw, an unstable simulation ends the episode with a flag and a count") {
   Env env = arm();
   Rng rng(1);
   env.reset(rng);
@@ -276,7 +276,7 @@ TEST_CASE("MuJoCo: a perturbed body is checkpointed as its perturbation and rebu
   CHECK(a.physics_seconds() > 0.0);
 }
 
-TEST_CASE("MuJoCo runner: planar, 6 motors, runs forward; σ scales its 7 parameters") {
+TEST_CASE("MuJoCo runner: planar, 6 motors, runs forward, σ scales its 7 parameters") {
   Env nominal = runner();
   CHECK(nominal.action_size() == 6);
   CHECK(nominal.observation_size() == 8 + 9);

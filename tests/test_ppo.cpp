@@ -114,7 +114,7 @@ TEST_CASE("rollout minibatches cover every valid sample exactly once per epoch")
   }
 }
 
-TEST_CASE("PPO takes n_epochs × ceil(samples / batch_size) gradient steps; target_kl stops early") {
+TEST_CASE("PPO takes n_epochs × ceil(samples / batch_size) gradient steps, target_kl stops early") {
   algo::PpoConfig c;
   c.n_steps = 8;
   c.n_envs = 2;

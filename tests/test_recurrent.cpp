@@ -150,7 +150,7 @@ TEST_CASE("GRU gradients over a sequence with mid-sequence episode starts (gradc
   CHECK(r.max_relative_error < 1e-7);
 }
 
-TEST_CASE("LSTM and GRU layers: a training pass allocates nothing once warmed up; wrong shapes throw") {
+TEST_CASE("LSTM and GRU layers: a training pass allocates nothing once warmed up, wrong shapes throw") {
   Rng rng(5);
   nn::Parameters<float> p;
   const nn::Lstm lstm = nn::Lstm::create(p, "lstm.", 3, 8, rng);
@@ -219,7 +219,7 @@ TEST_CASE("lstm_sequence: the same values as step-by-step cells, and BPTT gradie
   CHECK(r.max_relative_error < 1e-7);
 }
 
-TEST_CASE("lstm_sequence: a training pass allocates nothing once warmed up; wrong shapes throw") {
+TEST_CASE("lstm_sequence: a training pass allocates nothing once warmed up, wrong shapes throw") {
   Rng rng(7);
   nn::Parameters<float> p;
   const nn::Lstm lstm = nn::Lstm::create(p, "lstm.", 3, 16, rng);

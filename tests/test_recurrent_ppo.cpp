@@ -75,7 +75,7 @@ TEST_CASE("RecurrentPpo: the state carries information and resets at an episode 
   CHECK(ppo.evaluate(2) == ppo.evaluate(2));
 }
 
-TEST_CASE("RecurrentPpo: one seed gives one run; a checkpoint resumes bit-identically") {
+TEST_CASE("RecurrentPpo: one seed gives one run, a checkpoint resumes bit-identically") {
   const long rollout = 96 * 3;
   algo::RecurrentPpo<PendulumNoVel> a({}, small_config(7)), b({}, small_config(7));
   a.learn(2 * rollout);

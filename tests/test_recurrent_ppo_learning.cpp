@@ -41,7 +41,7 @@ algo::PpoConfig pendulum_novel_config(std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("Recurrent PPO (LSTM) learns Pendulum without velocity in 100k steps; the memoryless MLP does not") {
+TEST_CASE("Recurrent PPO (LSTM) learns Pendulum without velocity in 100k steps, the memoryless MLP does not") {
   for (std::uint64_t seed : {0u, 1u, 2u}) {
     CAPTURE(seed);
     algo::RecurrentPpo<envs::PendulumNoVel, noise::Gsde<float>> lstm({}, {.ppo = pendulum_novel_config(seed), .lstm_hidden_size = 64},
@@ -68,7 +68,7 @@ TEST_CASE("An MLP reading a 4-step history window learns Pendulum without veloci
   }
 }
 
-TEST_CASE("Recurrent PPO balances the cart-pole without velocities for whole 500-step episodes; the MLP never does") {
+TEST_CASE("Recurrent PPO balances the cart-pole without velocities for whole 500-step episodes, the MLP never does") {
   // rl-zoo's ppo_lstm CartPoleNoVel-v1 (8 envs, γ 0.98, minibatches of 256, linear lr 1e-3 and
   // clip 0.2, normalisation) with 128-step rollouts, 10 epochs and λ 0.95, which train the
   // continuous cart-pole more steadily; LSTM(64), SB3's default 64×64 tanh MLPs. Training is
