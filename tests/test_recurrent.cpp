@@ -243,3 +243,30 @@ TEST_CASE("lstm_sequence: a training pass allocates nothing once warmed up, wron
                                 t.constant(Eigen::MatrixXf::Zero(32, 8)), t.constant(Eigen::MatrixXf::Zero(1, 95))),
                   shape_error);
 }
+
+TEST_CASE("gru_sequence: the same values as step-by-step cells, and BPTT gradients with episode starts (gradcheck)") {
+  Rng rng(8);
+  const Eigen::Index I = 2, H = 3, B = 2, T = 5;
+  MatrixXd masks = MatrixXd::Ones(1, B * T);
+  masks(0, 1 * B + 1) = 0;
+  masks(0, 3 * B + 0) = 0;
+  const MatrixXd X = random(I, B * T, rng), Wih = random(3 * H, I, rng, 0.5), Whh = random(3 * H, H, rng, 0.5);
+  const MatrixXd bih = random(3 * H, 1, rng, 0.5), bhh = random(3 * H, 1, rng, 0.5), h0 = random(H, B, rng), R = random(H, B * T, rng);
+
+  Tape<double> t;
+  const Var<double> seq = gru_sequence(linear(t.constant(X), t.constant(Wih), t.constant(bih)), t.constant(Whh), t.constant(bhh),
+                                       t.constant(h0), t.constant(masks));
+  Var<double> h = t.constant(h0);
+  for (Eigen::Index s = 0; s < T; ++s) {
+    h = h * t.constant(masks.middleCols(s * B, B));
+    h = gru_cell(linear(t.constant(X.middleCols(s * B, B)), t.constant(Wih), t.constant(bih)),
+                 linear(h, t.constant(Whh), t.constant(bhh)), h);
+    CHECK((seq.value().middleCols(s * B, B) - h.value()).cwiseAbs().maxCoeff() < 1e-12);
+  }
+  const auto r = gradcheck(
+      [&](Tape<double>& tt, std::span<const Var<double>> v) {
+        return sum(gru_sequence(linear(v[0], v[1], v[3]), v[2], v[4], v[5], tt.constant(masks)) * tt.constant(R));
+      },
+      {X, Wih, Whh, bih, bhh, h0});
+  CHECK(r.max_relative_error < 1e-7);
+}

@@ -47,6 +47,19 @@ TEST_CASE("RecurrentPpo: the update's sequences reproduce the rollout's log-prob
     CHECK(ppo.last_update().clip_fraction == 0.0);
     CHECK(ppo.last_update().gradient_steps == 3 * 6);  // ⌈288 / 50⌉ minibatches × 3 epochs
   }
+  // A GRU instead of the LSTM.
+  {
+    algo::RecurrentPpoConfig c = small_config(6);
+    c.ppo.learning_rate = 0.0;
+    c.ppo.clip_range = 1e-5;
+    c.ppo.ortho_init = false;
+    c.cell = algo::RecurrentCell::gru;
+    algo::RecurrentPpo<PendulumNoVel> gru({}, c);
+    gru.learn(c.ppo.n_steps * c.ppo.n_envs * 3);
+    CHECK(gru.actor_states().rows() == c.lstm_hidden_size);
+    CHECK(gru.last_update().approx_kl < 1e-6);
+    CHECK(gru.last_update().clip_fraction == 0.0);
+  }
   // With gSDE (latent-dependent noise) as well.
   algo::RecurrentPpoConfig c = small_config(5);
   c.ppo.learning_rate = 0.0;

@@ -10,7 +10,7 @@
 ///       {}, {.ppo = {.learning_rate = 1e-3, .n_steps = 1024, ...}, .lstm_hidden_size = 64});
 ///   ppo.learn(100'000);
 ///
-/// Networks (sb3-contrib's MlpLstmPolicy): observation → LSTM(lstm_hidden_size) → MLP
+/// Networks (sb3-contrib's MlpLstmPolicy): observation → LSTM(lstm_hidden_size) (or a GRU) → MLP
 /// (ppo.policy_hidden) → the noise head's latent; the critic has its own LSTM
 /// (enable_critic_lstm, the default) or reads a linear layer of the observation, then an MLP
 /// (ppo.value_hidden) → V. LSTM weights keep PyTorch's initialisation; the MLPs and heads get
@@ -49,13 +49,17 @@
 
 namespace spindle::algo {
 
+/// The recurrent layer of actor and critic.
+enum class RecurrentCell { lstm, gru };
+
 struct RecurrentPpoConfig {
   PpoConfig ppo{};                      // every PPO setting (SB3 names); the hidden sizes are the MLPs after the LSTMs
-  Eigen::Index lstm_hidden_size = 256;  // sb3-contrib's default
-  bool enable_critic_lstm = true;       // false: the critic reads Linear(observation) instead of an LSTM
+  Eigen::Index lstm_hidden_size = 256;  // sb3-contrib's default (the GRU's hidden size too)
+  bool enable_critic_lstm = true;       // false: the critic reads Linear(observation) instead of a recurrent layer
+  RecurrentCell cell = RecurrentCell::lstm;
 };
 
-/// The actor's recurrent state for predict(): [h; c] (2·lstm_hidden_size), zero at the start.
+/// The actor's recurrent state for predict(): [h; c] for an LSTM, h for a GRU; zero at the start.
 template <class S>
 struct RecurrentState {
   Eigen::Matrix<S, Eigen::Dynamic, 1> hc;
@@ -82,6 +86,7 @@ class RecurrentPpo {
         obs_dim_(envs_.observation_size()),
         act_dim_(envs_.action_size()),
         H_(config_.lstm_hidden_size),
+        state_rows_(config_.cell == RecurrentCell::lstm ? 2 * config_.lstm_hidden_size : config_.lstm_hidden_size),
         rng_(ppo_.seed, /*stream=*/0x2ECu),
         buffer_(ppo_.n_steps, ppo_.n_envs, obs_dim_, act_dim_),
         head_(build_networks(head_config)),
@@ -97,10 +102,10 @@ class RecurrentPpo {
     env_actions_.resize(n, act_dim_);
     episode_starts_ = Vector::Ones(n);
     bad_observation_.assign(static_cast<std::size_t>(n), 0);
-    hc_pi_ = Matrix::Zero(2 * H_, n);
-    hc_vf_ = Matrix::Zero(2 * H_, n);
-    states_pi_.resize(2 * H_, buffer_.total());
-    states_vf_.resize(2 * H_, buffer_.total());
+    hc_pi_ = Matrix::Zero(state_rows_, n);
+    hc_vf_ = Matrix::Zero(state_rows_, n);
+    states_pi_.resize(state_rows_, buffer_.total());
+    states_vf_.resize(state_rows_, buffer_.total());
     masks_.resize(1, n);
   }
 
@@ -149,14 +154,13 @@ class RecurrentPpo {
     predict_.load(observation, obs_dim_);
     Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>> row(predict_.observation.data(), 1, obs_dim_);
     envs_.normalize_observations(row, row);
-    if (state.hc.size() != 2 * H_) state.hc = Vector::Zero(2 * H_);
+    if (state.hc.size() != state_rows_) state.hc = Vector::Zero(state_rows_);
     const S mask = episode_start ? S(0) : S(1);
     Tape& t = predict_.tape;
     t.clear();
     t.set_grad_enabled(false);
-    const Var h = lstm_steps(lstm_pi_, t.view(predict_.observation.data(), obs_dim_, 1), state.hc.data(), &mask, 1, 1);
-    state.hc.head(H_) = h.value().col(0);
-    state.hc.tail(H_) = autodiff::lstm_final_cell(h).col(0);
+    const Var h = recurrent_steps(true, t.view(predict_.observation.data(), obs_dim_, 1), state.hc.data(), &mask, 1, 1);
+    carry(h, Eigen::Map<Matrix>(state.hc.data(), state_rows_, 1));
     predict_.action = head_.mode(policy_, mlp_pi_latent(h)).value();
     to_env_action_(predict_.action.col(0), action);
   }
@@ -191,8 +195,8 @@ class RecurrentPpo {
     nn::load(c, "policy", policy);
     nn::Adam<S> optimizer = optimizer_;
     nn::load(c, "optimizer", optimizer);
-    const Matrix hc_pi = c.get<S>("recurrent_ppo.hc_pi", 2 * H_, ppo_.n_envs);
-    const Matrix hc_vf = c.get<S>("recurrent_ppo.hc_vf", 2 * H_, ppo_.n_envs);
+    const Matrix hc_pi = c.get<S>("recurrent_ppo.hc_pi", state_rows_, ppo_.n_envs);
+    const Matrix hc_vf = c.get<S>("recurrent_ppo.hc_vf", state_rows_, ppo_.n_envs);
     const StateWords run = get_state(c, "run_state", run_state_size(saved_envs), path, "RecurrentPpo::load");
     if (extra) extra(c);
     policy_ = std::move(policy);
@@ -228,7 +232,7 @@ class RecurrentPpo {
   Head& head() noexcept { return head_; }
   Envs& envs() noexcept { return envs_; }
   const nn::Lstm& actor_lstm() const noexcept { return lstm_pi_; }
-  /// The actor's and the critic's current [h; c] per environment (2H × n_envs).
+  /// The actor's and the critic's current states per environment ([h; c] or h × n_envs).
   const Matrix& actor_states() const noexcept { return hc_pi_; }
   const Matrix& critic_states() const noexcept { return hc_vf_; }
   RolloutBuffer<S>& rollout_buffer() noexcept { return buffer_; }
@@ -249,7 +253,9 @@ class RecurrentPpo {
   Head build_networks(typename Head::Config head_config) {
     Rng init(ppo_.seed, /*stream=*/0x2EC1);
     const nn::Init kind = ppo_.ortho_init ? nn::Init::orthogonal : nn::Init::pytorch_default;
-    lstm_pi_ = nn::Lstm::create(policy_, "lstm_actor.", obs_dim_, H_, init);
+    const bool lstm = config_.cell == RecurrentCell::lstm;
+    if (lstm) lstm_pi_ = nn::Lstm::create(policy_, "lstm_actor.", obs_dim_, H_, init);
+    else gru_pi_ = nn::Gru::create(policy_, "gru_actor.", obs_dim_, H_, init);
     std::vector<Eigen::Index> pi{H_};
     pi.insert(pi.end(), ppo_.policy_hidden.begin(), ppo_.policy_hidden.end());
     if (pi.size() > 1)
@@ -257,7 +263,8 @@ class RecurrentPpo {
                                                        .init = kind, .output_gain = std::sqrt(2.0)},
                                      init);
     if (config_.enable_critic_lstm) {
-      lstm_vf_ = nn::Lstm::create(policy_, "lstm_critic.", obs_dim_, H_, init);
+      if (lstm) lstm_vf_ = nn::Lstm::create(policy_, "lstm_critic.", obs_dim_, H_, init);
+      else gru_vf_ = nn::Gru::create(policy_, "gru_critic.", obs_dim_, H_, init);
     } else {
       critic_in_ = nn::Dense::create(policy_, "critic", obs_dim_, H_, nn::Activation::identity);
       nn::init_pytorch_default(policy_.value(critic_in_.weight), policy_.value(critic_in_.bias), init);
@@ -272,12 +279,25 @@ class RecurrentPpo {
   }
 
   // ------------------------------------------------------------------ the networks
-  /// T steps of an LSTM over x (obs × T·B, time-major) from the states at `hc0` (2H × B,
-  /// caller memory), masks (T·B: 0 where an episode starts) → hidden states H × T·B.
-  Var lstm_steps(const nn::Lstm& lstm, Var x, const S* hc0, const S* masks, Eigen::Index B, Eigen::Index T) {
+  /// T steps of the actor's (or critic's) recurrent layer over x (obs × T·B, time-major) from
+  /// the states at `state0` (state_rows × B, caller memory), masks (T·B: 0 where an episode
+  /// starts) → hidden states H × T·B.
+  Var recurrent_steps(bool actor, Var x, const S* state0, const S* masks, Eigen::Index B, Eigen::Index T) {
     Tape& t = *x.tape;
+    if (config_.cell == RecurrentCell::gru) {
+      const nn::Gru& gru = actor ? gru_pi_ : gru_vf_;
+      return autodiff::gru_sequence(gru.input_projection(policy_, x), policy_.on(t, gru.weight_hh), policy_.on(t, gru.bias_hh),
+                                    t.view(state0, H_, B), t.view(masks, 1, T * B));
+    }
+    const nn::Lstm& lstm = actor ? lstm_pi_ : lstm_vf_;
     const Var xproj = lstm.input_projection(policy_, x) + policy_.on(t, lstm.bias_hh);
-    return autodiff::lstm_sequence(xproj, policy_.on(t, lstm.weight_hh), t.view(hc0, 2 * H_, B), t.view(masks, 1, T * B));
+    return autodiff::lstm_sequence(xproj, policy_.on(t, lstm.weight_hh), t.view(state0, 2 * H_, B), t.view(masks, 1, T * B));
+  }
+  /// The state that carries on after a one-step pass: [h; c] (LSTM) or h (GRU).
+  template <class Out>
+  void carry(Var h, Out&& state) const {
+    state.topRows(H_) = h.value();
+    if (config_.cell == RecurrentCell::lstm) state.bottomRows(H_) = autodiff::lstm_final_cell(h);
   }
   /// The actor's latent from LSTM outputs.
   Var mlp_pi_latent(Var h) { return mlp_pi_.layers.empty() ? h : mlp_pi_(policy_, h); }
@@ -285,7 +305,7 @@ class RecurrentPpo {
   Var critic(Var x, const S* hc0, const S* masks, Eigen::Index B, Eigen::Index T, Var* sequence = nullptr) {
     Var features;
     if (config_.enable_critic_lstm) {
-      features = lstm_steps(lstm_vf_, x, hc0, masks, B, T);
+      features = recurrent_steps(false, x, hc0, masks, B, T);
       if (sequence) *sequence = features;
     } else {
       features = critic_in_(policy_, x);
@@ -334,16 +354,12 @@ class RecurrentPpo {
 
       t.clear();
       const Var obs = t.view(act_obs_.data(), obs_dim_, n);
-      const Var h = lstm_steps(lstm_pi_, obs, hc_pi_.data(), masks_.data(), n, 1);
+      const Var h = recurrent_steps(true, obs, hc_pi_.data(), masks_.data(), n, 1);
       const noise::Sampled<S> pi = head_.explore(policy_, mlp_pi_latent(h), rng_);
       Var h_vf;
       const Var v = critic(obs, hc_vf_.data(), masks_.data(), n, 1, &h_vf);
-      hc_pi_.topRows(H_) = h.value();
-      hc_pi_.bottomRows(H_) = autodiff::lstm_final_cell(h);
-      if (config_.enable_critic_lstm) {
-        hc_vf_.topRows(H_) = h_vf.value();
-        hc_vf_.bottomRows(H_) = autodiff::lstm_final_cell(h_vf);
-      }
+      carry(h, hc_pi_);
+      if (config_.enable_critic_lstm) carry(h_vf, hc_vf_);
 
       buffer_.actions_at(s) = pi.action.value();
       for (Eigen::Index i = 0; i < n; ++i) {
@@ -458,8 +474,8 @@ class RecurrentPpo {
     for (Matrix* m : {&mb_obs_}) fit(*m, obs_dim_);
     fit(mb_act_, act_dim_);
     for (Matrix* m : {&mb_logp_, &mb_adv_, &mb_ret_, &mb_val_, &mb_mask_, &mb_reset_}) fit(*m, 1);
-    fit(mb_hc_pi_, 2 * H_);
-    fit(mb_hc_vf_, 2 * H_);
+    fit(mb_hc_pi_, state_rows_);
+    fit(mb_hc_vf_, state_rows_);
     mb_obs_.leftCols(C).setZero();
     mb_act_.leftCols(C).setZero();
     for (Matrix* m : {&mb_logp_, &mb_adv_, &mb_ret_, &mb_val_, &mb_mask_}) m->leftCols(C).setZero();
@@ -517,7 +533,7 @@ class RecurrentPpo {
         t.clear();
         const Var obs = t.view(mb_obs_.data(), obs_dim_, C);
         const Var weights = t.view(mb_mask_.data(), 1, C) * (S(1) / n_valid);  // masked means
-        const Var h = lstm_steps(lstm_pi_, obs, mb_hc_pi_.data(), mb_reset_.data(), n_seq, max_len_);
+        const Var h = recurrent_steps(true, obs, mb_hc_pi_.data(), mb_reset_.data(), n_seq, max_len_);
         const Var z = mlp_pi_latent(h);
         const Var log_prob = head_.log_prob(policy_, z, t.view(mb_act_.data(), act_dim_, C));
 
@@ -614,11 +630,12 @@ class RecurrentPpo {
   PpoConfig ppo_;
   Envs envs_;
   Env eval_env_;
-  Eigen::Index obs_dim_, act_dim_, H_;
+  Eigen::Index obs_dim_, act_dim_, H_, state_rows_;
   Rng rng_;
   RolloutBuffer<S> buffer_;
   nn::Parameters<S> policy_;
   nn::Lstm lstm_pi_, lstm_vf_;
+  nn::Gru gru_pi_, gru_vf_;
   nn::Dense critic_in_;
   nn::MlpStack mlp_pi_, mlp_vf_;
   Head head_;

@@ -270,6 +270,114 @@ ConstMatrixMap<Scalar> lstm_final_cell(Var<Scalar> sequence) {
   return {n.aux + 7 * H * TB + 4 * H * B, H, B};
 }
 
+namespace detail {
+
+// Buffers of gru_sequence kept for backward, in one scratch block (aux): masks (T·B), h_in
+// (H × T·B, the masked incoming states), hp = W_hh h_in + b_hh (3H × T·B), act = r, z, n (3H × T·B).
+template <class Scalar>
+void gru_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
+  const Eigen::Index H = n.rows, TB = n.cols, B = n.index[0], T = TB / B;
+  const Scalar* masks = n.aux;
+  const Scalar* h_in = masks + TB;
+  const Scalar* hp = h_in + H * TB;
+  const Scalar* act = hp + 3 * H * TB;
+  const ConstMatrixMap<Scalar> W(t.node(n.input[1]).value, 3 * H, H);
+  Scalar* dX = t.scratch(static_cast<std::size_t>(3 * H * TB));
+  Scalar* dHP = t.scratch(static_cast<std::size_t>(3 * H * TB));
+  Scalar* carry = t.scratch(static_cast<std::size_t>(2 * H * B));
+  MatrixMap<Scalar> dh(carry, H, B), dh_in(carry + H * B, H, B);
+  dh.setZero();
+  using Array = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
+  using In = Eigen::Map<const Array>;
+  for (Eigen::Index s = T - 1; s >= 0; --s) {
+    const Eigen::Index c0 = s * B;
+    dh += ConstMatrixMap<Scalar>(n.grad + c0 * H, H, B);
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const Eigen::Index col = c0 + b;
+      const In a(act + col * 3 * H, 3 * H), p(hp + col * 3 * H, 3 * H), hi(h_in + col * H, H), g(dh.data() + b * H, H);
+      const auto r = a.head(H), z = a.segment(H, H), nn = a.tail(H);
+      Eigen::Map<Array> dx(dX + col * 3 * H, 3 * H), dp(dHP + col * 3 * H, 3 * H);
+      dx.tail(H) = g * (Scalar(1) - z) * (Scalar(1) - nn * nn);                 // d n_pre
+      dx.segment(H, H) = g * (hi - nn) * z * (Scalar(1) - z);                     // d z_pre
+      dx.head(H) = dx.tail(H) * p.tail(H) * r * (Scalar(1) - r);                  // d r_pre
+      dp.head(2 * H) = dx.head(2 * H);
+      dp.tail(H) = dx.tail(H) * r;
+      Eigen::Map<Array>(dh_in.data() + b * H, H) = g * z;
+    }
+    product_into(dh_in, true, W.transpose(), ConstMatrixMap<Scalar>(dHP + c0 * 3 * H, 3 * H, B));
+    for (Eigen::Index b = 0; b < B; ++b) dh.col(b) = dh_in.col(b) * masks[c0 + b];
+  }
+  const ConstMatrixMap<Scalar> GX(dX, 3 * H, TB), GP(dHP, 3 * H, TB);
+  if (t.needs_grad(n.input[0])) t.accumulate(n.input[0], GX);
+  if (t.needs_grad(n.input[1]))
+    t.accumulate_with(n.input[1], [&](MatrixMap<Scalar> g, bool acc) {
+      product_into(g, acc, GP, ConstMatrixMap<Scalar>(h_in, H, TB).transpose());
+    });
+  if (t.needs_grad(n.input[2])) t.accumulate(n.input[2], GP.rowwise().sum());
+  if (t.needs_grad(n.input[3])) t.accumulate(n.input[3], dh);
+}
+
+}  // namespace detail
+
+/// A whole GRU sequence as one node, backpropagation through time inside it: `xproj` = W_ih x +
+/// b_ih for every step (3H × T·B, time-major), `W_hh` (3H × H), `b_hh` (3H × 1), the initial
+/// state `h0` (H × B) and `masks` (1 × T·B, 0 where an episode starts: the incoming state is
+/// zeroed). Returns the hidden state after every step, H × T·B.
+template <class Scalar>
+Var<Scalar> gru_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> b_hh, Var<Scalar> h0, Var<Scalar> masks) {
+  const Eigen::Index H = W_hh.cols(), B = h0.cols(), TB = xproj.cols();
+  if (W_hh.rows() != 3 * H) throw_shape_error("gru_sequence", "W_hh", 3 * H, H, W_hh.rows(), W_hh.cols());
+  if (b_hh.rows() != 3 * H || b_hh.cols() != 1) throw_shape_error("gru_sequence", "b_hh", 3 * H, 1, b_hh.rows(), b_hh.cols());
+  if (h0.rows() != H) throw_shape_error("gru_sequence", "h0", H, B, h0.rows(), h0.cols());
+  if (B == 0 || TB % B != 0 || xproj.rows() != 3 * H)
+    throw_shape_error("gru_sequence", "xproj (3H × T·B)", 3 * H, TB - TB % (B > 0 ? B : 1), xproj.rows(), xproj.cols());
+  if (masks.rows() != 1 || masks.cols() != TB) throw_shape_error("gru_sequence", "masks", 1, TB, masks.rows(), masks.cols());
+  Tape<Scalar>& t = *xproj.tape;
+  const bool grad = t.needs_grad(xproj.id) || t.needs_grad(W_hh.id) || t.needs_grad(b_hh.id) || t.needs_grad(h0.id);
+  const int id = t.push(H, TB, grad);
+  Node<Scalar>& n = t.node(id);
+  n.input[0] = xproj.id;
+  n.input[1] = W_hh.id;
+  n.input[2] = b_hh.id;
+  n.input[3] = h0.id;
+  n.index[0] = B;
+  n.aux = t.scratch(static_cast<std::size_t>(TB + 7 * H * TB));
+  if (n.requires_grad) n.backward = &detail::gru_sequence_backward<Scalar>;
+  Scalar* m = n.aux;
+  Scalar* h_in = m + TB;
+  Scalar* hp = h_in + H * TB;
+  Scalar* act = hp + 3 * H * TB;
+  std::copy(t.node(masks.id).value, t.node(masks.id).value + TB, m);
+  Scalar* out = t.node(id).value;
+  const Scalar* x = t.node(xproj.id).value;
+  const ConstMatrixMap<Scalar> W(t.node(W_hh.id).value, 3 * H, H);
+  const Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> bias(t.node(b_hh.id).value, 3 * H);
+  const Scalar* start = t.node(h0.id).value;
+  using Array = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
+  using In = Eigen::Map<const Array>;
+  const Eigen::Index T = TB / B;
+  for (Eigen::Index s = 0; s < T; ++s) {
+    const Eigen::Index c0 = s * B;
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const Eigen::Index col = c0 + b;
+      const Scalar* h = s == 0 ? start + b * H : out + (col - B) * H;
+      for (Eigen::Index k = 0; k < H; ++k) h_in[col * H + k] = h[k] * m[col];
+    }
+    MatrixMap<Scalar> P(hp + c0 * 3 * H, 3 * H, B);
+    P.colwise() = bias;
+    detail::product_into(P, true, W, ConstMatrixMap<Scalar>(h_in + c0 * H, H, B));
+    for (Eigen::Index b = 0; b < B; ++b) {
+      const Eigen::Index col = c0 + b;
+      const In xc(x + col * 3 * H, 3 * H), p(hp + col * 3 * H, 3 * H), hi(h_in + col * H, H);
+      Eigen::Map<Array> a(act + col * 3 * H, 3 * H), h(out + col * H, H);
+      a.head(2 * H) = (Scalar(1) + (-(xc.head(2 * H) + p.head(2 * H))).exp()).inverse();
+      a.tail(H) = (xc.tail(H) + a.head(H) * p.tail(H)).tanh();
+      h = (Scalar(1) - a.segment(H, H)) * a.tail(H) + a.segment(H, H) * hi;
+    }
+  }
+  return {&t, id};
+}
+
 /// One GRU step's elementwise part: the input projection `xproj` = W_ih x + b_ih and the hidden
 /// projection `hproj` = W_hh h + b_hh (both 3H × B, PyTorch's order r, z, n) and the previous
 /// hidden state `h` (H × B) give h' (H × B).
