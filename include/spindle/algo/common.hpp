@@ -31,6 +31,25 @@ inline std::uint64_t restart_seed(std::uint64_t seed, long num_timesteps) noexce
   return z ^ (z >> 31);
 }
 
+/// SB3's explained_variance: 1 − Var(returns − values) / Var(returns) over n samples (0 when
+/// the returns do not vary).
+template <class S>
+double explained_variance(const S* values, const S* returns, Eigen::Index n) {
+  double mean_r = 0, mean_d = 0;
+  for (Eigen::Index k = 0; k < n; ++k) {
+    mean_r += returns[k];
+    mean_d += returns[k] - values[k];
+  }
+  mean_r /= n;
+  mean_d /= n;
+  double var_r = 0, var_d = 0;
+  for (Eigen::Index k = 0; k < n; ++k) {
+    var_r += (returns[k] - mean_r) * (returns[k] - mean_r);
+    var_d += (returns[k] - values[k] - mean_d) * (returns[k] - values[k] - mean_d);
+  }
+  return var_r > 0 ? 1.0 - var_d / var_r : 0.0;
+}
+
 /// What to do with a NaN/Inf observation or reward from the environment.
 enum class BadTransition { throw_error, drop_and_count };
 

@@ -491,24 +491,10 @@ class Ppo {
         ++n_updates_;
       }
     }
-    const auto values = buffer_.values().data();
-    const auto returns = buffer_.returns().data();
-    double mean_r = 0, mean_d = 0;
-    const Eigen::Index N = buffer_.total();
-    for (Eigen::Index k = 0; k < N; ++k) {
-      mean_r += returns[k];
-      mean_d += returns[k] - values[k];
-    }
-    mean_r /= N;
-    mean_d /= N;
-    double var_r = 0, var_d = 0;
-    for (Eigen::Index k = 0; k < N; ++k) {
-      var_r += (returns[k] - mean_r) * (returns[k] - mean_r);
-      var_d += (returns[k] - values[k] - mean_d) * (returns[k] - values[k] - mean_d);
-    }
     const double nb = std::max<long>(batches, 1);
     last_ = {num_timesteps_, sum_pg / nb, sum_v / nb, sum_ent / nb, sum_kl / nb, sum_clip / nb,
-             var_r > 0 ? 1.0 - var_d / var_r : 0.0, lr, double(clip), batches - (stopped ? 1 : 0), stopped};
+             explained_variance(buffer_.values().data(), buffer_.returns().data(), buffer_.total()), lr, double(clip),
+             batches - (stopped ? 1 : 0), stopped};
     if (hooks_.on_update) hooks_.on_update(last_);
   }
 

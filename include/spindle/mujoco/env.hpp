@@ -168,13 +168,7 @@ class Env {
       if (task_.reset) task_.reset(*m, *d, rng);
       mj_forward(m, d);
     }
-    steps_ = 0;
-    unstable_ = false;
-    success_ = false;
-    effort_sum_ = 0;
-    Observation o(obs_size_);
-    write_observation(o.data());
-    return o;
+    return start_episode();
   }
 
   /// Allocation-free step (VectorEnv uses it).
@@ -275,13 +269,7 @@ class Env {
       std::copy(s.data() + m->nq + m->nv, s.data() + s.size(), d->act);
       mj_forward(m, d);
     }
-    steps_ = 0;
-    unstable_ = false;
-    success_ = false;
-    effort_sum_ = 0;
-    Observation o(obs_size_);
-    write_observation(o.data());
-    return o;
+    return start_episode();
   }
   const mjData& data() const noexcept { return *data_.get(); }
   mjData& data() noexcept { return *data_.get(); }
@@ -381,6 +369,16 @@ class Env {
     model_ = std::move(model);
     data_ = Data(model_);
     for (auto& piece : config_.observation) piece.resolve(model_);
+  }
+  /// Episode counters to zero; the first observation.
+  Observation start_episode() {
+    steps_ = 0;
+    unstable_ = false;
+    success_ = false;
+    effort_sum_ = 0;
+    Observation o(obs_size_);
+    write_observation(o.data());
+    return o;
   }
   void write_observation(float* out) const {
     for (const auto& piece : config_.observation) out = piece.write(*model_, *data_.get(), out);
