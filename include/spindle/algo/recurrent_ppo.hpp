@@ -155,11 +155,11 @@ class RecurrentPpo {
     Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>> row(predict_.observation.data(), 1, obs_dim_);
     envs_.normalize_observations(row, row);
     if (state.hc.size() != state_rows_) state.hc = Vector::Zero(state_rows_);
-    const S mask = episode_start ? S(0) : S(1);
+    predict_mask_.setConstant(1, 1, episode_start ? S(0) : S(1));  // tape views need aligned memory
     Tape& t = predict_.tape;
     t.clear();
     t.set_grad_enabled(false);
-    const Var h = recurrent_steps(true, t.view(predict_.observation.data(), obs_dim_, 1), state.hc.data(), &mask, 1, 1);
+    const Var h = recurrent_steps(true, t.view(predict_.observation.data(), obs_dim_, 1), state.hc.data(), predict_mask_.data(), 1, 1);
     carry(h, Eigen::Map<Matrix>(state.hc.data(), state_rows_, 1));
     predict_.action = head_.mode(policy_, mlp_pi_latent(h)).value();
     to_env_action_(predict_.action.col(0), action);
@@ -404,8 +404,9 @@ class RecurrentPpo {
         Tape& t = value_tape_;
         t.clear();
         t.set_grad_enabled(false);
-        const S one = 1;
-        const Var v = critic(t.view(bootstrap_obs_.data(), obs_dim_, 1), hc_vf_.col(i).data(), &one, 1, 1);
+        bootstrap_state_ = hc_vf_.col(i);  // copies: tape views need aligned memory
+        predict_mask_.setConstant(1, 1, S(1));
+        const Var v = critic(t.view(bootstrap_obs_.data(), obs_dim_, 1), bootstrap_state_.data(), predict_mask_.data(), 1, 1);
         buffer_.rewards()(ts, is) += static_cast<S>(ppo_.gamma) * v.value()(0, 0);
       }
       if (!obs.row(i).allFinite()) {
@@ -625,7 +626,7 @@ class RecurrentPpo {
   Tape act_tape_, value_tape_, train_tape_;
   DeterministicAct<S> predict_;
   Matrix hc_pi_, hc_vf_, states_pi_, states_vf_, masks_;
-  Matrix act_obs_, next_obs_, bootstrap_obs_;
+  Matrix act_obs_, next_obs_, bootstrap_obs_, bootstrap_state_, predict_mask_;
   Matrix mb_obs_, mb_act_, mb_logp_, mb_adv_, mb_ret_, mb_val_, mb_mask_, mb_reset_, mb_hc_pi_, mb_hc_vf_;
   std::vector<Eigen::Index> seq_start_, seq_length_;
   Eigen::Index n_seq_ = 0, max_len_ = 0;

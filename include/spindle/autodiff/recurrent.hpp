@@ -18,6 +18,12 @@
 
 namespace spindle::autodiff {
 
+// Blocks of scratch buffers start at any float offset: plain (unaligned) maps.
+template <class Scalar>
+using BlockMap = Eigen::Map<Matrix<Scalar>>;
+template <class Scalar>
+using ConstBlockMap = Eigen::Map<const Matrix<Scalar>>;
+
 namespace detail {
 
 template <class Scalar>
@@ -74,18 +80,18 @@ void lstm_cell_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   for (Eigen::Index b = 0; b < B; ++b)
     lstm_column_backward(H, n.grad + b * 2 * H, n.grad + b * 2 * H + H, n.aux + b * 4 * H, n.aux + 4 * H * B + b * H,
                          c_prev + b * H, d_gates + b * 4 * H, d_c ? d_c + b * H : nullptr);
-  if (want_gates) t.accumulate(n.input[0], ConstMatrixMap<Scalar>(d_gates, 4 * H, B));
-  if (d_c) t.accumulate(n.input[1], ConstMatrixMap<Scalar>(d_c, H, B));
+  if (want_gates) t.accumulate(n.input[0], ConstBlockMap<Scalar>(d_gates, 4 * H, B));
+  if (d_c) t.accumulate(n.input[1], ConstBlockMap<Scalar>(d_c, H, B));
 }
 
 // aux holds r, z, n (3H × B).
 template <class Scalar>
 void gru_cell_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   const Eigen::Index H = n.rows, B = n.cols;
-  const ConstMatrixMap<Scalar> grad(n.grad, H, B);
-  const ConstMatrixMap<Scalar> act(n.aux, 3 * H, B);
-  const ConstMatrixMap<Scalar> hproj(t.node(n.input[1]).value, 3 * H, B);
-  const ConstMatrixMap<Scalar> h_prev(t.node(n.input[2]).value, H, B);
+  const ConstBlockMap<Scalar> grad(n.grad, H, B);
+  const ConstBlockMap<Scalar> act(n.aux, 3 * H, B);
+  const ConstBlockMap<Scalar> hproj(t.node(n.input[1]).value, 3 * H, B);
+  const ConstBlockMap<Scalar> h_prev(t.node(n.input[2]).value, H, B);
   const bool want_x = t.needs_grad(n.input[0]), want_hp = t.needs_grad(n.input[1]), want_h = t.needs_grad(n.input[2]);
   Scalar* d_x = want_x ? t.scratch(static_cast<std::size_t>(3 * H * B)) : nullptr;
   Scalar* d_hp = want_hp ? t.scratch(static_cast<std::size_t>(3 * H * B)) : nullptr;
@@ -111,9 +117,9 @@ void gru_cell_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
       }
       if (d_h) d_h[b * H + k] = dh * z;
     }
-  if (d_x) t.accumulate(n.input[0], ConstMatrixMap<Scalar>(d_x, 3 * H, B));
-  if (d_hp) t.accumulate(n.input[1], ConstMatrixMap<Scalar>(d_hp, 3 * H, B));
-  if (d_h) t.accumulate(n.input[2], ConstMatrixMap<Scalar>(d_h, H, B));
+  if (d_x) t.accumulate(n.input[0], ConstBlockMap<Scalar>(d_x, 3 * H, B));
+  if (d_hp) t.accumulate(n.input[1], ConstBlockMap<Scalar>(d_hp, 3 * H, B));
+  if (d_h) t.accumulate(n.input[2], ConstBlockMap<Scalar>(d_h, H, B));
 }
 
 }  // namespace detail
@@ -158,21 +164,21 @@ void lstm_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   const Scalar* act = c_in + H * TB;
   const Scalar* tanh_c = act + 4 * H * TB;
   const Scalar* masks = t.node(n.input[3]).value;
-  const ConstMatrixMap<Scalar> W(t.node(n.input[1]).value, 4 * H, H);
+  const ConstBlockMap<Scalar> W(t.node(n.input[1]).value, 4 * H, H);
   Scalar* dG = t.scratch(static_cast<std::size_t>(4 * H * TB));
   Scalar* carry = t.scratch(static_cast<std::size_t>(4 * H * B));  // dh, dc into the next step's inputs; dh_in, dc_in
-  MatrixMap<Scalar> dh(carry, H, B), dc(carry + H * B, H, B), dh_in(carry + 2 * H * B, H, B), dc_in(carry + 3 * H * B, H, B);
+  BlockMap<Scalar> dh(carry, H, B), dc(carry + H * B, H, B), dh_in(carry + 2 * H * B, H, B), dc_in(carry + 3 * H * B, H, B);
   dh.setZero();
   dc.setZero();
   for (Eigen::Index s = T - 1; s >= 0; --s) {
     const Eigen::Index c0 = s * B;
-    dh += ConstMatrixMap<Scalar>(n.grad + c0 * H, H, B);
+    dh += ConstBlockMap<Scalar>(n.grad + c0 * H, H, B);
     for (Eigen::Index b = 0; b < B; ++b) {
       const Eigen::Index col = c0 + b;
       lstm_column_backward(H, dh.data() + b * H, dc.data() + b * H, act + col * 4 * H, tanh_c + col * H, c_in + col * H,
                            dG + col * 4 * H, dc_in.data() + b * H);
     }
-    product_into(dh_in, false, W.transpose(), ConstMatrixMap<Scalar>(dG + c0 * 4 * H, 4 * H, B));
+    product_into(dh_in, false, W.transpose(), ConstBlockMap<Scalar>(dG + c0 * 4 * H, 4 * H, B));
     // The incoming state was masked: no gradient flows past an episode start.
     for (Eigen::Index b = 0; b < B; ++b) {
       const Scalar m = masks[c0 + b];
@@ -180,14 +186,14 @@ void lstm_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
       dc.col(b) = dc_in.col(b) * m;
     }
   }
-  const ConstMatrixMap<Scalar> G(dG, 4 * H, TB);
+  const ConstBlockMap<Scalar> G(dG, 4 * H, TB);
   if (t.needs_grad(n.input[0])) t.accumulate(n.input[0], G);
   if (t.needs_grad(n.input[1]))
-    t.accumulate_with(n.input[1], [&](MatrixMap<Scalar> g, bool acc) {
-      product_into(g, acc, G, ConstMatrixMap<Scalar>(h_in, H, TB).transpose());
+    t.accumulate_with(n.input[1], [&](auto g, bool acc) {
+      product_into(g, acc, G, ConstBlockMap<Scalar>(h_in, H, TB).transpose());
     });
   if (t.needs_grad(n.input[2]))
-    t.accumulate_with(n.input[2], [&](MatrixMap<Scalar> g, bool acc) {
+    t.accumulate_with(n.input[2], [&](auto g, bool acc) {
       if (acc) {
         g.topRows(H) += dh;
         g.bottomRows(H) += dc;
@@ -233,8 +239,8 @@ Var<Scalar> lstm_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> hc0, 
   Scalar* out = t.node(id).value;
   const Scalar* x = t.node(xproj.id).value;
   const Scalar* m = t.node(masks.id).value;
-  const ConstMatrixMap<Scalar> W(t.node(W_hh.id).value, 4 * H, H);
-  const ConstMatrixMap<Scalar> start(t.node(hc0.id).value, 2 * H, B);
+  const ConstBlockMap<Scalar> W(t.node(W_hh.id).value, 4 * H, H);
+  const ConstBlockMap<Scalar> start(t.node(hc0.id).value, 2 * H, B);
   const Eigen::Index T = TB / B;
   for (Eigen::Index s = 0; s < T; ++s) {
     const Eigen::Index c0 = s * B;
@@ -248,9 +254,9 @@ Var<Scalar> lstm_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> hc0, 
         ci[k] = (s == 0 ? start(H + k, b) : ci[k]) * mk;
       }
     }
-    MatrixMap<Scalar> G(gates, 4 * H, B);
-    G = ConstMatrixMap<Scalar>(x + c0 * 4 * H, 4 * H, B);
-    detail::product_into(G, true, W, ConstMatrixMap<Scalar>(h_in + c0 * H, H, B));
+    BlockMap<Scalar> G(gates, 4 * H, B);
+    G = ConstBlockMap<Scalar>(x + c0 * 4 * H, 4 * H, B);
+    detail::product_into(G, true, W, ConstBlockMap<Scalar>(h_in + c0 * H, H, B));
     for (Eigen::Index b = 0; b < B; ++b) {
       const Eigen::Index col = c0 + b;
       // c' goes to the next step's c_in slot (masked there); the last step's to the final-cell slot.
@@ -264,7 +270,7 @@ Var<Scalar> lstm_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> hc0, 
 /// The cell state after the last step of an lstm_sequence result (H × B; valid until the tape is
 /// cleared): with the last step's hidden state, what carries the sequence on.
 template <class Scalar>
-ConstMatrixMap<Scalar> lstm_final_cell(Var<Scalar> sequence) {
+ConstBlockMap<Scalar> lstm_final_cell(Var<Scalar> sequence) {
   const Node<Scalar>& n = sequence.tape->node(sequence.id);
   const Eigen::Index H = n.rows, TB = n.cols, B = n.index[0];
   return {n.aux + 7 * H * TB + 4 * H * B, H, B};
@@ -281,17 +287,17 @@ void gru_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   const Scalar* h_in = masks + TB;
   const Scalar* hp = h_in + H * TB;
   const Scalar* act = hp + 3 * H * TB;
-  const ConstMatrixMap<Scalar> W(t.node(n.input[1]).value, 3 * H, H);
+  const ConstBlockMap<Scalar> W(t.node(n.input[1]).value, 3 * H, H);
   Scalar* dX = t.scratch(static_cast<std::size_t>(3 * H * TB));
   Scalar* dHP = t.scratch(static_cast<std::size_t>(3 * H * TB));
   Scalar* carry = t.scratch(static_cast<std::size_t>(2 * H * B));
-  MatrixMap<Scalar> dh(carry, H, B), dh_in(carry + H * B, H, B);
+  BlockMap<Scalar> dh(carry, H, B), dh_in(carry + H * B, H, B);
   dh.setZero();
   using Array = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
   using In = Eigen::Map<const Array>;
   for (Eigen::Index s = T - 1; s >= 0; --s) {
     const Eigen::Index c0 = s * B;
-    dh += ConstMatrixMap<Scalar>(n.grad + c0 * H, H, B);
+    dh += ConstBlockMap<Scalar>(n.grad + c0 * H, H, B);
     for (Eigen::Index b = 0; b < B; ++b) {
       const Eigen::Index col = c0 + b;
       const In a(act + col * 3 * H, 3 * H), p(hp + col * 3 * H, 3 * H), hi(h_in + col * H, H), g(dh.data() + b * H, H);
@@ -304,14 +310,14 @@ void gru_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
       dp.tail(H) = dx.tail(H) * r;
       Eigen::Map<Array>(dh_in.data() + b * H, H) = g * z;
     }
-    product_into(dh_in, true, W.transpose(), ConstMatrixMap<Scalar>(dHP + c0 * 3 * H, 3 * H, B));
+    product_into(dh_in, true, W.transpose(), ConstBlockMap<Scalar>(dHP + c0 * 3 * H, 3 * H, B));
     for (Eigen::Index b = 0; b < B; ++b) dh.col(b) = dh_in.col(b) * masks[c0 + b];
   }
-  const ConstMatrixMap<Scalar> GX(dX, 3 * H, TB), GP(dHP, 3 * H, TB);
+  const ConstBlockMap<Scalar> GX(dX, 3 * H, TB), GP(dHP, 3 * H, TB);
   if (t.needs_grad(n.input[0])) t.accumulate(n.input[0], GX);
   if (t.needs_grad(n.input[1]))
-    t.accumulate_with(n.input[1], [&](MatrixMap<Scalar> g, bool acc) {
-      product_into(g, acc, GP, ConstMatrixMap<Scalar>(h_in, H, TB).transpose());
+    t.accumulate_with(n.input[1], [&](auto g, bool acc) {
+      product_into(g, acc, GP, ConstBlockMap<Scalar>(h_in, H, TB).transpose());
     });
   if (t.needs_grad(n.input[2])) t.accumulate(n.input[2], GP.rowwise().sum());
   if (t.needs_grad(n.input[3])) t.accumulate(n.input[3], dh);
@@ -350,7 +356,7 @@ Var<Scalar> gru_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> b_hh, 
   std::copy(t.node(masks.id).value, t.node(masks.id).value + TB, m);
   Scalar* out = t.node(id).value;
   const Scalar* x = t.node(xproj.id).value;
-  const ConstMatrixMap<Scalar> W(t.node(W_hh.id).value, 3 * H, H);
+  const ConstBlockMap<Scalar> W(t.node(W_hh.id).value, 3 * H, H);
   const Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> bias(t.node(b_hh.id).value, 3 * H);
   const Scalar* start = t.node(h0.id).value;
   using Array = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
@@ -363,9 +369,9 @@ Var<Scalar> gru_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> b_hh, 
       const Scalar* h = s == 0 ? start + b * H : out + (col - B) * H;
       for (Eigen::Index k = 0; k < H; ++k) h_in[col * H + k] = h[k] * m[col];
     }
-    MatrixMap<Scalar> P(hp + c0 * 3 * H, 3 * H, B);
+    BlockMap<Scalar> P(hp + c0 * 3 * H, 3 * H, B);
     P.colwise() = bias;
-    detail::product_into(P, true, W, ConstMatrixMap<Scalar>(h_in + c0 * H, H, B));
+    detail::product_into(P, true, W, ConstBlockMap<Scalar>(h_in + c0 * H, H, B));
     for (Eigen::Index b = 0; b < B; ++b) {
       const Eigen::Index col = c0 + b;
       const In xc(x + col * 3 * H, 3 * H), p(hp + col * 3 * H, 3 * H), hi(h_in + col * H, H);
