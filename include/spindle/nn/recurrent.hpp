@@ -32,23 +32,25 @@ void init_recurrent(Parameters<Scalar>& p, std::initializer_list<int> slots, Eig
 }
 }  // namespace detail
 
-/// One LSTM layer: gates = W_ih x + b_ih + W_hh h + b_hh (4H rows: i, f, g, o).
-struct Lstm {
+/// The four parameters of one recurrent layer with `gates` gate blocks (LSTM 4, GRU 3), in
+/// PyTorch's order and initialisation, and the input projection both layers share.
+struct RecurrentWeights {
   int weight_ih = -1, weight_hh = -1, bias_ih = -1, bias_hh = -1;
   Eigen::Index input_size = 0, hidden_size = 0;
 
   template <class Scalar>
-  static Lstm create(Parameters<Scalar>& p, const std::string& prefix, Eigen::Index input, Eigen::Index hidden, Rng& rng) {
-    if (input <= 0 || hidden <= 0) throw std::invalid_argument("nn::Lstm: input and hidden sizes must be positive");
-    Lstm l;
-    l.input_size = input;
-    l.hidden_size = hidden;
-    l.weight_ih = p.add(prefix + "weight_ih", 4 * hidden, input);
-    l.weight_hh = p.add(prefix + "weight_hh", 4 * hidden, hidden);
-    l.bias_ih = p.add(prefix + "bias_ih", 4 * hidden, 1);
-    l.bias_hh = p.add(prefix + "bias_hh", 4 * hidden, 1);
-    detail::init_recurrent(p, {l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh}, hidden, rng);
-    return l;
+  static RecurrentWeights create(Parameters<Scalar>& p, const std::string& prefix, Eigen::Index gates, Eigen::Index input,
+                                 Eigen::Index hidden, Rng& rng, const char* who) {
+    if (input <= 0 || hidden <= 0) throw std::invalid_argument(std::string(who) + ": input and hidden sizes must be positive");
+    RecurrentWeights w;
+    w.input_size = input;
+    w.hidden_size = hidden;
+    w.weight_ih = p.add(prefix + "weight_ih", gates * hidden, input);
+    w.weight_hh = p.add(prefix + "weight_hh", gates * hidden, hidden);
+    w.bias_ih = p.add(prefix + "bias_ih", gates * hidden, 1);
+    w.bias_hh = p.add(prefix + "bias_hh", gates * hidden, 1);
+    detail::init_recurrent(p, {w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh}, hidden, rng);
+    return w;
   }
 
   /// W_ih x + b_ih for any number of columns (a whole sequence at once: one product).
@@ -57,6 +59,15 @@ struct Lstm {
     autodiff::Tape<Scalar>& t = *x.tape;
     return autodiff::linear(x, p.on(t, weight_ih), p.on(t, bias_ih));
   }
+};
+
+/// One LSTM layer: gates = W_ih x + b_ih + W_hh h + b_hh (4H rows: i, f, g, o).
+struct Lstm : RecurrentWeights {
+  template <class Scalar>
+  static Lstm create(Parameters<Scalar>& p, const std::string& prefix, Eigen::Index input, Eigen::Index hidden, Rng& rng) {
+    return {RecurrentWeights::create(p, prefix, 4, input, hidden, rng, "nn::Lstm")};
+  }
+
   /// One step from the input projection of this step's x: returns [h'; c'] (2H × B).
   template <class Scalar>
   autodiff::Var<Scalar> step_projected(Parameters<Scalar>& p, autodiff::Var<Scalar> xproj, autodiff::Var<Scalar> h,
@@ -73,29 +84,12 @@ struct Lstm {
 };
 
 /// One GRU layer: r, z, n from W_ih x + b_ih and W_hh h + b_hh (3H rows each: r, z, n).
-struct Gru {
-  int weight_ih = -1, weight_hh = -1, bias_ih = -1, bias_hh = -1;
-  Eigen::Index input_size = 0, hidden_size = 0;
-
+struct Gru : RecurrentWeights {
   template <class Scalar>
   static Gru create(Parameters<Scalar>& p, const std::string& prefix, Eigen::Index input, Eigen::Index hidden, Rng& rng) {
-    if (input <= 0 || hidden <= 0) throw std::invalid_argument("nn::Gru: input and hidden sizes must be positive");
-    Gru l;
-    l.input_size = input;
-    l.hidden_size = hidden;
-    l.weight_ih = p.add(prefix + "weight_ih", 3 * hidden, input);
-    l.weight_hh = p.add(prefix + "weight_hh", 3 * hidden, hidden);
-    l.bias_ih = p.add(prefix + "bias_ih", 3 * hidden, 1);
-    l.bias_hh = p.add(prefix + "bias_hh", 3 * hidden, 1);
-    detail::init_recurrent(p, {l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh}, hidden, rng);
-    return l;
+    return {RecurrentWeights::create(p, prefix, 3, input, hidden, rng, "nn::Gru")};
   }
 
-  template <class Scalar>
-  autodiff::Var<Scalar> input_projection(Parameters<Scalar>& p, autodiff::Var<Scalar> x) const {
-    autodiff::Tape<Scalar>& t = *x.tape;
-    return autodiff::linear(x, p.on(t, weight_ih), p.on(t, bias_ih));
-  }
   /// One step from the input projection of this step's x: returns h' (H × B).
   template <class Scalar>
   autodiff::Var<Scalar> step_projected(Parameters<Scalar>& p, autodiff::Var<Scalar> xproj, autodiff::Var<Scalar> h) const {
