@@ -14,4 +14,5 @@
 #include "log.hpp"
 #include "nn.hpp"
 #include "noise.hpp"
+#include "policy.hpp"
 #include "wrappers.hpp"

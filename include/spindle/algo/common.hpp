@@ -120,9 +120,13 @@ struct DeterministicAct {
 };
 
 /// Mean undiscounted return of `episodes` episodes of `env`, reset with Rng(seed, stream 0xE7A1);
-/// act(observation, action) writes the action to take (a deterministic policy, usually).
-template <Environment Env, class Act>
-double evaluate_episodes(Env& env, int episodes, std::uint64_t seed, Act&& act) {
+/// act(observation, action) writes the action to take (a deterministic policy, usually);
+/// on_reset() runs after every reset (a policy with a context starts it afresh).
+struct NoReset {
+  void operator()() const noexcept {}
+};
+template <Environment Env, class Act, class OnReset = NoReset>
+double evaluate_episodes(Env& env, int episodes, std::uint64_t seed, Act&& act, OnReset&& on_reset = {}) {
   if (episodes <= 0) throw std::invalid_argument("evaluate: the number of episodes must be positive");
   Rng rng(seed, /*stream=*/0xE7A1);
   double total = 0;
@@ -131,6 +135,7 @@ double evaluate_episodes(Env& env, int episodes, std::uint64_t seed, Act&& act) 
   if constexpr (Env::act_dim == spindle::dynamic) action.resize(spindle::action_size(env));
   for (int e = 0; e < episodes; ++e) {
     obs = env.reset(rng);
+    on_reset();
     for (bool done = false; !done;) {
       act(std::as_const(obs), action);
       const auto step = env.step(action);

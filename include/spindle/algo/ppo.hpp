@@ -7,9 +7,12 @@
 //   ppo.learn(300'000);
 //   double mean_return = ppo.evaluate(10);
 //
-// Template parameters: the Environment and the exploration-noise head (noise/): the diagonal
+// Template parameters: the Environment; the exploration-noise head (noise/): the diagonal
 // Gaussian by default (SB3's PPO); noise::Gsde, noise::Lattice, noise::LatticePlain, or a head
-// with a colored-noise source. The scalar type is the head's.
+// with a colored-noise source (the scalar type is the head's); the Actor and Critic networks
+// (policy/: policy::Mlp by default, policy::HistoryMlp, policy::Oracle / PrivilegedCritic, or
+// any policy::Network). Networks that read history windows, previous actions or privileged
+// information get them from the rollout (policy/history.hpp); the others never see them.
 //
 // Actions: the policy acts in [−1, 1] per dimension; actions are clipped to it and mapped
 // linearly onto the environment's Box (SB3 clips to the Box; with a Box of [−1, 1], as SB3
@@ -36,6 +39,8 @@
 #include "../nn/serialize.hpp"
 #include "../noise/diag_gaussian.hpp"
 #include "../noise/schedule.hpp"
+#include "../policy/history.hpp"
+#include "../policy/mlp.hpp"
 #include "../wrappers/vec_normalize.hpp"
 #include "common.hpp"
 #include "rollout_buffer.hpp"
@@ -89,7 +94,9 @@ struct PpoUpdate {
   bool stopped_early = false;  // by target_kl
 };
 
-template <Environment Env, noise::NoiseHead Head = noise::DiagGaussian<float>>
+template <Environment Env, noise::NoiseHead Head = noise::DiagGaussian<float>, class Actor = policy::Mlp,
+          class Critic = policy::Mlp>
+  requires policy::Network<Actor, typename Head::scalar> && policy::Network<Critic, typename Head::scalar>
 class Ppo {
  public:
   using S = typename Head::scalar;
@@ -105,7 +112,14 @@ class Ppo {
     std::function<void(const PpoUpdate&)> on_update;         // after every rollout's update
   };
 
-  Ppo(const Env& prototype, PpoConfig config = {}, typename Head::Config head_config = {})
+  static constexpr bool privileged = policy::reads_privileged<Actor>() || policy::reads_privileged<Critic>();
+  static_assert(!privileged || PrivilegedEnvironment<Env>,
+                "Ppo: the actor or the critic reads privileged information (policy::Oracle, policy::PrivilegedCritic), "
+                "but the environment has none: it needs `privileged()` and `privileged_size()` "
+                "(spindle::PrivilegedEnvironment; mujoco::Env has them)");
+
+  Ppo(const Env& prototype, PpoConfig config = {}, typename Head::Config head_config = {},
+      typename Actor::Config actor_config = {}, typename Critic::Config critic_config = {})
       : config_(validated(config)),
         envs_(VectorEnv<Env>(config.n_envs, prototype, {.n_threads = config.n_threads}),
               {.norm_obs = config.normalize_observations, .norm_reward = config.normalize_rewards,
@@ -115,7 +129,7 @@ class Ppo {
         act_dim_(envs_.action_size()),
         rng_(config.seed, /*stream=*/0x990),
         buffer_(config.n_steps, config.n_envs, obs_dim_, act_dim_),
-        head_(build_policy(head_config)),
+        head_(build_policy(head_config, actor_config, critic_config)),
         optimizer_(policy_, {.lr = config.learning_rate(1.0), .eps = 1e-5,  // SB3's PPO Adam eps
                              .max_grad_norm = config.max_grad_norm, .on_non_finite = config.on_non_finite_gradient}) {
     static_assert(std::is_same_v<scalar_t<Env>, S>, "Ppo: the environment's scalar and the noise head's scalar differ");
@@ -128,6 +142,13 @@ class Ppo {
     env_actions_.resize(config_.n_envs, act_dim_);
     episode_starts_ = Vector::Ones(config_.n_envs);
     bad_observation_.assign(static_cast<std::size_t>(config_.n_envs), 0);
+    const policy::Shapes shapes = network_shapes();
+    needs_ = policy::needs_of(actor_, critic_, shapes);
+    if (needs_.any()) {
+      live_ = policy::LiveContext<S>(config_.n_envs, shapes, needs_);
+      rollout_context_ = policy::RolloutContext<S>(config_.n_steps, config_.n_envs, shapes, needs_);
+      predict_context_ = policy::LiveContext<S>(1, shapes, needs_);
+    }
   }
 
   // ------------------------------------------------------------------ training
@@ -147,19 +168,37 @@ class Ppo {
 
   /// Mean undiscounted (raw) return of `episodes` deterministic episodes on a separate
   /// environment, observations normalised with the training statistics (not updated).
+  /// Networks with a context (history, previous action, privileged values) start each
+  /// episode's context afresh; privileged ones read the evaluation environment's privileged().
   double evaluate(int episodes, std::uint64_t seed = 12345) {
-    return evaluate_episodes(eval_env_, episodes, seed, [&](const auto& obs, auto& action) { predict(obs, action); });
+    return evaluate_episodes(
+        eval_env_, episodes, seed,
+        [&](const auto& obs, auto& action) {
+          if constexpr (policy::reads_privileged<Actor>()) predict(obs, action, eval_env_.privileged());
+          else predict(obs, action);
+        },
+        [&] { reset_context(); });
   }
 
   /// The deterministic action (the distribution's mode, mapped onto the Box) for one raw
   /// observation, normalised with the training statistics (SB3's predict(deterministic=True)).
+  /// With a history or previous-action context, successive calls are one episode's steps:
+  /// call reset_context() when a new episode starts.
   template <class Obs, class Act>
+    requires(!policy::reads_privileged<Actor>())
   void predict(const Obs& observation, Act& action) {
-    predict_.load(observation, obs_dim_);
-    Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>> row(predict_.observation.data(), 1, obs_dim_);
-    envs_.normalize_observations(row, row);  // element-wise, so in place is safe
-    predict_.act(head_, policy_, trunk_, to_env_action_, action);
+    predict_impl(observation, action, Eigen::Matrix<S, 0, 1>{});
   }
+  /// The same for an actor that reads privileged information (policy::Oracle): the episode's
+  /// privileged values (the environment's privileged()).
+  template <class Obs, class Act, class Privileged>
+  void predict(const Obs& observation, Act& action, const Privileged& privileged_values) {
+    static_assert(policy::reads_privileged<Actor>(), "Ppo::predict: this actor does not read privileged values");
+    check_shape(privileged_values, needs_.privileged, 1, "Ppo::predict", "privileged values");
+    predict_impl(observation, action, privileged_values);
+  }
+  /// predict() starts a new episode at its next call.
+  void reset_context() noexcept { predict_new_episode_ = true; }
 
   // ------------------------------------------------------------------ checkpoints
   /// Writes the policy, the optimizer, the normalisation statistics, generators and counters —
@@ -182,8 +221,9 @@ class Ppo {
     std::vector<Eigen::Index> sizes{obs_dim_};
     sizes.insert(sizes.end(), config_.policy_hidden.begin(), config_.policy_hidden.end());
     const auto box = envs_.action_space();
-    deploy::write<Head>(c, {"ppo", "policy", "pi.", sizes, config_.activation, act_dim_, norm}, head_.config(),
-                        box.low.template cast<double>(), box.high.template cast<double>());
+    if constexpr (std::is_same_v<Actor, policy::Mlp>)  // deploy::Policy acts with MLP actors only
+      deploy::write<Head>(c, {"ppo", "policy", "pi.", sizes, config_.activation, act_dim_, norm}, head_.config(),
+                          box.low.template cast<double>(), box.high.template cast<double>());
     if (extra) extra(c);
     c.save(path);
   }
@@ -219,6 +259,7 @@ class Ppo {
       *v = in.real();
     for (Eigen::Index i = 0; i < episode_starts_.size(); ++i) episode_starts_(i) = static_cast<S>(in.real());
     for (auto& b : bad_observation_) b = static_cast<std::uint8_t>(in.integer());
+    if (needs_.any()) live_.load(in);
     if constexpr (SavableEnvironment<Env>) {
       if (exact) {
         envs_.load_state(in);
@@ -246,10 +287,15 @@ class Ppo {
   /// V(observations) for normalised observations (obs_dim × batch), for inspection.
   Matrix predict_values(const Eigen::Ref<const Matrix>& observations) {
     check_shape(observations, obs_dim_, observations.cols(), "Ppo::predict_values", "observations");
+    if (needs_.any())
+      throw std::logic_error("Ppo::predict_values: the networks read more than observations (history, previous "
+                             "actions or privileged values)");
     Tape& t = value_tape_;
     t.clear();
     t.set_grad_enabled(false);
-    return value(t.view(observations.data(), obs_dim_, observations.cols())).value();
+    policy::Inputs<S> in;
+    in.observation = t.view(observations.data(), obs_dim_, observations.cols());
+    return value(in).value();
   }
 
  private:
@@ -266,36 +312,97 @@ class Ppo {
     return c;
   }
 
-  Head build_policy(typename Head::Config head_config) {
+  policy::Shapes network_shapes() const {
+    return {obs_dim_, act_dim_, privileged ? envs_.privileged_size() : 0};
+  }
+
+  Head build_policy(typename Head::Config head_config, const typename Actor::Config& actor_config,
+                    const typename Critic::Config& critic_config) {
     Rng init(config_.seed, /*stream=*/0x1A17);
     const nn::Init kind = config_.ortho_init ? nn::Init::orthogonal : nn::Init::pytorch_default;
-    std::vector<Eigen::Index> sizes{obs_dim_};
-    sizes.insert(sizes.end(), config_.policy_hidden.begin(), config_.policy_hidden.end());
-    trunk_ = nn::MlpStack::create(policy_, "pi.",
-                                  {.sizes = sizes, .hidden = config_.activation, .output = config_.activation, .init = kind,
-                                   .output_gain = std::sqrt(2.0)},
-                                  init);
+    const policy::Build actor{.role = policy::Role::actor, .shapes = network_shapes(), .prefix = "pi.",
+                              .hidden = config_.policy_hidden, .activation = config_.activation, .init = kind,
+                              .output_gain = std::sqrt(2.0)};
+    actor_ = Actor::create(policy_, actor, actor_config, init);
+    const Eigen::Index latent = latent_size(actor);
     if (config_.share_network) {
-      value_layer_ = nn::Dense::create(policy_, "value", sizes.back(), 1, nn::Activation::identity);
+      value_layer_ = nn::Dense::create(policy_, "value", latent, 1, nn::Activation::identity);
       init_layer(value_layer_, kind, 1.0, init);
     } else {
-      std::vector<Eigen::Index> v{obs_dim_};
-      v.insert(v.end(), config_.value_hidden.begin(), config_.value_hidden.end());
-      v.push_back(1);
-      value_net_ = nn::MlpStack::create(policy_, "vf.", {.sizes = v, .hidden = config_.activation, .init = kind}, init);
+      critic_ = Critic::create(policy_,
+                               {.role = policy::Role::value, .shapes = network_shapes(), .prefix = "vf.",
+                                .hidden = config_.value_hidden, .activation = config_.activation, .init = kind},
+                               critic_config, init);
     }
     if constexpr (requires { head_config.head; })
       if (config_.ortho_init) head_config.head = {nn::Init::orthogonal, 0.01};
-    return Head(sizes.back(), act_dim_, policy_, init, head_config);
+    return Head(latent, act_dim_, policy_, init, head_config);
+  }
+  /// The actor's latent size: its latent_size() when it has one, else the last hidden size.
+  Eigen::Index latent_size(const policy::Build& b) const {
+    if constexpr (requires(const Actor& a) { a.latent_size(); }) return actor_.latent_size();
+    else return b.output_size();
   }
   void init_layer(const nn::Dense& d, nn::Init kind, double gain, Rng& rng) {
     if (kind == nn::Init::orthogonal) nn::init_orthogonal(policy_.value(d.weight), policy_.value(d.bias), gain, rng);
     else nn::init_pytorch_default(policy_.value(d.weight), policy_.value(d.bias), rng);
   }
 
-  /// V(s) (1 × batch) from normalised observations.
-  Var value(Var obs) {
-    return config_.share_network ? value_layer_(policy_, trunk_(policy_, obs)) : value_net_(policy_, obs);
+  /// V(s) (1 × batch).
+  Var value(const policy::Inputs<S>& critic_inputs, const policy::Inputs<S>& actor_inputs) {
+    return config_.share_network ? value_layer_(policy_, actor_(policy_, actor_inputs)) : critic_(policy_, critic_inputs);
+  }
+  Var value(const policy::Inputs<S>& in) { return value(in, in); }
+
+  /// The context columns of one batch (features × B, column-major, each may be empty).
+  struct Context {
+    const S* history = nullptr;
+    const S* previous_action = nullptr;
+    const S* privileged = nullptr;
+  };
+  template <class M>
+  static Context context_of(const M& history, const M& previous_action, const M& privileged_values, Eigen::Index first = 0) {
+    return {history.data() + first * history.rows(), previous_action.data() + first * previous_action.rows(),
+            privileged_values.data() + first * privileged_values.rows()};
+  }
+  /// The inputs of one network (privileged values only for privileged networks).
+  policy::Inputs<S> inputs(Tape& t, const S* observations, Eigen::Index B, const Context& c, bool with_privileged) {
+    policy::Inputs<S> in;
+    in.observation = t.view(observations, obs_dim_, B);
+    if (needs_.history > 0) in.history = t.view(c.history, needs_.history * (obs_dim_ + act_dim_), B);
+    if (needs_.previous_action) in.previous_action = t.view(c.previous_action, act_dim_, B);
+    if (with_privileged && needs_.privileged > 0) in.privileged = t.view(c.privileged, needs_.privileged, B);
+    return in;
+  }
+  Var value_of(Tape& t, const S* observations, Eigen::Index B, const Context& c) {
+    return value(inputs(t, observations, B, c, policy::reads_privileged<Critic>()),
+                 inputs(t, observations, B, c, policy::reads_privileged<Actor>()));
+  }
+
+  template <class Obs, class Act, class Privileged>
+  void predict_impl(const Obs& observation, Act& action, const Privileged& privileged_values) {
+    predict_.load(observation, obs_dim_);
+    Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>> row(predict_.observation.data(), 1, obs_dim_);
+    envs_.normalize_observations(row, row);  // element-wise, so in place is safe
+    Tape& t = predict_.tape;
+    t.clear();
+    t.set_grad_enabled(false);
+    if (!needs_.any()) {
+      predict_.action = head_.mode(policy_, actor_(policy_, inputs(t, predict_.observation.data(), 1, {}, false))).value();
+    } else {
+      policy::LiveContext<S>& live = predict_context_;
+      if (predict_new_episode_) live.reset(0);
+      predict_new_episode_ = false;
+      live.observe(0, predict_.observation.col(0));
+      if constexpr (policy::reads_privileged<Actor>()) live.set_privileged(0, privileged_values);
+      else (void)privileged_values;
+      const Context c = context_of(live.window(), live.previous_action(), live.privileged());
+      predict_.action =
+          head_.mode(policy_, actor_(policy_, inputs(t, predict_.observation.data(), 1, c, policy::reads_privileged<Actor>())))
+              .value();
+      live.acted(0, predict_.action.col(0).cwiseMax(S(-1)).cwiseMin(S(1)));
+    }
+    to_env_action_(predict_.action.col(0), action);
   }
 
   void start() {
@@ -311,6 +418,7 @@ class Ppo {
   void collect_rollout() {
     const Eigen::Index n = config_.n_envs;
     buffer_.reset();
+    if (needs_.any()) rollout_context_.start_rollout(live_);
     noise::ResampleSchedule schedule(config_.sde_sample_freq);
     if (schedule.start_rollout()) head_.reset_noise(policy_, n, rng_);
     Tape& t = act_tape_;
@@ -327,13 +435,25 @@ class Ppo {
           bad_observation_[static_cast<std::size_t>(i)] = 0;
         }
       buffer_.observations_at(s) = act_obs_;
+      Context context;
+      if (needs_.any()) {
+        for (Eigen::Index i = 0; i < n; ++i) {
+          if (episode_starts_(i) != S(0)) live_.reset(i);
+          live_.observe(i, act_obs_.col(i));
+          if constexpr (privileged) live_.set_privileged(i, envs_.privileged().row(i));
+        }
+        rollout_context_.record(s, live_, std::span<const S>(episode_starts_.data(), static_cast<std::size_t>(n)));
+        context = context_of(live_.window(), live_.previous_action(), live_.privileged());
+      }
       t.clear();
-      const noise::Sampled<S> pi = head_.explore(policy_, trunk_(policy_, t.view(act_obs_.data(), obs_dim_, n)), rng_);
+      const noise::Sampled<S> pi =
+          head_.explore(policy_, actor_(policy_, inputs(t, act_obs_.data(), n, context, policy::reads_privileged<Actor>())), rng_);
       buffer_.actions_at(s) = pi.action.value();
       for (Eigen::Index i = 0; i < n; ++i) {
         buffer_.log_probs()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = pi.log_prob.value()(0, i);
         buffer_.episode_starts()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = episode_starts_(i);
         to_env_action_(pi.action.value().col(i), env_actions_.row(i));
+        if (needs_.previous_action) live_.acted(i, pi.action.value().col(i).cwiseMax(S(-1)).cwiseMin(S(1)));
       }
       envs_.step(env_actions_);
       num_timesteps_ += n;
@@ -366,6 +486,10 @@ class Ppo {
         buffer_.valid()(ts, is) = 0;
       } else if (done && truncated(i) && !envs_.terminated()(i)) {
         buffer_.add_truncation(s, i, final_obs.row(i));
+        if (needs_.any()) {
+          if constexpr (privileged) rollout_context_.add_truncation(live_, i, final_obs.row(i), envs_.final_privileged().row(i));
+          else rollout_context_.add_truncation(live_, i, final_obs.row(i), Eigen::Matrix<S, 0, 1>{});
+        }
       }
       // The next observation (after an auto-reset: the new episode's first) must be finite to act on.
       if (!obs.row(i).allFinite()) {
@@ -395,18 +519,52 @@ class Ppo {
     t.clear();
     t.set_grad_enabled(false);
     const auto all = buffer_.all_observations();
-    const Var v = value(t.view(all.data(), obs_dim_, all.cols()));
-    std::copy(v.value().data(), v.value().data() + all.cols(), buffer_.values().data());
+    if (!needs_.any()) {
+      const Var v = value_of(t, all.data(), all.cols(), {});
+      std::copy(v.value().data(), v.value().data() + all.cols(), buffer_.values().data());
+    } else {  // in chunks: the windows of the whole rollout are never materialised at once
+      constexpr Eigen::Index chunk = 512;
+      for (Eigen::Index first = 0; first < all.cols(); first += chunk) {
+        const Eigen::Index count = std::min(chunk, all.cols() - first);
+        rollout_context_.gather_range(first, count, context_batch_);
+        t.clear();
+        const Context c = context_of(context_batch_.history, context_batch_.previous_action, context_batch_.privileged);
+        const Var v = value_of(t, all.data() + first * obs_dim_, count, c);
+        std::copy(v.value().data(), v.value().data() + count, buffer_.values().data() + first);
+      }
+      t.clear();
+    }
     const auto truncated = buffer_.truncated_observations();
     if (truncated.cols() > 0) {
-      const Var vt = value(t.view(truncated.data(), obs_dim_, truncated.cols()));
+      const auto& tc = rollout_context_.truncated();
+      const Context c = needs_.any() ? context_of(tc.history, tc.previous_action, tc.privileged) : Context{};
+      const Var vt = value_of(t, truncated.data(), truncated.cols(), c);
       buffer_.bootstrap_truncated(vt.value().row(0), config_.gamma);
     }
     next_obs_ = envs_.observations().transpose();
     for (Eigen::Index i = 0; i < config_.n_envs; ++i)
       if (bad_observation_[static_cast<std::size_t>(i)])
         zero_non_finite(next_obs_.col(i));
-    last_values_ = value(t.view(next_obs_.data(), obs_dim_, config_.n_envs)).value().row(0).transpose();
+    Context next;
+    if (needs_.any()) {  // the context the next observation will be acted on with
+      const Eigen::Index n = config_.n_envs;
+      auto& b = next_context_;
+      b.history.resize(live_.window().rows(), n);
+      b.previous_action.resize(live_.previous_action().rows(), n);
+      b.privileged.resize(live_.privileged().rows(), n);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const bool new_episode = episode_starts_(i) != S(0);
+        live_.window_after(i, next_obs_.col(i), new_episode, b.history.col(i));
+        if (b.previous_action.rows() > 0) {
+          if (new_episode) b.previous_action.col(i).setZero();
+          else b.previous_action.col(i) = live_.previous_action().col(i);
+        }
+        if constexpr (privileged)
+          for (Eigen::Index j = 0; j < b.privileged.rows(); ++j) b.privileged(j, i) = envs_.privileged()(i, j);
+      }
+      next = context_of(b.history, b.previous_action, b.privileged);
+    }
+    last_values_ = value_of(t, next_obs_.data(), config_.n_envs, next).value().row(0).transpose();
     compute_gae(buffer_.rewards(), buffer_.values(), buffer_.episode_starts(), buffer_.valid(), last_values_,
                 episode_starts_, config_.gamma, config_.gae_lambda, buffer_.advantages(), buffer_.returns());
   }
@@ -437,7 +595,13 @@ class Ppo {
       buffer_.shuffle_valid(rng_);
       for (Eigen::Index start = 0; start < M; start += config_.batch_size) {
         const Eigen::Index B = std::min(config_.batch_size, M - start);
-        buffer_.gather(buffer_.valid_indices().subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(B)), mb_);
+        const auto batch_indices = buffer_.valid_indices().subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(B));
+        buffer_.gather(batch_indices, mb_);
+        Context context;
+        if (needs_.any()) {
+          rollout_context_.gather(batch_indices, context_batch_);
+          context = context_of(context_batch_.history, context_batch_.previous_action, context_batch_.privileged);
+        }
         if (config_.normalize_advantage && B > 1) {  // torch.std: the unbiased estimate
           auto a = mb_.advantages.leftCols(B).array();
           const S mean = a.mean();
@@ -447,8 +611,9 @@ class Ppo {
 
         Tape& t = train_tape_;
         t.clear();
-        const Var obs = t.view(mb_.observations.data(), obs_dim_, B);
-        const Var z = trunk_(policy_, obs);
+        const policy::Inputs<S> actor_in = inputs(t, mb_.observations.data(), B, context, policy::reads_privileged<Actor>());
+        const policy::Inputs<S> critic_in = inputs(t, mb_.observations.data(), B, context, policy::reads_privileged<Critic>());
+        const Var z = actor_(policy_, actor_in);
         const Var log_prob = head_.log_prob(policy_, z, t.view(mb_.actions.data(), act_dim_, B));
 
         // Clipped surrogate: −mean(min(A·r, A·clip(r, 1 − ε, 1 + ε))), r = π / π_old.
@@ -458,7 +623,7 @@ class Ppo {
             autodiff::minimum(advantages * ratio, advantages * autodiff::clamp(ratio, S(1) - clip, S(1) + clip)));
 
         // Value loss, optionally clipped around the rollout's values.
-        Var v = value(obs);
+        Var v = value(critic_in, actor_in);
         if (config_.clip_range_vf) {
           const S c = static_cast<S>((*config_.clip_range_vf)(progress_remaining));
           const Var old = t.view(mb_.values.data(), 1, B);
@@ -509,6 +674,7 @@ class Ppo {
       put_word(run, v);
     for (Eigen::Index i = 0; i < episode_starts_.size(); ++i) put_word(run, static_cast<double>(episode_starts_(i)));
     for (auto b : bad_observation_) put_word(run, std::int64_t{b});
+    if (needs_.any()) live_.save(run);  // the windows and previous actions the next rollout continues
     return run;
   }
   StateWords run_state() const {
@@ -537,11 +703,17 @@ class Ppo {
   Rng rng_;
   RolloutBuffer<S> buffer_;
   nn::Parameters<S> policy_;
-  nn::MlpStack trunk_, value_net_;
+  Actor actor_{};
+  Critic critic_{};
   nn::Dense value_layer_;
   Head head_;
   nn::Adam<S> optimizer_;
   ActionMap<S> to_env_action_;
+  policy::ContextNeeds needs_{};
+  policy::LiveContext<S> live_, predict_context_;
+  policy::RolloutContext<S> rollout_context_;
+  typename policy::RolloutContext<S>::Batch context_batch_, next_context_;
+  bool predict_new_episode_ = true;
   Tape act_tape_, value_tape_, train_tape_;
   DeterministicAct<S> predict_;
   typename RolloutBuffer<S>::Minibatch mb_;

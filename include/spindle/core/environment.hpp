@@ -245,6 +245,18 @@ concept StatefulEnvironment = Environment<E> && requires(E& e, const E& ce) {
   { e.set_state(ce.state()) } -> std::convertible_to<observation_t<E>>;
 };
 
+/// An environment with privileged information: what an oracle policy or a privileged critic may
+/// read but the observation does not show (mujoco::Env: the body's perturbation vector p).
+/// `privileged()` returns the current episode's values (an Eigen vector of any scalar type) and
+/// `privileged_size()` their number, known before the first reset. Algorithms hand it only to
+/// networks that declare `privileged = true`; every other network never sees it.
+template <class E>
+concept PrivilegedEnvironment = Environment<E> && requires(const E& e) {
+  { e.privileged_size() } -> std::convertible_to<Eigen::Index>;
+  { e.privileged().size() } -> std::convertible_to<Eigen::Index>;
+  e.privileged()(0);
+};
+
 /// Steps `env` writing into `out`; uses the allocation-free overload when the environment has one.
 template <Environment E, class Out>
 void step_into(E& env, const action_t<E>& action, Out& out) {

@@ -85,6 +85,16 @@ class VectorEnv {
     finished_flag_.assign(un, 0);
     finished_record_.resize(un);
     finished_.reserve(un);
+    if constexpr (PrivilegedEnvironment<Env>) {
+      privileged_size_ = envs_.front().privileged_size();
+      for (Eigen::Index i = 1; i < n; ++i)
+        if (envs_[idx(i)].privileged_size() != privileged_size_)
+          throw shape_error("VectorEnv: environment " + std::to_string(i) + " has " +
+                            std::to_string(envs_[idx(i)].privileged_size()) + " privileged values, expected " +
+                            std::to_string(privileged_size_) + " like environment 0");
+      privileged_ = xt::zeros<Scalar>({un, static_cast<std::size_t>(privileged_size_)});
+      final_privileged_ = xt::zeros<Scalar>({un, static_cast<std::size_t>(privileged_size_)});
+    }
     if (options.n_threads != 1) pool_ = std::make_unique<ThreadPool>(options.n_threads);
   }
 
@@ -134,6 +144,17 @@ class VectorEnv {
   ConstFlagMap truncated() const noexcept { return {truncated_.data(), size()}; }
   bool done(Eigen::Index i) const noexcept { return terminated_(idx(i)) || truncated_(idx(i)); }
 
+  // --- privileged information (PrivilegedEnvironment only), rows as observations()'s
+  Eigen::Index privileged_size() const noexcept { return privileged_size_; }
+  /// Row i: the privileged values of the episode copy i acts in next.
+  ConstMatrixMap privileged() const noexcept requires PrivilegedEnvironment<Env> {
+    return {privileged_.data(), size(), privileged_size_};
+  }
+  /// Row i: those of the episode that ended in copy i during the last step (as final_observations()).
+  ConstMatrixMap final_privileged() const noexcept requires PrivilegedEnvironment<Env> {
+    return {final_privileged_.data(), size(), privileged_size_};
+  }
+
   // --- the xtensor buffers themselves (e.g. for .npy output)
   const xt::xtensor<Scalar, 2>& observation_buffer() const noexcept { return observations_; }
   const xt::xtensor<Scalar, 2>& final_observation_buffer() const noexcept { return final_observations_; }
@@ -168,6 +189,7 @@ class VectorEnv {
       finished_flag_[k] = 0;
     }
     for (std::size_t i = 0; i < observations_.size(); ++i) observations_.data()[i] = static_cast<Scalar>(in.real());
+    for (Eigen::Index i = 0; i < size(); ++i) copy_privileged(privileged_, i);
     finished_.clear();
   }
 
@@ -200,6 +222,7 @@ class VectorEnv {
     const auto obs = envs_[k].reset(rngs_[k]);
     check_shape(obs, obs_size_, 1, "VectorEnv::reset", "the observation returned by reset");
     row(observations_, i) = obs;
+    copy_privileged(privileged_, i);
     accumulators_[k].clear();
     finished_flag_[k] = 0;
   }
@@ -217,10 +240,27 @@ class VectorEnv {
     finished_flag_[k] = s.terminated || s.truncated;
     if (finished_flag_[k]) {
       row(final_observations_, i) = s.observation;
+      copy_privileged(final_privileged_, i);
       finished_record_[k] = accumulators_[k].finish();
       const auto obs = envs_[k].reset(rngs_[k]);
       check_shape(obs, obs_size_, 1, "VectorEnv::step", "the observation returned by reset");
       row(observations_, i) = obs;
+    }
+    copy_privileged(privileged_, i);  // every step: an environment may change it within an episode
+  }
+
+  /// Row i of a privileged buffer from copy i (nothing for environments without it).
+  void copy_privileged(xt::xtensor<Scalar, 2>& buffer, Eigen::Index i) {
+    if constexpr (PrivilegedEnvironment<Env>) {
+      const auto& p = envs_[idx(i)].privileged();
+      if (p.size() != privileged_size_)
+        throw shape_error("VectorEnv: environment " + std::to_string(i) + " returned " + std::to_string(p.size()) +
+                          " privileged values, its privileged_size() is " + std::to_string(privileged_size_));
+      for (Eigen::Index j = 0; j < privileged_size_; ++j)
+        buffer.data()[i * privileged_size_ + j] = static_cast<Scalar>(p(j));
+    } else {
+      (void)buffer;
+      (void)i;
     }
   }
 
@@ -233,6 +273,8 @@ class VectorEnv {
   std::vector<EpisodeRecord> finished_record_;
   std::vector<FinishedEpisode> finished_;
   xt::xtensor<Scalar, 2> observations_, final_observations_;
+  xt::xtensor<Scalar, 2> privileged_, final_privileged_;  // PrivilegedEnvironment only
+  Eigen::Index privileged_size_ = 0;
   xt::xtensor<Scalar, 1> rewards_;
   xt::xtensor<std::uint8_t, 1> terminated_, truncated_;
   Eigen::Index obs_size_ = 0, act_size_ = 0;

@@ -78,6 +78,7 @@ inline double mean_squared_activation(const mjModel& m, const mjData& d) noexcep
 struct Morphology {
   std::function<void(Rng&, Eigen::VectorXd&)> draw{};
   std::function<Model(const Eigen::VectorXd&)> build{};
+  Eigen::Index size = 0;  // the number of parameters in p (Env::privileged_size(); the nominal body has p = 0)
   explicit operator bool() const noexcept { return draw || build; }
 };
 
@@ -125,6 +126,10 @@ class Env {
     const mjModel& m = *model_;
     if (config_.morphology && !(config_.morphology.draw && config_.morphology.build))
       throw std::invalid_argument("mujoco::Env: a morphology needs both draw and build");
+    if (config_.morphology && config_.morphology.size <= 0)
+      throw std::invalid_argument("mujoco::Env: Morphology::size must give the number of parameters draw writes "
+                                  "(the privileged information's size)");
+    if (config_.morphology.size < 0) throw std::invalid_argument("mujoco::Env: Morphology::size is negative");
     if (config_.frame_skip < 1) throw std::invalid_argument("mujoco::Env: frame_skip must be at least 1");
     if (config_.keyframe >= m.nkey) throw std::invalid_argument("mujoco::Env: keyframe " + std::to_string(config_.keyframe) +
                                                                 " does not exist in '" + model_.source() + "'");
@@ -154,6 +159,9 @@ class Env {
   Observation reset(Rng& rng) {
     if (config_.morphology) {
       config_.morphology.draw(rng, perturbation_);
+      if (perturbation_.size() != config_.morphology.size)
+        throw shape_error("mujoco::Env: Morphology::draw wrote " + std::to_string(perturbation_.size()) +
+                          " parameters, Morphology::size says " + std::to_string(config_.morphology.size));
       const Stopwatch clock(physics_seconds_);
       swap_body(config_.morphology.build(perturbation_));
     }
@@ -240,6 +248,12 @@ class Env {
 
   /// The current body's perturbation vector (empty without a morphology hook).
   const Eigen::VectorXd& perturbation() const noexcept { return perturbation_; }
+  /// Privileged information for oracle policies and privileged critics (PrivilegedEnvironment):
+  /// the perturbation p of the current body, zeros on the nominal body; Morphology::size values.
+  const Eigen::VectorXd& privileged() const noexcept {
+    return perturbation_.size() == nominal_privileged_.size() ? perturbation_ : nominal_privileged_;
+  }
+  Eigen::Index privileged_size() const noexcept { return nominal_privileged_.size(); }
   const Model& model() const noexcept { return model_; }
   /// The named accessors (named.hpp) over the current state.
   StateView view() const noexcept { return {*model_, *data_.get()}; }
@@ -404,6 +418,7 @@ class Env {
   bool needs_contact_forces_ = false;
   std::vector<mjtNum> qpos_before_;
   Eigen::VectorXd perturbation_;
+  Eigen::VectorXd nominal_privileged_ = Eigen::VectorXd::Zero(config_.morphology.size);
   std::vector<float> action_;
   long steps_ = 0, instabilities_ = 0;
   bool unstable_ = false, success_ = false;

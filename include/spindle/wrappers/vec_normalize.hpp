@@ -127,6 +127,12 @@ class VecNormalize {
   auto finished_episodes() const noexcept { return venv_.finished_episodes(); }
 
   /// The unnormalised values of the last step.
+  /// Privileged information passes through unnormalised (PrivilegedEnvironment only).
+  Eigen::Index privileged_size() const noexcept { return venv_.privileged_size(); }
+  auto privileged() const noexcept requires requires(const VecEnv& v) { v.privileged(); } { return venv_.privileged(); }
+  auto final_privileged() const noexcept requires requires(const VecEnv& v) { v.final_privileged(); } {
+    return venv_.final_privileged();
+  }
   auto raw_observations() const noexcept { return venv_.observations(); }
   auto raw_rewards() const noexcept { return venv_.rewards(); }
 

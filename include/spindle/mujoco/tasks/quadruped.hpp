@@ -115,6 +115,7 @@ inline Env quadruped(const QuadrupedConfig& c = {}) {
   e.reset_noise_qpos = 0.1;
   e.reset_noise_qvel = 0.1;
   e.observation = {obs::qpos(2), obs::qvel(), obs::contact_force("torso")};
+  e.morphology.size = QuadrupedBody::parameters;  // privileged_size(): p, zero on the nominal body
   if (c.sigma > 0) {
     e.morphology.draw = uniform_perturbation(QuadrupedBody::parameters, c.sigma);
     e.morphology.build = [nominal](const Eigen::VectorXd& p) {

@@ -98,6 +98,7 @@ inline Env runner(const RunnerConfig& c = {}) {
   e.reset_noise_qpos = 0.1;
   e.reset_noise_qvel = 0.1;
   e.observation = {obs::qpos(1), obs::qvel()};
+  e.morphology.size = RunnerBody::parameters;  // privileged_size(): p, zero on the nominal body
   if (c.sigma > 0) {
     e.morphology.draw = uniform_perturbation(RunnerBody::parameters, c.sigma);
     e.morphology.build = [nominal](const Eigen::VectorXd& p) {

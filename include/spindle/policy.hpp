@@ -1,0 +1,7 @@
+#pragma once
+// Network architectures for Ppo and Sac (template parameters): the concept and the shipped ones.
+#include "policy/history.hpp"
+#include "policy/history_mlp.hpp"
+#include "policy/mlp.hpp"
+#include "policy/network.hpp"
+#include "policy/oracle.hpp"

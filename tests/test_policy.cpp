@@ -1,0 +1,257 @@
+// Network architectures as template parameters (policy/): the context store that rebuilds
+// history windows, the default MLP path, HistoryMlp and the Oracle / privileged critic in PPO,
+// privileged information reaching only privileged networks, resume, allocations, bad input.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <vector>
+
+#include <spindle/algo.hpp>
+#include <spindle/envs.hpp>
+#include <spindle/noise.hpp>
+#include <spindle/policy.hpp>
+
+#include "alloc_counter.hpp"
+
+using namespace spindle;
+
+namespace {
+
+/// A contextual bandit with privileged information: every episode (8 steps) hides a target
+/// p ~ U[−1, 1]; the reward is −(a − p)². The observation is a constant, so only a policy that
+/// reads the privileged value p can do better than a = 0 (return −8·E[p²] = −8/3).
+struct HiddenTarget {
+  static constexpr int obs_dim = 1, act_dim = 1;
+  Box<float> action_space{-1.0f, 1.0f, 1};
+  float target = 0;
+  int t = 0;
+
+  Eigen::Matrix<float, 1, 1> reset(Rng& rng) {
+    target = rng.uniform<float>(-1.0f, 1.0f);
+    t = 0;
+    return Eigen::Matrix<float, 1, 1>::Constant(0.5f);
+  }
+  Step<1> step(const Eigen::Matrix<float, 1, 1>& a) {
+    ++t;
+    const float e = a(0) - target;
+    return {Eigen::Matrix<float, 1, 1>::Constant(0.5f), -e * e, false, t >= 8};
+  }
+  Eigen::Index privileged_size() const { return 1; }
+  Eigen::Matrix<float, 1, 1> privileged() const { return Eigen::Matrix<float, 1, 1>::Constant(target); }
+};
+static_assert(PrivilegedEnvironment<HiddenTarget>);
+static_assert(!PrivilegedEnvironment<envs::Pendulum>);
+
+/// An MLP that fails the test if it is handed privileged values it did not ask for (or misses them).
+template <bool Privileged>
+struct Spy {
+  static constexpr bool privileged = Privileged;
+  struct Config {};
+  nn::MlpStack mlp;
+  template <class S>
+  static Spy create(nn::Parameters<S>& p, const policy::Build& b, const Config&, Rng& rng) {
+    return {nn::MlpStack::create(p, b.prefix, b.mlp(b.shapes.observation + (Privileged ? b.shapes.privileged : 0)), rng)};
+  }
+  template <class S>
+  autodiff::Var<S> operator()(nn::Parameters<S>& p, const policy::Inputs<S>& in) const {
+    REQUIRE((in.privileged.tape != nullptr) == Privileged);
+    return mlp(p, Privileged ? autodiff::concat_rows(in.observation, in.privileged) : in.observation);
+  }
+};
+static_assert(policy::Network<Spy<false>, float>);
+
+algo::PpoConfig small_config(std::uint64_t seed = 3) {
+  algo::PpoConfig c;
+  c.n_steps = 48;  // Pendulum's 200-step episodes cross rollouts and are truncated inside them
+  c.n_envs = 3;
+  c.batch_size = 36;
+  c.n_epochs = 2;
+  c.policy_hidden = {16, 16};
+  c.value_hidden = {16, 16};
+  c.normalize_observations = true;
+  c.seed = seed;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("Rollout windows rebuilt from the timeline equal the windows acted on, zero before each episode start") {
+  const policy::Shapes shapes{2, 1, 0};
+  const policy::ContextNeeds needs{.history = 3, .previous_action = true};
+  const Eigen::Index n_envs = 2, n_steps = 4;
+  policy::LiveContext<double> live(n_envs, shapes, needs);
+  policy::RolloutContext<double> store(n_steps, n_envs, shapes, needs);
+  Rng rng(7, 0);
+  double counter = 1;
+  std::vector<double> starts{1, 1};
+  for (int rollout = 0; rollout < 3; ++rollout) {
+    store.start_rollout(live);
+    std::vector<Eigen::MatrixXd> acted;  // the live windows, step by step
+    for (Eigen::Index s = 0; s < n_steps; ++s) {
+      for (Eigen::Index i = 0; i < n_envs; ++i) {
+        if (starts[static_cast<std::size_t>(i)] != 0) live.reset(i);
+        Eigen::Vector2d obs(counter, -counter);
+        counter += 1;
+        live.observe(i, obs);
+      }
+      store.record(s, live, starts);
+      acted.push_back(live.window());
+      for (Eigen::Index i = 0; i < n_envs; ++i) {
+        live.acted(i, Eigen::Matrix<double, 1, 1>::Constant(0.01 * counter + static_cast<double>(i)));
+        starts[static_cast<std::size_t>(i)] = rng.uniform<double>(0, 1) < 0.3 ? 1 : 0;
+      }
+    }
+    std::vector<Eigen::Index> all(static_cast<std::size_t>(n_steps * n_envs));
+    for (std::size_t k = 0; k < all.size(); ++k) all[k] = static_cast<Eigen::Index>(all.size() - 1 - k);  // any order
+    policy::RolloutContext<double>::Batch batch;
+    store.gather(all, batch);
+    for (std::size_t b = 0; b < all.size(); ++b) {
+      const Eigen::Index k = all[b], s = k / n_envs, i = k % n_envs;
+      CAPTURE(rollout);
+      CAPTURE(k);
+      CHECK(batch.history.col(static_cast<Eigen::Index>(b)) == acted[static_cast<std::size_t>(s)].col(i));
+      // the previous action is the newest entry's action part
+      CHECK(batch.previous_action(0, static_cast<Eigen::Index>(b)) == acted[static_cast<std::size_t>(s)](8, i));
+    }
+  }
+  // A window right after a reset holds the observation and zeros only.
+  live.reset(0);
+  live.observe(0, Eigen::Vector2d(5, 6));
+  Eigen::VectorXd expected = Eigen::VectorXd::Zero(9);
+  expected(6) = 5;
+  expected(7) = 6;
+  CHECK(live.window().col(0) == expected);
+}
+
+TEST_CASE("HistoryMlp and Oracle policies in PPO act on the windows and privileged values the update sees") {
+  // With a zero learning rate the update's log-probabilities must equal the rollout's: every
+  // rebuilt window, previous action and privileged value is the one acted on.
+  algo::PpoConfig c = small_config();
+  c.learning_rate = 0.0;
+  c.clip_range = 1e-4;
+  c.normalize_observations = false;
+  {
+    algo::Ppo<envs::Pendulum, noise::Gsde<float>, policy::HistoryMlp, policy::HistoryMlp> ppo({}, c, {}, {.history = 5},
+                                                                                             {.history = 3});
+    for (int r = 0; r < 6; ++r) {
+      ppo.learn(static_cast<long>((r + 1) * c.n_steps * c.n_envs));
+      CHECK(ppo.last_update().clip_fraction == 0.0);
+      CHECK(std::abs(ppo.last_update().approx_kl) < 1e-9);
+    }
+  }
+  {
+    algo::Ppo<HiddenTarget, noise::DiagGaussian<float>, policy::Oracle, policy::PrivilegedCritic> ppo(
+        {}, c, {}, {.encoder_hidden = {8}}, {.encoder_hidden = {8}});
+    for (int r = 0; r < 4; ++r) {
+      ppo.learn(static_cast<long>((r + 1) * c.n_steps * c.n_envs));
+      CHECK(ppo.last_update().clip_fraction == 0.0);
+      CHECK(std::abs(ppo.last_update().approx_kl) < 1e-9);
+    }
+  }
+}
+
+TEST_CASE("The Oracle reads the privileged values and learns what the plain MLP cannot") {
+  algo::PpoConfig c;
+  c.n_steps = 64;
+  c.n_envs = 4;
+  c.batch_size = 64;
+  c.learning_rate = 1e-3;
+  c.policy_hidden = {32};
+  c.value_hidden = {32};
+  c.seed = 1;
+  algo::Ppo<HiddenTarget, noise::DiagGaussian<float>, policy::Oracle, policy::PrivilegedCritic> oracle(
+      {}, c, {.log_std_init = -0.5}, {.encoder_hidden = {32}}, {.encoder_hidden = {32}});
+  oracle.learn(30'000);
+  algo::Ppo<HiddenTarget> mlp({}, c, {.log_std_init = -0.5});
+  mlp.learn(30'000);
+  const double with_p = oracle.evaluate(50), without = mlp.evaluate(50);
+  MESSAGE("Oracle " << with_p << ", MLP " << without << " (a = 0 earns -8/3)");
+  CHECK(with_p > -0.5);
+  CHECK(without < -2.0);  // nothing to learn from a constant observation
+}
+
+TEST_CASE("Privileged values reach privileged networks only") {
+  algo::PpoConfig c = small_config();
+  {
+    algo::Ppo<HiddenTarget, noise::DiagGaussian<float>, Spy<false>, Spy<true>> ppo({}, c);
+    ppo.learn(400);
+    double a = 0;
+    Eigen::Matrix<float, 1, 1> obs = Eigen::Matrix<float, 1, 1>::Constant(0.5f), act;
+    ppo.predict(obs, act);  // no privileged argument: the actor cannot depend on it
+    a = act(0);
+    CHECK(std::isfinite(a));
+    CHECK(ppo.evaluate(2) < 0);
+  }
+  {
+    algo::Ppo<HiddenTarget, noise::DiagGaussian<float>, Spy<true>, Spy<false>> ppo({}, c);
+    ppo.learn(400);
+    Eigen::Matrix<float, 1, 1> obs = Eigen::Matrix<float, 1, 1>::Constant(0.5f), act;
+    ppo.predict(obs, act, Eigen::Matrix<float, 1, 1>::Constant(0.3f));
+    CHECK(std::isfinite(act(0)));
+  }
+}
+
+TEST_CASE("PPO with history and privileged networks resumes bit-identically") {
+  const auto dir = std::filesystem::temp_directory_path() / "spindle_test_policy_checkpoint";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "ppo.npz";
+  const algo::PpoConfig c = small_config(5);
+  using Algo = algo::Ppo<HiddenTarget, noise::Gsde<float>, policy::HistoryMlp, policy::PrivilegedCritic>;
+  const policy::HistoryMlp::Config h{.history = 4};
+  const policy::Oracle::Config o{.encoder_hidden = {8}};
+  Algo straight({}, c, {}, h, o);
+  straight.learn(5 * 144);
+  Algo first({}, c, {}, h, o);
+  first.learn(3 * 144 - 10);  // stops after the third rollout, mid-episode
+  first.save(path);
+  Algo resumed({}, c, {}, h, o);
+  CHECK(resumed.load(path) == algo::Resume::environments_restarted);  // HiddenTarget cannot save its state
+  (void)resumed;
+  // An environment that can save its state resumes exactly: Pendulum with a history MLP.
+  using Hist = algo::Ppo<envs::Pendulum, noise::Gsde<float>, policy::HistoryMlp, policy::HistoryMlp>;
+  Hist a({}, c, {}, h, h);
+  a.learn(6 * 144);
+  Hist b({}, c, {}, h, h);
+  b.learn(3 * 144);
+  b.save(path);
+  Hist r({}, c, {}, h, h);
+  CHECK(r.load(path) == algo::Resume::exact);
+  r.learn(6 * 144);
+  CHECK(r.policy().values() == a.policy().values());
+  CHECK(r.evaluate(1) == a.evaluate(1));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("PPO with HistoryMlp and Oracle networks collects and updates without heap allocations once warmed up") {
+  algo::PpoConfig c = small_config();
+  c.normalize_rewards = true;
+  {
+    algo::Ppo<envs::Pendulum, noise::Gsde<float>, policy::HistoryMlp, policy::HistoryMlp> ppo({}, c, {}, {.history = 6},
+                                                                                             {.history = 6});
+    ppo.learn(6 * 144);  // sizes every buffer, tape and minibatch (the first truncations at step 200 included)
+    const auto before = spindle_test::allocations();
+    ppo.learn(14 * 144);
+    CHECK(spindle_test::allocations() == before);
+  }
+  {
+    algo::Ppo<HiddenTarget, noise::DiagGaussian<float>, policy::Oracle, policy::PrivilegedCritic> ppo(
+        {}, c, {}, {.encoder_hidden = {8}}, {.encoder_hidden = {8}});
+    ppo.learn(4 * 144);
+    const auto before = spindle_test::allocations();
+    ppo.learn(8 * 144);
+    CHECK(spindle_test::allocations() == before);
+  }
+}
+
+TEST_CASE("Policy networks reject bad configurations with clear errors") {
+  using Hist = algo::Ppo<envs::Pendulum, noise::DiagGaussian<float>, policy::HistoryMlp>;
+  CHECK_THROWS_WITH(Hist({}, small_config(), {}, {.history = 0}), doctest::Contains("history length must be positive"));
+  CHECK_THROWS_WITH(Hist({}, small_config(), {}, {.history = -2}), doctest::Contains("history length must be positive"));
+  struct NoPrivileged : HiddenTarget {
+    Eigen::Index privileged_size() const { return 0; }
+    Eigen::Matrix<float, 0, 1> privileged() const { return {}; }
+  };
+  using Bad = algo::Ppo<NoPrivileged, noise::DiagGaussian<float>, policy::Oracle>;
+  CHECK_THROWS_WITH(Bad({}, small_config()), doctest::Contains("no privileged information"));
+}
