@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 #include <vector>
 
 #include <spindle/algo.hpp>
@@ -254,4 +255,124 @@ TEST_CASE("Policy networks reject bad configurations with clear errors") {
   };
   using Bad = algo::Ppo<NoPrivileged, noise::DiagGaussian<float>, policy::Oracle>;
   CHECK_THROWS_WITH(Bad({}, small_config()), doctest::Contains("no privileged information"));
+}
+
+TEST_CASE("SAC's replay windows rebuilt from episode links equal the windows acted on, cut where overwritten") {
+  const policy::Shapes shapes{1, 1, 0};
+  const policy::ContextNeeds needs{.history = 3, .previous_action = true};
+  const Eigen::Index n_envs = 2;
+  const std::size_t capacity = 10;
+  algo::ReplayBuffer<double> buffer(capacity, 1, 1);
+  algo::ReplayContext<double> context(capacity, n_envs, shapes, needs);
+  policy::LiveContext<double> live(n_envs, shapes, needs);
+  Rng rng(3, 0);
+  std::vector<Eigen::VectorXd> acted(capacity), next_acted(capacity);  // per slot
+  std::vector<std::size_t> slot_of_env(static_cast<std::size_t>(n_envs), capacity);
+  std::vector<std::uint8_t> start(static_cast<std::size_t>(n_envs), 1);
+  std::vector<long> age(capacity, -1);
+  double value = 1;
+  Eigen::VectorXd obs = Eigen::VectorXd::Zero(n_envs);
+  long added = 0;
+  for (int step = 0; step < 17; ++step) {
+    for (Eigen::Index i = 0; i < n_envs; ++i) {
+      const auto ui = static_cast<std::size_t>(i);
+      if (start[ui]) live.reset(i);
+      live.observe(i, obs.segment(i, 1));
+      // the previous transition of this env, if its episode goes on: its next window is this one
+      if (!start[ui] && slot_of_env[ui] < capacity) next_acted[slot_of_env[ui]] = live.window().col(i);
+      const double a = 0.1 * value;
+      const double next_obs = value++;
+      const bool done = rng.uniform<double>(0, 1) < 0.25;
+      const std::size_t slot = buffer.position();
+      acted[slot] = live.window().col(i);
+      next_acted[slot].resize(0);
+      buffer.add(obs.segment(i, 1), Eigen::Matrix<double, 1, 1>::Constant(a), 0.0, Eigen::Matrix<double, 1, 1>::Constant(next_obs), done);
+      context.add(slot, i, start[ui] != 0, live, Eigen::Matrix<double, 0, 1>{}, done);
+      live.acted(i, Eigen::Matrix<double, 1, 1>::Constant(a));
+      age[slot] = added++;
+      if (done) {
+        Eigen::VectorXd w(live.window().rows());
+        live.window_after(i, Eigen::Matrix<double, 1, 1>::Constant(next_obs), false, w);
+        next_acted[slot] = w;
+        obs(i) = -value;  // a new episode's first observation
+      } else {
+        obs(i) = next_obs;
+      }
+      slot_of_env[ui] = done ? capacity : slot;
+      start[ui] = done;
+    }
+  }
+  std::vector<std::size_t> slots(capacity);
+  std::iota(slots.begin(), slots.end(), std::size_t{0});
+  algo::ReplayContext<double>::Batch batch;
+  context.gather(buffer, slots, batch);
+  int cut = 0;
+  const Eigen::Index C = 2;
+  for (std::size_t s = 0; s < capacity; ++s) {
+    CAPTURE(s);
+    const Eigen::VectorXd got = batch.history.col(static_cast<Eigen::Index>(s));
+    if (got != acted[s]) {
+      // entries older than the buffer's oldest transition are cut to zero; the rest agree
+      ++cut;
+      CHECK(age[s] < added - static_cast<long>(capacity) + 2 * n_envs);
+      CHECK(got.tail(C) == acted[s].tail(C));
+      bool zero_prefix = true;
+      for (Eigen::Index e = 0; e < 3; ++e) {
+        const bool same = got.segment(e * C, C) == acted[s].segment(e * C, C);
+        const bool zero = got.segment(e * C, C).isZero(0);
+        CHECK((same || (zero && zero_prefix)));
+        zero_prefix = zero_prefix && zero;
+      }
+    }
+    if (next_acted[s].size() > 0) CHECK(batch.next_history.col(static_cast<Eigen::Index>(s)).tail(4) == next_acted[s].tail(4));
+  }
+  CHECK(cut < static_cast<int>(capacity));
+}
+
+TEST_CASE("SAC with Oracle actor and privileged critic learns the hidden target, the MLP cannot") {
+  algo::SacConfig c;
+  c.learning_starts = 500;
+  c.batch_size = 64;
+  c.actor_hidden = {32, 32};
+  c.critic_hidden = {32, 32};
+  c.learning_rate = 1e-3;
+  c.seed = 2;
+  algo::Sac<HiddenTarget, noise::SquashedGaussian<float>, policy::Oracle, policy::PrivilegedCritic> oracle(
+      {}, c, {}, {.encoder_hidden = {32}}, {.encoder_hidden = {32}});
+  oracle.learn(6'000);
+  algo::Sac<HiddenTarget> mlp({}, c);
+  mlp.learn(6'000);
+  const double with_p = oracle.evaluate(50), without = mlp.evaluate(50);
+  MESSAGE("SAC Oracle " << with_p << ", SAC MLP " << without << " (a = 0 earns -8/3)");
+  CHECK(with_p > -0.5);
+  CHECK(without < -2.0);
+}
+
+TEST_CASE("SAC with a history MLP resumes bit-identically and updates without heap allocations") {
+  algo::SacConfig c;
+  c.learning_starts = 100;
+  c.batch_size = 32;
+  c.buffer_size = 500;  // wraps: links into overwritten transitions are cut
+  c.actor_hidden = {16, 16};
+  c.critic_hidden = {16, 16};
+  c.n_envs = 2;
+  c.seed = 9;
+  using Algo = algo::Sac<envs::Pendulum, noise::SquashedGaussian<float>, policy::HistoryMlp, policy::HistoryMlp>;
+  const policy::HistoryMlp::Config h{.history = 4};
+  const auto dir = std::filesystem::temp_directory_path() / "spindle_test_policy_sac";
+  std::filesystem::create_directories(dir);
+  Algo straight({}, c, {}, h, h);
+  straight.learn(900);
+  Algo first({}, c, {}, h, h);
+  first.learn(600);
+  first.save(dir / "sac.npz");
+  Algo resumed({}, c, {}, h, h);
+  CHECK(resumed.load(dir / "sac.npz") == algo::Resume::exact);
+  resumed.learn(900);
+  CHECK(resumed.actor().values() == straight.actor().values());
+  CHECK(resumed.critic().values() == straight.critic().values());
+  const auto before = spindle_test::allocations();
+  straight.learn(1300);
+  CHECK(spindle_test::allocations() == before);
+  std::filesystem::remove_all(dir);
 }

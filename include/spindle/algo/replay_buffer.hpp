@@ -4,6 +4,7 @@
 // preallocated feature × batch matrices. `terminated` (not truncated) is stored, so
 // targets bootstrap through time limits and stop at true terminations.
 #include <array>
+#include <vector>
 #include <xtensor/xtensor.hpp>
 
 #include "../autodiff/tape.hpp"
@@ -54,6 +55,16 @@ class ReplayBuffer {
     if (size() == 0) throw std::logic_error("ReplayBuffer::sample: the buffer is empty");
     resize(out, batch_size);
     for (Eigen::Index j = 0; j < batch_size; ++j) copy(rng.below(size()), j, out);
+  }
+  /// The same draws, also writing the slots drawn (batch_size of them) to `slots`.
+  void sample(Eigen::Index batch_size, Rng& rng, Batch& out, std::vector<std::size_t>& slots) const {
+    if (size() == 0) throw std::logic_error("ReplayBuffer::sample: the buffer is empty");
+    resize(out, batch_size);
+    slots.resize(static_cast<std::size_t>(batch_size));
+    for (Eigen::Index j = 0; j < batch_size; ++j) {
+      slots[static_cast<std::size_t>(j)] = rng.below(size());
+      copy(slots[static_cast<std::size_t>(j)], j, out);
+    }
   }
   /// Transition i (0 = oldest slot index in storage order) into column j of `out` (tests, inspection).
   void copy(std::size_t i, Eigen::Index j, Batch& out) const {

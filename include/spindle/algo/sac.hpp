@@ -6,9 +6,12 @@
 //   sac.learn(10'000);
 //   double mean_return = sac.evaluate(10);
 //
-// Template parameters: the Environment, and the exploration-noise head (noise/): the
-// squashed Gaussian by default; noise::Gsde / noise::Lattice with squash_output, or any head
-// with a colored-noise source. The scalar type is the head's.
+// Template parameters: the Environment; the exploration-noise head (noise/): the squashed
+// Gaussian by default; noise::Gsde / noise::Lattice with squash_output, or any head with a
+// colored-noise source (the scalar type is the head's); the Actor and the twin Critic networks
+// (policy/: policy::Mlp by default, policy::HistoryMlp, policy::Oracle / PrivilegedCritic, or
+// any policy::Network). The replay buffer stores every transition once; history windows are
+// rebuilt at sampling time from links between the transitions of an episode (replay_context.hpp).
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -29,8 +32,11 @@
 #include "../nn/optim.hpp"
 #include "../noise/schedule.hpp"
 #include "../noise/squashed_gaussian.hpp"
+#include "../policy/history.hpp"
+#include "../policy/mlp.hpp"
 #include "common.hpp"
 #include "replay_buffer.hpp"
+#include "replay_context.hpp"
 
 namespace spindle::algo {
 
@@ -69,7 +75,9 @@ struct SacUpdate {
   double critic_loss = 0, actor_loss = 0, ent_coef = 0, ent_coef_loss = 0;
 };
 
-template <Environment Env, noise::NoiseHead Head = noise::SquashedGaussian<float>>
+template <Environment Env, noise::NoiseHead Head = noise::SquashedGaussian<float>, class Actor = policy::Mlp,
+          class Critic = policy::Mlp>
+  requires policy::Network<Actor, typename Head::scalar> && policy::Network<Critic, typename Head::scalar>
 class Sac {
  public:
   using S = typename Head::scalar;
@@ -83,7 +91,14 @@ class Sac {
     std::function<void(const SacUpdate&)> on_update;         // after every gradient step
   };
 
-  Sac(const Env& prototype, SacConfig config = {}, typename Head::Config head_config = {})
+  static constexpr bool privileged = policy::reads_privileged<Actor>() || policy::reads_privileged<Critic>();
+  static_assert(!privileged || PrivilegedEnvironment<Env>,
+                "Sac: the actor or the critic reads privileged information (policy::Oracle, policy::PrivilegedCritic), "
+                "but the environment has none: it needs `privileged()` and `privileged_size()` "
+                "(spindle::PrivilegedEnvironment; mujoco::Env has them)");
+
+  Sac(const Env& prototype, SacConfig config = {}, typename Head::Config head_config = {},
+      typename Actor::Config actor_config = {}, typename Critic::Config critic_config = {})
       : config_(config),
         envs_(config.n_envs, prototype, {.n_threads = config.n_threads}),
         eval_env_(prototype),
@@ -91,9 +106,9 @@ class Sac {
         act_dim_(envs_.action_size()),
         rng_(config.seed, /*stream=*/0xA1),
         buffer_(config.buffer_size, obs_dim_, act_dim_),
-        head_(build_actor(head_config)),
+        head_(build_actor(head_config, actor_config)),
         actor_opt_(actor_, adam()),
-        critic_opt_((build_critics(), critic_), adam()),
+        critic_opt_((build_critics(critic_config), critic_), adam()),
         alpha_opt_((build_alpha(), alpha_), adam()) {
     static_assert(std::is_same_v<scalar_t<Env>, S>, "Sac: the environment's scalar and the noise head's scalar differ");
     const auto box = envs_.action_space();
@@ -106,6 +121,13 @@ class Sac {
                                            "actor_loss", "ent_coef", "steps_per_second"});
     previous_obs_.resize(config.n_envs, obs_dim_);
     env_actions_.resize(config.n_envs, act_dim_);
+    needs_ = policy::needs_of(actor_net_, q1_, network_shapes());
+    if (needs_.any()) {
+      live_ = policy::LiveContext<S>(config_.n_envs, network_shapes(), needs_);
+      predict_context_ = policy::LiveContext<S>(1, network_shapes(), needs_);
+      replay_context_ = ReplayContext<S>(config_.buffer_size, config_.n_envs, network_shapes(), needs_);
+      episode_start_.assign(static_cast<std::size_t>(config_.n_envs), 1);
+    }
   }
 
   // ------------------------------------------------------------------ training
@@ -122,16 +144,35 @@ class Sac {
   }
 
   /// Mean undiscounted return of `episodes` deterministic episodes on a separate environment.
+  /// Networks with a context start it afresh every episode; privileged actors read the
+  /// evaluation environment's privileged().
   double evaluate(int episodes, std::uint64_t seed = 12345) {
-    return evaluate_episodes(eval_env_, episodes, seed, [&](const auto& obs, auto& action) { predict(obs, action); });
+    return evaluate_episodes(
+        eval_env_, episodes, seed,
+        [&](const auto& obs, auto& action) {
+          if constexpr (policy::reads_privileged<Actor>()) predict(obs, action, eval_env_.privileged());
+          else predict(obs, action);
+        },
+        [&] { reset_context(); });
   }
 
   /// The deterministic action (the squashed mean, mapped onto the Box) for one observation.
+  /// With a history or previous-action context, successive calls are one episode's steps:
+  /// call reset_context() when a new episode starts.
   template <class Obs, class Act>
+    requires(!policy::reads_privileged<Actor>())
   void predict(const Obs& observation, Act& action) {
-    predict_.load(observation, obs_dim_);
-    predict_.act(head_, actor_, trunk_, to_env_action_, action);
+    predict_impl(observation, action, Eigen::Matrix<S, 0, 1>{});
   }
+  /// The same for an actor that reads privileged information: the episode's privileged values.
+  template <class Obs, class Act, class Privileged>
+  void predict(const Obs& observation, Act& action, const Privileged& privileged_values) {
+    static_assert(policy::reads_privileged<Actor>(), "Sac::predict: this actor does not read privileged values");
+    check_shape(privileged_values, needs_.privileged, 1, "Sac::predict", "privileged values");
+    predict_impl(observation, action, privileged_values);
+  }
+  /// predict() starts a new episode at its next call.
+  void reset_context() noexcept { predict_new_episode_ = true; }
 
   // ------------------------------------------------------------------ checkpoints
   /// Writes networks, targets, optimizers, α, the replay buffer, generators and counters — and,
@@ -166,13 +207,15 @@ class Sac {
     recent_return_.save(run);
     for (double v : {last_.critic_loss, last_.actor_loss, last_.ent_coef, last_.ent_coef_loss}) put_word(run, v);
     for (Eigen::Index i = 0; i < previous_obs_.size(); ++i) put_word(run, static_cast<double>(previous_obs_.data()[i]));
+    save_context(run);
     if constexpr (SavableEnvironment<Env>) envs_.save_state(run);
     put_state(c, "run_state", run);
     std::vector<Eigen::Index> sizes{obs_dim_};
     sizes.insert(sizes.end(), config_.actor_hidden.begin(), config_.actor_hidden.end());
     const auto box = envs_.action_space();
-    deploy::write<Head>(c, {"sac", "actor", "trunk.", sizes, config_.activation, act_dim_, {}}, head_.config(),
-                        box.low.template cast<double>(), box.high.template cast<double>());
+    if constexpr (std::is_same_v<Actor, policy::Mlp>)  // deploy::Policy acts with MLP actors only
+      deploy::write<Head>(c, {"sac", "actor", "trunk.", sizes, config_.activation, act_dim_, {}}, head_.config(),
+                          box.low.template cast<double>(), box.high.template cast<double>());
     if (extra) extra(c);
     c.save(path);
   }
@@ -210,7 +253,9 @@ class Sac {
     StateWords probe;  // the environments' part must have the size this run's environments write
     if constexpr (SavableEnvironment<Env>)
       if (exact) envs_.save_state(probe);
-    const std::size_t own = 6 + 4 + 2 + 4 + static_cast<std::size_t>(previous_obs_.size());
+    StateWords context;
+    save_context(context);
+    const std::size_t own = 6 + 4 + 2 + 4 + static_cast<std::size_t>(previous_obs_.size()) + context.size();
     const StateWords run = get_state(c, "run_state", own + probe.size(), path, "Sac::load");
     if (extra) extra(c);
     // Everything is read and checked: commit.
@@ -238,6 +283,11 @@ class Sac {
     recent_return_.load(in);
     for (double* v : {&last_.critic_loss, &last_.actor_loss, &last_.ent_coef, &last_.ent_coef_loss}) *v = in.real();
     for (Eigen::Index i = 0; i < previous_obs_.size(); ++i) previous_obs_.data()[i] = static_cast<S>(in.real());
+    if (needs_.any()) {
+      for (auto& f : episode_start_) f = static_cast<std::uint8_t>(in.integer());
+      live_.load(in);
+      replay_context_.load(in);
+    }
     if constexpr (SavableEnvironment<Env>)
       if (exact) {
         envs_.load_state(in);
@@ -269,22 +319,26 @@ class Sac {
   }
   nn::AdamConfig adam() const { return adam_for(config_); }
 
-  Head build_actor(const typename Head::Config& head_config) {
-    Rng init(config_.seed, /*stream=*/0x1A17);
-    std::vector<Eigen::Index> sizes{obs_dim_};
-    sizes.insert(sizes.end(), config_.actor_hidden.begin(), config_.actor_hidden.end());
-    if (sizes.size() < 2) throw std::invalid_argument("Sac: the actor needs at least one hidden layer (its latent)");
-    trunk_ = nn::MlpStack::create(actor_, "trunk.", {.sizes = sizes, .hidden = config_.activation, .output = config_.activation}, init);
-    return Head(sizes.back(), act_dim_, actor_, init, head_config);
+  policy::Shapes network_shapes() const {
+    return {obs_dim_, act_dim_, privileged ? envs_.privileged_size() : 0};
   }
-  void build_critics() {
+  Head build_actor(const typename Head::Config& head_config, const typename Actor::Config& actor_config) {
+    Rng init(config_.seed, /*stream=*/0x1A17);
+    if (config_.actor_hidden.empty()) throw std::invalid_argument("Sac: the actor needs at least one hidden layer (its latent)");
+    const policy::Build b{.role = policy::Role::actor, .shapes = network_shapes(), .prefix = "trunk.",
+                          .hidden = config_.actor_hidden, .activation = config_.activation};
+    actor_net_ = Actor::create(actor_, b, actor_config, init);
+    Eigen::Index latent = b.output_size();
+    if constexpr (requires(const Actor& a) { a.latent_size(); }) latent = actor_net_.latent_size();
+    return Head(latent, act_dim_, actor_, init, head_config);
+  }
+  void build_critics(const typename Critic::Config& critic_config) {
     Rng init(config_.seed, /*stream=*/0xC417);
-    std::vector<Eigen::Index> sizes{obs_dim_ + act_dim_};
-    sizes.insert(sizes.end(), config_.critic_hidden.begin(), config_.critic_hidden.end());
-    sizes.push_back(1);
-    const nn::MlpConfig c{.sizes = sizes, .hidden = config_.activation};
-    q1_ = nn::MlpStack::create(critic_, "q1.", c, init);
-    q2_ = nn::MlpStack::create(critic_, "q2.", c, init);
+    policy::Build b{.role = policy::Role::q, .shapes = network_shapes(), .prefix = "q1.", .hidden = config_.critic_hidden,
+                    .activation = config_.activation};
+    q1_ = Critic::create(critic_, b, critic_config, init);
+    b.prefix = "q2.";
+    q2_ = Critic::create(critic_, b, critic_config, init);
     critic_target_ = critic_;
   }
   void build_alpha() {
@@ -297,7 +351,66 @@ class Sac {
     // A run resumed without its environments starts new episodes from a seed of its own.
     envs_.reset(num_timesteps_ == 0 ? config_.seed : restart_seed(config_.seed, num_timesteps_));
     previous_obs_ = envs_.observations();
+    std::fill(episode_start_.begin(), episode_start_.end(), std::uint8_t{1});
     envs_started_ = true;
+  }
+
+  /// The context columns of one batch (features × B, column-major, each may be empty).
+  struct Context {
+    const S* history = nullptr;
+    const S* previous_action = nullptr;
+    const S* privileged = nullptr;
+  };
+  template <class M>
+  static Context context_of(const M& history, const M& previous_action, const M& privileged_values) {
+    return {history.data(), previous_action.data(), privileged_values.data()};
+  }
+  /// The inputs of one network on tape t (privileged values only for privileged networks,
+  /// the action only for Q).
+  policy::Inputs<S> inputs(Tape& t, Var observations, const Context& c, bool with_privileged, Var action = {}) {
+    const Eigen::Index B = observations.cols();
+    policy::Inputs<S> in;
+    in.observation = observations;
+    in.action = action;
+    if (needs_.history > 0) in.history = t.view(c.history, needs_.history * (obs_dim_ + act_dim_), B);
+    if (needs_.previous_action) in.previous_action = t.view(c.previous_action, act_dim_, B);
+    if (with_privileged && needs_.privileged > 0) in.privileged = t.view(c.privileged, needs_.privileged, B);
+    return in;
+  }
+  policy::Inputs<S> actor_inputs(Tape& t, Var obs, const Context& c) {
+    return inputs(t, obs, c, policy::reads_privileged<Actor>());
+  }
+  policy::Inputs<S> critic_inputs(Tape& t, Var obs, const Context& c, Var action) {
+    return inputs(t, obs, c, policy::reads_privileged<Critic>(), action);
+  }
+
+  template <class Obs, class Act, class Privileged>
+  void predict_impl(const Obs& observation, Act& action, const Privileged& privileged_values) {
+    predict_.load(observation, obs_dim_);
+    Tape& t = predict_.tape;
+    t.clear();
+    t.set_grad_enabled(false);
+    Context c;
+    if (needs_.any()) {
+      policy::LiveContext<S>& live = predict_context_;
+      if (predict_new_episode_) live.reset(0);
+      predict_new_episode_ = false;
+      live.observe(0, predict_.observation.col(0));
+      if constexpr (policy::reads_privileged<Actor>()) live.set_privileged(0, privileged_values);
+      else (void)privileged_values;
+      c = context_of(live.window(), live.previous_action(), live.privileged());
+    }
+    const Var obs = t.view(predict_.observation.data(), obs_dim_, 1);
+    predict_.action = head_.mode(actor_, actor_net_(actor_, actor_inputs(t, obs, c))).value();
+    if (needs_.any()) predict_context_.acted(0, predict_.action.col(0).cwiseMax(S(-1)).cwiseMin(S(1)));
+    to_env_action_(predict_.action.col(0), action);
+  }
+
+  void save_context(StateWords& out) const {
+    if (!needs_.any()) return;
+    for (auto f : episode_start_) put_word(out, std::int64_t{f});
+    live_.save(out);
+    replay_context_.save(out);
   }
 
   // ------------------------------------------------------------------ collecting
@@ -309,20 +422,31 @@ class Sac {
     t.set_grad_enabled(false);
     for (long s = 0; s < steps; ++s) {
       if (schedule.before_step()) head_.reset_noise(actor_, n, rng_);
+      Context context;
+      if (needs_.any()) {
+        for (Eigen::Index i = 0; i < n; ++i) {
+          if (episode_start_[static_cast<std::size_t>(i)]) live_.reset(i);
+          live_.observe(i, previous_obs_.row(i));
+          if constexpr (privileged) live_.set_privileged(i, envs_.privileged().row(i));
+        }
+        context = context_of(live_.window(), live_.previous_action(), live_.privileged());
+      }
       if (num_timesteps_ < config_.learning_starts) {
         scaled_actions_.resize(act_dim_, n);
         for (Eigen::Index i = 0; i < scaled_actions_.size(); ++i) scaled_actions_(i) = rng_.uniform<S>(S(-1), S(1));
       } else {
         t.clear();
         obs_colmajor_ = previous_obs_.transpose();
-        const Var z = trunk_(actor_, t.view(obs_colmajor_.data(), obs_dim_, n));
+        const Var z = actor_net_(actor_, actor_inputs(t, t.view(obs_colmajor_.data(), obs_dim_, n), context));
         scaled_actions_ = head_.explore(actor_, z, rng_).action.value();
         if (!head_.squashed()) scaled_actions_ = scaled_actions_.cwiseMax(S(-1)).cwiseMin(S(1));
       }
       for (Eigen::Index i = 0; i < n; ++i) to_env_action_(scaled_actions_.col(i), env_actions_.row(i));
       envs_.step(env_actions_);
       num_timesteps_ += n;
-      store_transitions();
+      store_transitions();  // with the previous actions the transitions were acted on
+      if (needs_.previous_action)
+        for (Eigen::Index i = 0; i < n; ++i) live_.acted(i, scaled_actions_.col(i).cwiseMax(S(-1)).cwiseMin(S(1)));
       previous_obs_ = envs_.observations();
       for (const auto& f : envs_.finished_episodes()) finish_episode(f);
       if (hooks_.on_step) hooks_.on_step(num_timesteps_);
@@ -344,9 +468,22 @@ class Sac {
           check_finite(next, step_label(), "observation");
         }
         ++dropped_;
+        if (needs_.any()) {
+          replay_context_.dropped(i);
+          episode_start_[static_cast<std::size_t>(i)] = done;
+        }
         continue;
       }
+      const std::size_t slot = buffer_.position();
       buffer_.add(previous_obs_.row(i).transpose(), scaled_actions_.col(i), r, next.transpose(), envs_.terminated()(i));
+      if (needs_.any()) {
+        auto& start = episode_start_[static_cast<std::size_t>(i)];
+        if constexpr (privileged)
+          replay_context_.add(slot, i, start != 0, live_, done ? envs_.final_privileged().row(i) : envs_.privileged().row(i), done);
+        else
+          replay_context_.add(slot, i, start != 0, live_, Eigen::Matrix<S, 0, 1>{}, done);
+        start = done;
+      }
     }
   }
   std::string step_label() const { return "Sac: environment step " + std::to_string(num_timesteps_); }
@@ -365,7 +502,16 @@ class Sac {
   // ------------------------------------------------------------------ the update
   void train(long gradient_steps) {
     for (long g = 0; g < gradient_steps; ++g) {
-      buffer_.sample(config_.batch_size, rng_, batch_);
+      Context context, next_context;
+      if (needs_.any()) {
+        buffer_.sample(config_.batch_size, rng_, batch_, sampled_slots_);
+        replay_context_.gather(buffer_, sampled_slots_, context_batch_);
+        const auto& cb = context_batch_;
+        context = context_of(cb.history, cb.previous_action, cb.privileged);
+        next_context = context_of(cb.next_history, cb.next_previous_action, cb.next_privileged);
+      } else {
+        buffer_.sample(config_.batch_size, rng_, batch_);
+      }
       const Eigen::Index B = config_.batch_size;
       const S gamma = static_cast<S>(config_.gamma);
 
@@ -373,7 +519,7 @@ class Sac {
       Tape& ta = actor_tape_;
       ta.clear();
       const Var obs = ta.view(batch_.observations.data(), obs_dim_, B);
-      const noise::Sampled<S> pi = head_.rsample(actor_, trunk_(actor_, obs), rng_);
+      const noise::Sampled<S> pi = head_.rsample(actor_, actor_net_(actor_, actor_inputs(ta, obs, context)), rng_);
 
       // 2. Entropy coefficient: α = exp(log α), loss −log α · mean(log π + target), before α moves.
       const S alpha = static_cast<S>(ent_coef());
@@ -390,8 +536,8 @@ class Sac {
       tt.clear();
       tt.set_grad_enabled(false);
       const Var next_obs = tt.view(batch_.next_observations.data(), obs_dim_, B);
-      const noise::Sampled<S> next = head_.rsample(actor_, trunk_(actor_, next_obs), rng_);
-      const Var next_in = autodiff::concat_rows(next_obs, next.action);
+      const noise::Sampled<S> next = head_.rsample(actor_, actor_net_(actor_, actor_inputs(tt, next_obs, next_context)), rng_);
+      const policy::Inputs<S> next_in = critic_inputs(tt, next_obs, next_context, next.action);
       const Var next_q = autodiff::minimum(q1_(critic_target_, next_in), q2_(critic_target_, next_in));
       targets_ = batch_.rewards.array() +
                  gamma * (S(1) - batch_.terminated.array()) * (next_q.value().array() - alpha * next.log_prob.value().array());
@@ -399,8 +545,8 @@ class Sac {
       // 4. Critic: ½ Σ_i MSE(Q_i(s, a), target).
       Tape& tc = critic_tape_;
       tc.clear();
-      const Var in = autodiff::concat_rows(tc.view(batch_.observations.data(), obs_dim_, B),
-                                           tc.view(batch_.actions.data(), act_dim_, B));
+      const policy::Inputs<S> in = critic_inputs(tc, tc.view(batch_.observations.data(), obs_dim_, B), context,
+                                                 tc.view(batch_.actions.data(), act_dim_, B));
       const Var y = tc.view(targets_.data(), 1, B);
       const Var critic_loss = (autodiff::mean(autodiff::square(q1_(critic_, in) - y)) +
                                autodiff::mean(autodiff::square(q2_(critic_, in) - y))) * S(0.5);
@@ -409,8 +555,12 @@ class Sac {
       critic_opt_.step(critic_);
 
       // 5. Actor: mean(α log π − min Q(s, π(s))) through the updated critics (frozen here).
-      const Var pi_in = autodiff::concat_rows(obs, pi.action);
-      const Var q_pi = autodiff::minimum(q1_.frozen(critic_, pi_in), q2_.frozen(critic_, pi_in));
+      Var q_pi;
+      {
+        const nn::FrozenScope<S> frozen(critic_);
+        const policy::Inputs<S> pi_in = critic_inputs(ta, obs, context, pi.action);
+        q_pi = autodiff::minimum(q1_(critic_, pi_in), q2_(critic_, pi_in));
+      }
       const Var actor_loss = autodiff::mean(pi.log_prob * alpha - q_pi);
       actor_.zero_grad();
       ta.backward(actor_loss);
@@ -436,11 +586,19 @@ class Sac {
   Rng rng_;
   ReplayBuffer<S> buffer_;
   nn::Parameters<S> actor_, critic_, critic_target_, alpha_;
-  nn::MlpStack trunk_, q1_, q2_;
+  Actor actor_net_{};
+  Critic q1_{}, q2_{};
   Head head_;
   nn::Adam<S> actor_opt_, critic_opt_, alpha_opt_;
   ActionMap<S> to_env_action_;  // [−1, 1] → the Box
   double target_entropy_ = 0;
+  policy::ContextNeeds needs_{};
+  policy::LiveContext<S> live_, predict_context_;
+  ReplayContext<S> replay_context_;
+  typename ReplayContext<S>::Batch context_batch_;
+  std::vector<std::size_t> sampled_slots_;
+  std::vector<std::uint8_t> episode_start_;  // per environment: its next observation starts an episode
+  bool predict_new_episode_ = true;
   Tape act_tape_, actor_tape_, target_tape_, critic_tape_;
   DeterministicAct<S> predict_;
   typename ReplayBuffer<S>::Batch batch_;

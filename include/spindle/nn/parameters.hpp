@@ -56,6 +56,7 @@ class Parameters {
 
   /// Parameter i as a leaf on `tape` (gradients accumulate into grads()).
   autodiff::Var<Scalar> on(autodiff::Tape<Scalar>& tape, int i) {
+    if (frozen_) return on_frozen(tape, i);
     const auto& s = slot(i);
     return tape.parameter(values_.data() + s.offset, grads_.data() + s.offset, s.rows, s.cols);
   }
@@ -65,6 +66,11 @@ class Parameters {
     const auto& s = slot(i);
     return tape.view(values_.data() + s.offset, s.rows, s.cols);
   }
+
+  /// While frozen, on() hands out constants, so any network built over this set runs frozen
+  /// (SAC's actor loss through the critics). Use nn::FrozenScope.
+  void set_frozen(bool frozen) noexcept { frozen_ = frozen; }
+  bool frozen() const noexcept { return frozen_; }
 
   /// Copies values from another set with the same layout (target networks).
   void copy_from(const Parameters& other) {
@@ -87,6 +93,21 @@ class Parameters {
   std::vector<Slot> slots_;
   Vector values_, grads_;
   Eigen::Index total_ = 0;
+  bool frozen_ = false;
+};
+
+/// Freezes a parameter set for the lifetime of the scope.
+template <class Scalar>
+class FrozenScope {
+ public:
+  explicit FrozenScope(Parameters<Scalar>& p) noexcept : p_(p), was_(p.frozen()) { p.set_frozen(true); }
+  ~FrozenScope() { p_.set_frozen(was_); }
+  FrozenScope(const FrozenScope&) = delete;
+  FrozenScope& operator=(const FrozenScope&) = delete;
+
+ private:
+  Parameters<Scalar>& p_;
+  bool was_;
 };
 
 /// target ← (1 − τ) target + τ source, in one pass (SB3's polyak_update).
