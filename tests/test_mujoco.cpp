@@ -581,3 +581,31 @@ TEST_CASE("MuJoCo: a model error leads with one line naming the file, the line a
           "MuJoCo model 'actuator.xml' (in memory), line 1: unknown transmission target 'nope' for actuator id = 0");
   }
 }
+
+TEST_CASE("MuJoCo: privileged information is the body's perturbation, per episode, in the vector too") {
+  static_assert(PrivilegedEnvironment<Env>);
+  const Env nominal = quadruped();
+  CHECK(nominal.privileged_size() == QuadrupedBody::parameters);
+  CHECK(nominal.privileged() == Eigen::VectorXd::Zero(QuadrupedBody::parameters));  // p = 0: the nominal body
+  QuadrupedConfig c;
+  c.sigma = 0.3;
+  c.episode_steps = 5;
+  VectorEnv<Env> venv(2, quadruped(c));
+  venv.reset(4);
+  for (Eigen::Index i = 0; i < 2; ++i) {
+    CHECK(venv.privileged().row(i).transpose() == venv.env(i).perturbation().cast<float>());
+    CHECK(venv.env(i).perturbation().cwiseAbs().maxCoeff() <= 0.3);
+    CHECK(venv.env(i).perturbation().cwiseAbs().maxCoeff() > 0);
+  }
+  const Eigen::MatrixXf first = venv.privileged();
+  CHECK(first.row(0) != first.row(1));
+  const Eigen::MatrixXf zeros = Eigen::MatrixXf::Zero(2, venv.action_size());
+  for (int s = 0; s < 5; ++s) venv.step(zeros);  // the time limit: every copy starts a new body
+  CHECK(venv.done(0));
+  CHECK(Eigen::MatrixXf(venv.final_privileged()) == first);  // the ended episode's body
+  for (Eigen::Index i = 0; i < 2; ++i)
+    CHECK(venv.privileged().row(i).transpose() == venv.env(i).perturbation().cast<float>());
+  CHECK(Eigen::MatrixXf(venv.privileged()) != first);
+  // The observation does not contain p: the same state gives the same observation for any body.
+  CHECK(venv.observation_size() == quadruped().observation_size());
+}

@@ -376,3 +376,32 @@ TEST_CASE("SAC with a history MLP resumes bit-identically and updates without he
   CHECK(spindle_test::allocations() == before);
   std::filesystem::remove_all(dir);
 }
+
+namespace {
+// The README's example of a user-written architecture, verbatim.
+struct WidePolicy {
+  struct Config { Eigen::Index width = 128; };
+  nn::MlpStack mlp;
+  template <class S>
+  static WidePolicy create(nn::Parameters<S>& p, const policy::Build& b, const Config& c, Rng& rng) {
+    // b.mlp(in): the algorithm's hidden layers from `in` features to this role's output
+    return {nn::MlpStack::create(p, b.prefix, {.sizes = {b.shapes.observation, c.width, b.output_size()},
+                                                .hidden = b.activation, .output = b.activation}, rng)};
+  }
+  template <class S>
+  autodiff::Var<S> operator()(nn::Parameters<S>& p, const policy::Inputs<S>& in) const {
+    return mlp(p, in.observation);  // the latent the noise head reads
+  }
+};
+}  // namespace
+
+TEST_CASE("A user-written architecture (the README's) trains in PPO") {
+  algo::PpoConfig c = small_config();
+  algo::Ppo<envs::Pendulum, noise::DiagGaussian<float>, WidePolicy> ppo(envs::Pendulum{}, c, {}, {.width = 24});
+  CHECK(ppo.policy().slot(0).name == "pi.layer0.weight");
+  CHECK(ppo.policy().slot(0).rows == 24);
+  const Eigen::VectorXf before = ppo.policy().values();
+  ppo.learn(288);
+  CHECK((ppo.policy().values() - before).norm() > 0);
+  CHECK(ppo.policy().values().allFinite());
+}
