@@ -105,7 +105,8 @@ class Policy {
   explicit Policy(const io::Checkpoint& c) {
     const std::string file = c.path().empty() ? std::string("checkpoint") : "checkpoint '" + c.path() + "'";
     if (!c.contains("deploy.format"))
-      throw io::file_error(file + ": holds no deployable policy (written by a spindle before deploy::Policy existed?)");
+      throw io::file_error(file + ": holds no deployable policy (deploy::Policy acts with policy::Mlp actors; this "
+                                  "checkpoint's actor is another architecture, or it predates deploy::Policy)");
     if (const auto v = c.get_scalar<std::int64_t>("deploy.format"); v != format_version)
       throw io::file_error(file + ": deployment format " + std::to_string(v) + " is not supported");
     const std::string trained = c.get_string("deploy.head");
