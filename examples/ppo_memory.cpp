@@ -1,11 +1,13 @@
 // Memory on a partially observed task: Pendulum without its angular velocity (PendulumNoVel,
-// observation cos θ, sin θ). PPO with a memoryless MLP, with an MLP reading a window of the
-// last T observations and actions (HistoryWindow), and recurrent PPO with LSTM actor and
-// critic, several seeds each, in rl-baselines3-zoo's ppo_lstm PendulumNoVel-v1 configuration.
+// observation cos θ, sin θ). PPO with a memoryless MLP, with networks reading a window of the
+// last T observations and actions (policy::HistoryMlp, policy::Tcn), and recurrent PPO with
+// LSTM or GRU actor and critic (or one LSTM shared by both), several seeds each, in rl-baselines3-zoo's ppo_lstm
+// PendulumNoVel-v1 configuration.
 // Prints a table of deterministic returns and train times, writes it as CSV and, with gnuplot,
 // plots every run's learning curve (one colour per policy).
 //
 //   ppo_memory --steps 100000 --seeds 3 --history 4 --csv memory.csv --plot memory.png
+//   ppo_memory --policies lstm gru --seeds 1
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -53,23 +55,50 @@ Outcome run(Algorithm& algorithm, long steps, int episodes) {
   return {algorithm.evaluate(episodes), seconds};
 }
 
-template <int T>
-Outcome history_mlp(std::uint64_t seed, long steps, int episodes, const std::string& csv) {
-  algo::Ppo<HistoryWindow<envs::PendulumNoVel, T>, noise::Gsde<float>> ppo({}, novel_config(seed, csv), {.log_std_init = 0.0});
+Outcome train(const std::string& policy, std::uint64_t seed, long steps, int episodes, Eigen::Index history,
+              const std::string& curve) {
+  using Env = envs::PendulumNoVel;
+  using Head = noise::Gsde<float>;
+  const algo::PpoConfig c = novel_config(seed, curve);
+  const Head::Config head{.log_std_init = 0.0};
+  if (policy == "mlp") {
+    algo::Ppo<Env, Head> ppo({}, c, head);
+    return run(ppo, steps, episodes);
+  }
+  if (policy == "history") {  // actor and critic both read the window
+    algo::Ppo<Env, Head, policy::HistoryMlp, policy::HistoryMlp> ppo({}, c, head, {.history = history}, {.history = history});
+    return run(ppo, steps, episodes);
+  }
+  if (policy == "tcn") {  // a small temporal-convolution encoder for actor and critic
+    const policy::Tcn::Config tcn{.history = history, .step_hidden = {32}, .step_features = 16, .filters = 16,
+                                  .convolutions = {{2, 1}, {2, 1}}};
+    algo::Ppo<Env, Head, policy::Tcn, policy::Tcn> ppo({}, c, head, tcn, tcn);
+    return run(ppo, steps, episodes);
+  }
+  algo::RecurrentPpoConfig recurrent{.ppo = c, .lstm_hidden_size = 64};
+  if (policy == "gru") recurrent.cell = algo::RecurrentCell::gru;
+  if (policy == "lstm_shared") {  // one LSTM; the critic reads its outputs, detached
+    recurrent.enable_critic_lstm = false;
+    recurrent.shared_lstm = true;
+  }
+  algo::RecurrentPpo<Env, Head> ppo({}, recurrent, head);
   return run(ppo, steps, episodes);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"PPO with memory (LSTM), a history window, and without memory on Pendulum without velocity"};
+  CLI::App app{"PPO with memory (LSTM, GRU), history windows (MLP, TCN), and without memory on Pendulum without velocity"};
   long steps = 100'000;
   int seeds = 3, episodes = 10, history = 4;
+  std::vector<std::string> policies{"mlp", "history", "tcn", "lstm", "lstm_shared", "gru"};
   std::string csv = "memory.csv", png = "memory.png";
   app.add_option("--steps", steps, "environment steps per run")->check(CLI::PositiveNumber);
   app.add_option("--seeds", seeds, "seeds per policy")->check(CLI::PositiveNumber);
   app.add_option("--episodes", episodes, "evaluation episodes per run")->check(CLI::PositiveNumber);
-  app.add_option("--history", history, "window length T of the history MLP")->check(CLI::IsMember({2, 4, 8}));
+  app.add_option("--history", history, "window length T of the history MLP and the TCN")->check(CLI::Range(3, 64));
+  app.add_option("--policies", policies, "which of mlp, history, tcn, lstm, lstm_shared, gru to train")
+      ->check(CLI::IsMember({"mlp", "history", "tcn", "lstm", "lstm_shared", "gru"}));
   app.add_option("--csv", csv, "results table (CSV); learning curves go to <csv>.<policy>.<seed>.csv");
   app.add_option("--plot", png, "PNG of the learning curves of every run (needs gnuplot; empty: none)");
   CLI11_PARSE(app, argc, argv);
@@ -78,26 +107,13 @@ int main(int argc, char** argv) {
   table << "policy,seed,return,train_seconds\n";
   std::printf("%-12s %4s %9s %8s\n", "policy", "seed", "return", "seconds");
   std::vector<spindle_examples::Run> runs;
-  const std::string history_name = "history" + std::to_string(history);
   int color = 1;
-  for (const std::string& policy : {std::string("mlp"), history_name, std::string("lstm")}) {
+  for (const std::string& policy : policies) {
     double mean = 0;
     for (int seed = 0; seed < seeds; ++seed) {
       const std::string curve = csv + "." + policy + "." + std::to_string(seed) + ".csv";
       const auto s = static_cast<std::uint64_t>(seed);
-      Outcome o;
-      if (policy == "mlp") {
-        algo::Ppo<envs::PendulumNoVel, noise::Gsde<float>> ppo({}, novel_config(s, curve), {.log_std_init = 0.0});
-        o = run(ppo, steps, episodes);
-      } else if (policy == "lstm") {
-        algo::RecurrentPpo<envs::PendulumNoVel, noise::Gsde<float>> ppo(
-            {}, {.ppo = novel_config(s, curve), .lstm_hidden_size = 64}, {.log_std_init = 0.0});
-        o = run(ppo, steps, episodes);
-      } else {
-        o = history == 2 ? history_mlp<2>(s, steps, episodes, curve)
-            : history == 4 ? history_mlp<4>(s, steps, episodes, curve)
-                           : history_mlp<8>(s, steps, episodes, curve);
-      }
+      const Outcome o = train(policy, s, steps, episodes, history, curve);
       std::printf("%-12s %4d %9.1f %8.1f\n", policy.c_str(), seed, o.ret, o.seconds);
       table << policy << ',' << seed << ',' << o.ret << ',' << o.seconds << '\n';
       runs.push_back({curve, policy + " seed " + std::to_string(seed), color});

@@ -357,6 +357,41 @@ TEST_CASE("the tape reuses its buffers: repeated passes allocate nothing") {
   CHECK(spindle_test::allocations() == before);
 }
 
+TEST_CASE("reshape and transpose_blocks move values as stated and pass gradcheck") {
+  using namespace spindle::autodiff;
+  const Eigen::Index F = 3, T = 4, B = 2;  // a batch of windows, step-major: row t·F + f
+  Eigen::MatrixXd X(F * T, B);
+  for (Eigen::Index j = 0; j < B; ++j)
+    for (Eigen::Index t = 0; t < T; ++t)
+      for (Eigen::Index f = 0; f < F; ++f) X(t * F + f, j) = 100.0 * static_cast<double>(j) + 10.0 * static_cast<double>(t) + static_cast<double>(f);
+  Tape<double> tape;
+  const auto steps = reshape(tape.constant(X), F, T * B);  // one column per step of each sample
+  REQUIRE(steps.rows() == F);
+  REQUIRE(steps.cols() == T * B);
+  for (Eigen::Index j = 0; j < B; ++j)
+    for (Eigen::Index t = 0; t < T; ++t)
+      for (Eigen::Index f = 0; f < F; ++f) CHECK(steps.value()(f, j * T + t) == X(t * F + f, j));
+  const auto channels = transpose_blocks(tape.constant(X), F, T);  // channel-major: row f·T + t
+  for (Eigen::Index j = 0; j < B; ++j)
+    for (Eigen::Index t = 0; t < T; ++t)
+      for (Eigen::Index f = 0; f < F; ++f) CHECK(channels.value()(f * T + t, j) == X(t * F + f, j));
+  const auto back = transpose_blocks(channels, T, F);
+  CHECK(back.value() == X);
+  Eigen::MatrixXd W(5, F * T);
+  spindle::Rng rng(2);
+  rng.fill_normal(W);
+  rng.fill_normal(X);
+  const auto r = gradcheck(
+      [&](Tape<double>&, std::span<const Var<double>> v) {
+        const auto y = transpose_blocks(reshape(tanh(reshape(v[0], F, T * B)), F * T, B), F, T);
+        return sum(square(matmul(v[1], y)));
+      },
+      {X, W});
+  CHECK(r.max_relative_error < 1e-6);
+  CHECK_THROWS_WITH_AS(reshape(tape.constant(X), 5, 5), doctest::Contains("cannot be read as"), spindle::shape_error);
+  CHECK_THROWS_AS(transpose_blocks(tape.constant(X), 5, 2), spindle::shape_error);
+}
+
 TEST_CASE("conv1d: matches a direct convolution and passes gradcheck, stride 1 and 2") {
   using namespace spindle::autodiff;
   for (Eigen::Index stride : {1, 2}) {

@@ -3,6 +3,7 @@
 // privileged information reaching only privileged networks, resume, allocations, bad input.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -14,35 +15,15 @@
 #include <spindle/policy.hpp>
 
 #include "alloc_counter.hpp"
+#include "hidden_tasks.hpp"
 
 using namespace spindle;
+using spindle_test::HiddenGain;
+using spindle_test::HiddenTarget;
+
+static_assert(!PrivilegedEnvironment<envs::Pendulum>);
 
 namespace {
-
-/// A contextual bandit with privileged information: every episode (8 steps) hides a target
-/// p ~ U[−1, 1]; the reward is −(a − p)². The observation is a constant, so only a policy that
-/// reads the privileged value p can do better than a = 0 (return −8·E[p²] = −8/3).
-struct HiddenTarget {
-  static constexpr int obs_dim = 1, act_dim = 1;
-  Box<float> action_space{-1.0f, 1.0f, 1};
-  float target = 0;
-  int t = 0;
-
-  Eigen::Matrix<float, 1, 1> reset(Rng& rng) {
-    target = rng.uniform<float>(-1.0f, 1.0f);
-    t = 0;
-    return Eigen::Matrix<float, 1, 1>::Constant(0.5f);
-  }
-  Step<1> step(const Eigen::Matrix<float, 1, 1>& a) {
-    ++t;
-    const float e = a(0) - target;
-    return {Eigen::Matrix<float, 1, 1>::Constant(0.5f), -e * e, false, t >= 8};
-  }
-  Eigen::Index privileged_size() const { return 1; }
-  Eigen::Matrix<float, 1, 1> privileged() const { return Eigen::Matrix<float, 1, 1>::Constant(target); }
-};
-static_assert(PrivilegedEnvironment<HiddenTarget>);
-static_assert(!PrivilegedEnvironment<envs::Pendulum>);
 
 /// An MLP that fails the test if it is handed privileged values it did not ask for (or misses them).
 template <bool Privileged>
@@ -125,7 +106,7 @@ TEST_CASE("Rollout windows rebuilt from the timeline equal the windows acted on,
   CHECK(live.window().col(0) == expected);
 }
 
-TEST_CASE("HistoryMlp and Oracle policies in PPO act on the windows and privileged values the update sees") {
+TEST_CASE("HistoryMlp, Tcn and Oracle policies in PPO act on the windows and privileged values the update sees") {
   // With a zero learning rate the update's log-probabilities must equal the rollout's: every
   // rebuilt window, previous action and privileged value is the one acted on.
   algo::PpoConfig c = small_config();
@@ -136,6 +117,16 @@ TEST_CASE("HistoryMlp and Oracle policies in PPO act on the windows and privileg
     algo::Ppo<envs::Pendulum, noise::Gsde<float>, policy::HistoryMlp, policy::HistoryMlp> ppo({}, c, {}, {.history = 5},
                                                                                              {.history = 3});
     for (int r = 0; r < 6; ++r) {
+      ppo.learn(static_cast<long>((r + 1) * c.n_steps * c.n_envs));
+      CHECK(ppo.last_update().clip_fraction == 0.0);
+      CHECK(std::abs(ppo.last_update().approx_kl) < 1e-9);
+    }
+  }
+  {
+    algo::Ppo<HiddenGain, noise::DiagGaussian<float>, policy::Tcn, policy::PrivilegedCritic> ppo(
+        {}, c, {}, {.history = 6, .step_hidden = {8}, .step_features = 4, .filters = 4, .convolutions = {{3, 2}, {2, 1}}},
+        {.encoder_hidden = {8}});
+    for (int r = 0; r < 4; ++r) {
       ppo.learn(static_cast<long>((r + 1) * c.n_steps * c.n_envs));
       CHECK(ppo.last_update().clip_fraction == 0.0);
       CHECK(std::abs(ppo.last_update().approx_kl) < 1e-9);
@@ -224,7 +215,7 @@ TEST_CASE("PPO with history and privileged networks resumes bit-identically") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("PPO with HistoryMlp and Oracle networks collects and updates without heap allocations once warmed up") {
+TEST_CASE("PPO with HistoryMlp, Tcn and Oracle networks collects and updates without heap allocations once warmed up") {
   algo::PpoConfig c = small_config();
   c.normalize_rewards = true;
   {
@@ -233,6 +224,15 @@ TEST_CASE("PPO with HistoryMlp and Oracle networks collects and updates without 
     ppo.learn(6 * 144);  // sizes every buffer, tape and minibatch (the first truncations at step 200 included)
     const auto before = spindle_test::allocations();
     ppo.learn(14 * 144);
+    CHECK(spindle_test::allocations() == before);
+  }
+  {
+    algo::Ppo<HiddenGain, noise::DiagGaussian<float>, policy::Tcn, policy::PrivilegedCritic> ppo(
+        {}, c, {}, {.history = 6, .step_hidden = {8}, .step_features = 4, .filters = 4, .convolutions = {{3, 2}, {2, 1}}},
+        {.encoder_hidden = {8}});
+    ppo.learn(4 * 144);
+    const auto before = spindle_test::allocations();
+    ppo.learn(8 * 144);
     CHECK(spindle_test::allocations() == before);
   }
   {
@@ -255,6 +255,92 @@ TEST_CASE("Policy networks reject bad configurations with clear errors") {
   };
   using Bad = algo::Ppo<NoPrivileged, noise::DiagGaussian<float>, policy::Oracle>;
   CHECK_THROWS_WITH(Bad({}, small_config()), doctest::Contains("no privileged information"));
+}
+
+TEST_CASE("Tcn: per-step MLP, convolutions over time and the code equal a direct computation, gradients check") {
+  const policy::Shapes shapes{3, 2, 0};
+  const Eigen::Index T = 9, B = 3, E = shapes.entry();
+  const policy::Tcn::Config config{.history = T, .step_hidden = {6}, .step_features = 4, .filters = 5,
+                                   .convolutions = {{3, 2}, {2, 1}}, .code_size = 3};
+  nn::Parameters<double> p;
+  Rng rng(11, 0);
+  const policy::Build build{.role = policy::Role::actor, .shapes = shapes, .prefix = "pi.", .hidden = {7}};
+  const policy::Tcn net = policy::Tcn::create(p, build, config, rng);
+  Eigen::MatrixXd window(T * E, B);
+  rng.fill_normal(window);
+  autodiff::Tape<double> tape;
+  const Eigen::MatrixXd code = net.code(p, tape.constant(window)).value();
+  // The same by hand: each step through the step MLP (ReLU), channel f at time t, two ReLU
+  // convolutions (PyTorch's cross-correlation, channel-major flatten), a tanh code.
+  auto W = [&](const std::string& name) -> Eigen::MatrixXd {
+    for (int i = 0; i < p.count(); ++i)
+      if (p.slot(i).name == name) return p.value(i);
+    FAIL("no parameter " << name);
+    return {};
+  };
+  const auto relu = [](Eigen::MatrixXd m) { return Eigen::MatrixXd(m.cwiseMax(0.0)); };
+  for (Eigen::Index b = 0; b < B; ++b) {
+    Eigen::MatrixXd steps(4, T);  // channels × time
+    for (Eigen::Index t = 0; t < T; ++t) {
+      const Eigen::MatrixXd h = relu(W("pi.step.layer0.weight") * window.block(t * E, b, E, 1) + W("pi.step.layer0.bias"));
+      steps.col(t) = relu(W("pi.step.layer1.weight") * h + W("pi.step.layer1.bias"));
+    }
+    auto conv = [&](const Eigen::MatrixXd& x, const std::string& name, Eigen::Index k, Eigen::Index stride) {
+      const Eigen::MatrixXd w = W(name + ".weight"), bias = W(name + ".bias");
+      const Eigen::Index out_len = (x.cols() - k) / stride + 1;
+      Eigen::MatrixXd y(w.rows(), out_len);
+      for (Eigen::Index o = 0; o < w.rows(); ++o)
+        for (Eigen::Index t = 0; t < out_len; ++t) {
+          double v = bias(o, 0);
+          for (Eigen::Index c = 0; c < x.rows(); ++c)
+            for (Eigen::Index kk = 0; kk < k; ++kk) v += w(o, c * k + kk) * x(c, t * stride + kk);
+          y(o, t) = std::max(v, 0.0);
+        }
+      return y;
+    };
+    const Eigen::MatrixXd y = conv(conv(steps, "pi.conv0", 3, 2), "pi.conv1", 2, 1);  // 5 × 3
+    REQUIRE(y.cols() == 3);
+    Eigen::VectorXd flat(y.size());
+    for (Eigen::Index o = 0; o < y.rows(); ++o) flat.segment(o * y.cols(), y.cols()) = y.row(o).transpose();
+    const Eigen::VectorXd expected = (W("pi.code.layer0.weight") * flat + W("pi.code.layer0.bias")).array().tanh().matrix();
+    for (Eigen::Index i = 0; i < 3; ++i) CHECK(code(i, b) == doctest::Approx(expected(i)).epsilon(1e-12));
+  }
+  // Gradients of the whole network: inputs by gradcheck, every parameter by central differences.
+  Eigen::MatrixXd obs(3, B), prev(2, B);
+  rng.fill_normal(obs);
+  rng.fill_normal(prev);
+  auto loss_on = [&](autodiff::Tape<double>& t, autodiff::Var<double> w, autodiff::Var<double> o, autodiff::Var<double> a) {
+    (void)t;
+    return autodiff::sum(autodiff::square(net(p, {.observation = o, .previous_action = a, .history = w})));
+  };
+  const auto r = autodiff::gradcheck(
+      [&](autodiff::Tape<double>& t, std::span<const autodiff::Var<double>> v) { return loss_on(t, v[0], v[1], v[2]); },
+      {window, obs, prev});
+  CHECK(r.max_relative_error < 1e-6);
+  auto loss_value = [&] {
+    autodiff::Tape<double> t;
+    return loss_on(t, t.constant(window), t.constant(obs), t.constant(prev)).value()(0, 0);
+  };
+  {
+    autodiff::Tape<double> t;
+    p.zero_grad();
+    t.backward(loss_on(t, t.constant(window), t.constant(obs), t.constant(prev)));
+  }
+  const Eigen::VectorXd analytic = p.grads();
+  double worst = 0;
+  for (Eigen::Index k = 0; k < p.size(); ++k) {
+    const double v = p.values()(k), h = 1e-6;
+    p.values()(k) = v + h;
+    const double up = loss_value();
+    p.values()(k) = v - h;
+    const double down = loss_value();
+    p.values()(k) = v;
+    const double numeric = (up - down) / (2 * h);
+    worst = std::max(worst, std::abs(numeric - analytic(k)) / std::max(1.0, std::abs(numeric)));
+  }
+  CHECK(worst < 1e-6);
+  CHECK_THROWS_WITH(policy::Tcn::create(p, build, {.history = 4}, rng), doctest::Contains("too short"));
+  CHECK_THROWS_WITH(policy::Tcn::create(p, build, {.history = 0}, rng), doctest::Contains("history length must be positive"));
 }
 
 TEST_CASE("SAC's replay windows rebuilt from episode links equal the windows acted on, cut where overwritten") {
@@ -348,7 +434,7 @@ TEST_CASE("SAC with Oracle actor and privileged critic learns the hidden target,
   CHECK(without < -2.0);
 }
 
-TEST_CASE("SAC with a history MLP resumes bit-identically and updates without heap allocations") {
+TEST_CASE("SAC with a history MLP resumes bit-identically and updates without heap allocations, a Tcn actor too") {
   algo::SacConfig c;
   c.learning_starts = 100;
   c.batch_size = 32;
@@ -375,6 +461,16 @@ TEST_CASE("SAC with a history MLP resumes bit-identically and updates without he
   straight.learn(1300);
   CHECK(spindle_test::allocations() == before);
   std::filesystem::remove_all(dir);
+  // A Tcn actor with privileged critics: no allocation either.
+  c.n_envs = 1;
+  algo::Sac<HiddenGain, noise::SquashedGaussian<float>, policy::Tcn, policy::PrivilegedCritic> tcn(
+      {}, c, {}, {.history = 6, .step_hidden = {8}, .step_features = 4, .filters = 4, .convolutions = {{3, 2}, {2, 1}}},
+      {.encoder_hidden = {8}});
+  tcn.learn(300);
+  const auto tcn_before = spindle_test::allocations();
+  tcn.learn(700);
+  CHECK(spindle_test::allocations() == tcn_before);
+  CHECK(tcn.actor().values().allFinite());
 }
 
 namespace {

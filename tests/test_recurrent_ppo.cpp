@@ -47,6 +47,31 @@ TEST_CASE("RecurrentPpo: the update's sequences reproduce the rollout's log-prob
     CHECK(ppo.last_update().clip_fraction == 0.0);
     CHECK(ppo.last_update().gradient_steps == 3 * 6);  // ⌈288 / 50⌉ minibatches × 3 epochs
   }
+  // One LSTM shared by actor and critic (sb3-contrib's shared_lstm).
+  {
+    algo::RecurrentPpoConfig c = small_config(4);
+    c.ppo.learning_rate = 0.0;
+    c.ppo.clip_range = 1e-5;
+    c.ppo.ortho_init = false;
+    c.enable_critic_lstm = false;
+    c.shared_lstm = true;
+    algo::RecurrentPpo<PendulumNoVel> ppo({}, c);
+    ppo.learn(c.ppo.n_steps * c.ppo.n_envs * 3);
+    CHECK(ppo.last_update().approx_kl < 1e-6);
+    CHECK(ppo.last_update().clip_fraction == 0.0);
+  }
+  // Truncated BPTT: sequences also cut every 7 steps, each piece from its stored state.
+  {
+    algo::RecurrentPpoConfig c = small_config(4);
+    c.ppo.learning_rate = 0.0;
+    c.ppo.clip_range = 1e-5;
+    c.ppo.ortho_init = false;
+    c.max_sequence_length = 7;
+    algo::RecurrentPpo<PendulumNoVel> ppo({}, c);
+    ppo.learn(c.ppo.n_steps * c.ppo.n_envs * 3);
+    CHECK(ppo.last_update().approx_kl < 1e-6);
+    CHECK(ppo.last_update().clip_fraction == 0.0);
+  }
   // A GRU instead of the LSTM.
   {
     algo::RecurrentPpoConfig c = small_config(6);
@@ -69,6 +94,34 @@ TEST_CASE("RecurrentPpo: the update's sequences reproduce the rollout's log-prob
   gsde.learn(c.ppo.n_steps * c.ppo.n_envs * 3);
   CHECK(gsde.last_update().approx_kl < 1e-6);
   CHECK(gsde.last_update().clip_fraction == 0.0);
+}
+
+TEST_CASE("RecurrentPpo: with shared_lstm the value loss does not train the shared LSTM") {
+  // The first update's advantages come from the same rollout whatever vf_coef is, so if the
+  // critic's gradient is stopped at the LSTM's outputs, the actor's LSTM moves the same.
+  auto lstm_after_one_update = [](double vf_coef) {
+    algo::RecurrentPpoConfig c = small_config(8);
+    c.enable_critic_lstm = false;
+    c.shared_lstm = true;
+    c.ppo.vf_coef = vf_coef;
+    c.ppo.max_grad_norm = 1e9;  // no global clipping, which would couple the two losses
+    algo::RecurrentPpo<PendulumNoVel> ppo({}, c);
+    ppo.learn(c.ppo.n_steps * c.ppo.n_envs);
+    std::vector<Eigen::MatrixXf> lstm, value;
+    for (int i = 0; i < ppo.policy().count(); ++i) {
+      const std::string& name = ppo.policy().slot(i).name;
+      if (name.rfind("lstm_actor.", 0) == 0) lstm.emplace_back(ppo.policy().value(i));
+      if (name.rfind("vf.", 0) == 0) value.emplace_back(ppo.policy().value(i));
+    }
+    return std::pair{lstm, value};
+  };
+  const auto [lstm_a, value_a] = lstm_after_one_update(0.5);
+  const auto [lstm_b, value_b] = lstm_after_one_update(5.0);
+  REQUIRE(lstm_a.size() >= 2);
+  for (std::size_t i = 0; i < lstm_a.size(); ++i) CHECK(lstm_a[i] == lstm_b[i]);
+  bool value_differs = false;  // ... while the value MLP did feel vf_coef
+  for (std::size_t i = 0; i < value_a.size(); ++i) value_differs = value_differs || value_a[i] != value_b[i];
+  CHECK(value_differs);
 }
 
 TEST_CASE("RecurrentPpo: the state carries information and resets at an episode start") {
@@ -130,4 +183,15 @@ TEST_CASE("RecurrentPpo: bad configurations are clear errors") {
   c = small_config();
   c.ppo.share_network = true;
   CHECK_THROWS_WITH_AS(algo::RecurrentPpo<PendulumNoVel>({}, c), doctest::Contains("share_network"), std::invalid_argument);
+  c = small_config();
+  c.shared_lstm = true;  // with the critic's own LSTM still on
+  CHECK_THROWS_WITH_AS(algo::RecurrentPpo<PendulumNoVel>({}, c), doctest::Contains("enable_critic_lstm = false"),
+                       std::invalid_argument);
+  c = small_config();
+  c.max_sequence_length = c.ppo.n_steps + 1;
+  CHECK_THROWS_WITH_AS(algo::RecurrentPpo<PendulumNoVel>({}, c),
+                       doctest::Contains("max_sequence_length 97 is larger than n_steps 96"), std::invalid_argument);
+  c.max_sequence_length = -1;
+  CHECK_THROWS_WITH_AS(algo::RecurrentPpo<PendulumNoVel>({}, c), doctest::Contains("max_sequence_length must be"),
+                       std::invalid_argument);
 }

@@ -5,3 +5,4 @@
 #include "policy/mlp.hpp"
 #include "policy/network.hpp"
 #include "policy/oracle.hpp"
+#include "policy/tcn.hpp"

@@ -142,12 +142,12 @@ class Ppo {
     env_actions_.resize(config_.n_envs, act_dim_);
     episode_starts_ = Vector::Ones(config_.n_envs);
     bad_observation_.assign(static_cast<std::size_t>(config_.n_envs), 0);
-    const policy::Shapes shapes = network_shapes();
-    needs_ = policy::needs_of(actor_, critic_, shapes);
+    shapes_ = network_shapes();
+    needs_ = policy::needs_of(actor_, critic_, shapes_);
     if (needs_.any()) {
-      live_ = policy::LiveContext<S>(config_.n_envs, shapes, needs_);
-      rollout_context_ = policy::RolloutContext<S>(config_.n_steps, config_.n_envs, shapes, needs_);
-      predict_context_ = policy::LiveContext<S>(1, shapes, needs_);
+      live_ = policy::LiveContext<S>(config_.n_envs, shapes_, needs_);
+      rollout_context_ = policy::RolloutContext<S>(config_.n_steps, config_.n_envs, shapes_, needs_);
+      predict_context_ = policy::LiveContext<S>(1, shapes_, needs_);
     }
   }
 
@@ -354,29 +354,14 @@ class Ppo {
   }
   Var value(const policy::Inputs<S>& in) { return value(in, in); }
 
-  /// The context columns of one batch (features × B, column-major, each may be empty).
-  struct Context {
-    const S* history = nullptr;
-    const S* previous_action = nullptr;
-    const S* privileged = nullptr;
-  };
-  template <class M>
-  static Context context_of(const M& history, const M& previous_action, const M& privileged_values, Eigen::Index first = 0) {
-    return {history.data() + first * history.rows(), previous_action.data() + first * previous_action.rows(),
-            privileged_values.data() + first * privileged_values.rows()};
-  }
-  /// The inputs of one network (privileged values only for privileged networks).
-  policy::Inputs<S> inputs(Tape& t, const S* observations, Eigen::Index B, const Context& c, bool with_privileged) {
-    policy::Inputs<S> in;
-    in.observation = t.view(observations, obs_dim_, B);
-    if (needs_.history > 0) in.history = t.view(c.history, needs_.history * (obs_dim_ + act_dim_), B);
-    if (needs_.previous_action) in.previous_action = t.view(c.previous_action, act_dim_, B);
-    if (with_privileged && needs_.privileged > 0) in.privileged = t.view(c.privileged, needs_.privileged, B);
-    return in;
+  using Context = policy::ContextColumns<S>;
+  /// The inputs of network N (the actor or the critic) for B observations at `observations`.
+  template <class N>
+  policy::Inputs<S> inputs(Tape& t, const S* observations, Eigen::Index B, const Context& c) {
+    return policy::inputs_for<N>(t, t.view(observations, obs_dim_, B), c, needs_, shapes_);
   }
   Var value_of(Tape& t, const S* observations, Eigen::Index B, const Context& c) {
-    return value(inputs(t, observations, B, c, policy::reads_privileged<Critic>()),
-                 inputs(t, observations, B, c, policy::reads_privileged<Actor>()));
+    return value(inputs<Critic>(t, observations, B, c), inputs<Actor>(t, observations, B, c));
   }
 
   template <class Obs, class Act, class Privileged>
@@ -388,7 +373,7 @@ class Ppo {
     t.clear();
     t.set_grad_enabled(false);
     if (!needs_.any()) {
-      predict_.action = head_.mode(policy_, actor_(policy_, inputs(t, predict_.observation.data(), 1, {}, false))).value();
+      predict_.action = head_.mode(policy_, actor_(policy_, inputs<Actor>(t, predict_.observation.data(), 1, {}))).value();
     } else {
       policy::LiveContext<S>& live = predict_context_;
       if (predict_new_episode_) live.reset(0);
@@ -396,9 +381,9 @@ class Ppo {
       live.observe(0, predict_.observation.col(0));
       if constexpr (policy::reads_privileged<Actor>()) live.set_privileged(0, privileged_values);
       else (void)privileged_values;
-      const Context c = context_of(live.window(), live.previous_action(), live.privileged());
+      const Context c = Context::of(live.window(), live.previous_action(), live.privileged());
       predict_.action =
-          head_.mode(policy_, actor_(policy_, inputs(t, predict_.observation.data(), 1, c, policy::reads_privileged<Actor>())))
+          head_.mode(policy_, actor_(policy_, inputs<Actor>(t, predict_.observation.data(), 1, c)))
               .value();
       live.acted(0, predict_.action.col(0).cwiseMax(S(-1)).cwiseMin(S(1)));
     }
@@ -443,11 +428,11 @@ class Ppo {
           if constexpr (privileged) live_.set_privileged(i, envs_.privileged().row(i));
         }
         rollout_context_.record(s, live_, std::span<const S>(episode_starts_.data(), static_cast<std::size_t>(n)));
-        context = context_of(live_.window(), live_.previous_action(), live_.privileged());
+        context = Context::of(live_.window(), live_.previous_action(), live_.privileged());
       }
       t.clear();
       const noise::Sampled<S> pi =
-          head_.explore(policy_, actor_(policy_, inputs(t, act_obs_.data(), n, context, policy::reads_privileged<Actor>())), rng_);
+          head_.explore(policy_, actor_(policy_, inputs<Actor>(t, act_obs_.data(), n, context)), rng_);
       buffer_.actions_at(s) = pi.action.value();
       for (Eigen::Index i = 0; i < n; ++i) {
         buffer_.log_probs()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = pi.log_prob.value()(0, i);
@@ -528,7 +513,7 @@ class Ppo {
         const Eigen::Index count = std::min(chunk, all.cols() - first);
         rollout_context_.gather_range(first, count, context_batch_);
         t.clear();
-        const Context c = context_of(context_batch_.history, context_batch_.previous_action, context_batch_.privileged);
+        const Context c = Context::of(context_batch_.history, context_batch_.previous_action, context_batch_.privileged);
         const Var v = value_of(t, all.data() + first * obs_dim_, count, c);
         std::copy(v.value().data(), v.value().data() + count, buffer_.values().data() + first);
       }
@@ -537,7 +522,7 @@ class Ppo {
     const auto truncated = buffer_.truncated_observations();
     if (truncated.cols() > 0) {
       const auto& tc = rollout_context_.truncated();
-      const Context c = needs_.any() ? context_of(tc.history, tc.previous_action, tc.privileged) : Context{};
+      const Context c = needs_.any() ? Context::of(tc.history, tc.previous_action, tc.privileged) : Context{};
       const Var vt = value_of(t, truncated.data(), truncated.cols(), c);
       buffer_.bootstrap_truncated(vt.value().row(0), config_.gamma);
     }
@@ -562,7 +547,7 @@ class Ppo {
         if constexpr (privileged)
           for (Eigen::Index j = 0; j < b.privileged.rows(); ++j) b.privileged(j, i) = envs_.privileged()(i, j);
       }
-      next = context_of(b.history, b.previous_action, b.privileged);
+      next = Context::of(b.history, b.previous_action, b.privileged);
     }
     last_values_ = value_of(t, next_obs_.data(), config_.n_envs, next).value().row(0).transpose();
     compute_gae(buffer_.rewards(), buffer_.values(), buffer_.episode_starts(), buffer_.valid(), last_values_,
@@ -600,7 +585,7 @@ class Ppo {
         Context context;
         if (needs_.any()) {
           rollout_context_.gather(batch_indices, context_batch_);
-          context = context_of(context_batch_.history, context_batch_.previous_action, context_batch_.privileged);
+          context = Context::of(context_batch_.history, context_batch_.previous_action, context_batch_.privileged);
         }
         if (config_.normalize_advantage && B > 1) {  // torch.std: the unbiased estimate
           auto a = mb_.advantages.leftCols(B).array();
@@ -611,8 +596,8 @@ class Ppo {
 
         Tape& t = train_tape_;
         t.clear();
-        const policy::Inputs<S> actor_in = inputs(t, mb_.observations.data(), B, context, policy::reads_privileged<Actor>());
-        const policy::Inputs<S> critic_in = inputs(t, mb_.observations.data(), B, context, policy::reads_privileged<Critic>());
+        const policy::Inputs<S> actor_in = inputs<Actor>(t, mb_.observations.data(), B, context);
+        const policy::Inputs<S> critic_in = inputs<Critic>(t, mb_.observations.data(), B, context);
         const Var z = actor_(policy_, actor_in);
         const Var log_prob = head_.log_prob(policy_, z, t.view(mb_.actions.data(), act_dim_, B));
 
@@ -709,6 +694,7 @@ class Ppo {
   Head head_;
   nn::Adam<S> optimizer_;
   ActionMap<S> to_env_action_;
+  policy::Shapes shapes_{};
   policy::ContextNeeds needs_{};
   policy::LiveContext<S> live_, predict_context_;
   policy::RolloutContext<S> rollout_context_;

@@ -19,7 +19,8 @@
 /// Sequences (sb3-contrib's RecurrentRolloutBuffer): the rollout is read environment by
 /// environment, rotated by a random offset each epoch and cut into minibatches of batch_size
 /// samples; inside a minibatch a sequence starts at an episode start, at an environment's
-/// first step or at the minibatch's start, from the hidden state stored for that step.
+/// first step or at the minibatch's start (and after max_sequence_length steps, if set), from
+/// the hidden state stored for that step.
 /// Sequences are padded to the longest, and the losses average over real samples only.
 #include <chrono>
 #include <cmath>
@@ -56,7 +57,13 @@ struct RecurrentPpoConfig {
   PpoConfig ppo{};                      // every PPO setting (SB3 names); the hidden sizes are the MLPs after the LSTMs
   Eigen::Index lstm_hidden_size = 256;  // sb3-contrib's default (the GRU's hidden size too)
   bool enable_critic_lstm = true;       // false: the critic reads Linear(observation) instead of a recurrent layer
+  bool shared_lstm = false;             // the critic reads the actor's recurrent outputs, detached (sb3-contrib's
+                                        // shared_lstm; needs enable_critic_lstm = false)
   RecurrentCell cell = RecurrentCell::lstm;
+  /// Truncated backpropagation through time: sequences are also cut after this many steps
+  /// (each piece starts from the hidden state stored for its first step). 0: no limit beyond
+  /// sb3-contrib's (episode starts, an environment's first step, the minibatch's start).
+  Eigen::Index max_sequence_length = 0;
 };
 
 /// The actor's recurrent state for predict(): [h; c] for an LSTM, h for a GRU; zero at the start.
@@ -245,8 +252,15 @@ class RecurrentPpo {
     if (c.ppo.n_steps <= 0 || c.ppo.n_envs <= 0) fail("n_steps and n_envs must be positive");
     if (c.ppo.batch_size <= 0) fail("batch_size must be positive");
     if (c.ppo.n_epochs <= 0) fail("n_epochs must be positive");
-    if (c.ppo.share_network) fail("share_network is not supported (sb3-contrib's shared_lstm); use separate networks");
+    if (c.ppo.share_network) fail("share_network is not supported: for one recurrent layer use shared_lstm");
+    if (c.shared_lstm && c.enable_critic_lstm)
+      fail("shared_lstm needs enable_critic_lstm = false (a shared, a separate or no recurrent layer for the critic)");
     if (c.ppo.normalize_advantage && c.ppo.n_steps * c.ppo.n_envs < 2) fail("normalize_advantage needs n_steps · n_envs > 1");
+    if (c.max_sequence_length < 0)
+      fail("max_sequence_length must be 0 (no limit) or positive, got " + std::to_string(c.max_sequence_length));
+    if (c.max_sequence_length > c.ppo.n_steps)
+      fail("max_sequence_length " + std::to_string(c.max_sequence_length) + " is larger than n_steps " +
+           std::to_string(c.ppo.n_steps) + ": a sequence never spans two rollouts");
     return c;
   }
 
@@ -262,7 +276,9 @@ class RecurrentPpo {
       mlp_pi_ = nn::MlpStack::create(policy_, "pi.", {.sizes = pi, .hidden = ppo_.activation, .output = ppo_.activation,
                                                        .init = kind, .output_gain = std::sqrt(2.0)},
                                      init);
-    if (config_.enable_critic_lstm) {
+    if (config_.shared_lstm) {
+      // the value MLP reads the actor's recurrent outputs
+    } else if (config_.enable_critic_lstm) {
       if (lstm) lstm_vf_ = nn::Lstm::create(policy_, "lstm_critic.", obs_dim_, H_, init);
       else gru_vf_ = nn::Gru::create(policy_, "gru_critic.", obs_dim_, H_, init);
     } else {
@@ -301,10 +317,15 @@ class RecurrentPpo {
   }
   /// The actor's latent from LSTM outputs.
   Var mlp_pi_latent(Var h) { return mlp_pi_.layers.empty() ? h : mlp_pi_(policy_, h); }
-  /// V (1 × columns) from the critic's features (LSTM outputs, or the observation without the critic LSTM).
-  Var critic(Var x, const S* hc0, const S* masks, Eigen::Index B, Eigen::Index T, Var* sequence = nullptr) {
+  /// V (1 × columns) from the critic's features: its LSTM's outputs, a linear layer of the
+  /// observation without the critic LSTM, or with shared_lstm the actor's outputs `actor_h`
+  /// (recomputed from the states at hc0 when not given), detached as in sb3-contrib.
+  Var critic(Var x, const S* hc0, const S* masks, Eigen::Index B, Eigen::Index T, Var* sequence = nullptr,
+             Var actor_h = {}) {
     Var features;
-    if (config_.enable_critic_lstm) {
+    if (config_.shared_lstm) {
+      features = autodiff::stop_gradient(actor_h.tape ? actor_h : recurrent_steps(true, x, hc0, masks, B, T));
+    } else if (config_.enable_critic_lstm) {
       features = recurrent_steps(false, x, hc0, masks, B, T);
       if (sequence) *sequence = features;
     } else {
@@ -357,7 +378,7 @@ class RecurrentPpo {
       const Var h = recurrent_steps(true, obs, hc_pi_.data(), masks_.data(), n, 1);
       const noise::Sampled<S> pi = head_.explore(policy_, mlp_pi_latent(h), rng_);
       Var h_vf;
-      const Var v = critic(obs, hc_vf_.data(), masks_.data(), n, 1, &h_vf);
+      const Var v = critic(obs, hc_vf_.data(), masks_.data(), n, 1, &h_vf, h);
       carry(h, hc_pi_);
       if (config_.enable_critic_lstm) carry(h_vf, hc_vf_);
 
@@ -404,7 +425,7 @@ class RecurrentPpo {
         Tape& t = value_tape_;
         t.clear();
         t.set_grad_enabled(false);
-        bootstrap_state_ = hc_vf_.col(i);  // copies: tape views need aligned memory
+        bootstrap_state_ = config_.shared_lstm ? hc_pi_.col(i) : hc_vf_.col(i);  // copies: tape views need aligned memory
         predict_mask_.setConstant(1, 1, S(1));
         const Var v = critic(t.view(bootstrap_obs_.data(), obs_dim_, 1), bootstrap_state_.data(), predict_mask_.data(), 1, 1);
         buffer_.rewards()(ts, is) += static_cast<S>(ppo_.gamma) * v.value()(0, 0);
@@ -429,7 +450,8 @@ class RecurrentPpo {
     for (Eigen::Index i = 0; i < ppo_.n_envs; ++i)
       if (bad_observation_[static_cast<std::size_t>(i)]) zero_non_finite(next_obs_.col(i));
     masks_ = (S(1) - episode_starts_.array()).matrix().transpose();
-    last_values_ = critic(t.view(next_obs_.data(), obs_dim_, ppo_.n_envs), hc_vf_.data(), masks_.data(), ppo_.n_envs, 1)
+    const S* critic_state = config_.shared_lstm ? hc_pi_.data() : hc_vf_.data();
+    last_values_ = critic(t.view(next_obs_.data(), obs_dim_, ppo_.n_envs), critic_state, masks_.data(), ppo_.n_envs, 1)
                        .value()
                        .row(0)
                        .transpose();
@@ -461,7 +483,8 @@ class RecurrentPpo {
     seq_length_.clear();
     for (Eigen::Index pos = begin; pos < end; ++pos) {
       const auto [k, step] = sample(pos);
-      if (pos == begin || step == 0 || buffer_.episode_starts().data()[k] != S(0)) {
+      if (pos == begin || step == 0 || buffer_.episode_starts().data()[k] != S(0) ||
+          seq_length_.back() == config_.max_sequence_length) {
         seq_start_.push_back(pos);
         seq_length_.push_back(0);
       }
@@ -543,7 +566,7 @@ class RecurrentPpo {
         const Var policy_loss = -autodiff::sum(
             autodiff::minimum(advantages * ratio, advantages * autodiff::clamp(ratio, S(1) - clip, S(1) + clip)) * weights);
 
-        Var v = critic(obs, mb_hc_vf_.data(), mb_reset_.data(), n_seq, max_len_);
+        Var v = critic(obs, mb_hc_vf_.data(), mb_reset_.data(), n_seq, max_len_, nullptr, h);
         if (ppo_.clip_range_vf) {
           const S c = static_cast<S>((*ppo_.clip_range_vf)(progress_remaining));
           const Var old = t.view(mb_val_.data(), 1, C);

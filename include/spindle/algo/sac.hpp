@@ -121,7 +121,8 @@ class Sac {
                                            "actor_loss", "ent_coef", "steps_per_second"});
     previous_obs_.resize(config.n_envs, obs_dim_);
     env_actions_.resize(config.n_envs, act_dim_);
-    needs_ = policy::needs_of(actor_net_, q1_, network_shapes());
+    shapes_ = network_shapes();
+    needs_ = policy::needs_of(actor_net_, q1_, shapes_);
     if (needs_.any()) {
       live_ = policy::LiveContext<S>(config_.n_envs, network_shapes(), needs_);
       predict_context_ = policy::LiveContext<S>(1, network_shapes(), needs_);
@@ -355,33 +356,12 @@ class Sac {
     envs_started_ = true;
   }
 
-  /// The context columns of one batch (features × B, column-major, each may be empty).
-  struct Context {
-    const S* history = nullptr;
-    const S* previous_action = nullptr;
-    const S* privileged = nullptr;
-  };
-  template <class M>
-  static Context context_of(const M& history, const M& previous_action, const M& privileged_values) {
-    return {history.data(), previous_action.data(), privileged_values.data()};
-  }
-  /// The inputs of one network on tape t (privileged values only for privileged networks,
-  /// the action only for Q).
-  policy::Inputs<S> inputs(Tape& t, Var observations, const Context& c, bool with_privileged, Var action = {}) {
-    const Eigen::Index B = observations.cols();
-    policy::Inputs<S> in;
-    in.observation = observations;
-    in.action = action;
-    if (needs_.history > 0) in.history = t.view(c.history, needs_.history * (obs_dim_ + act_dim_), B);
-    if (needs_.previous_action) in.previous_action = t.view(c.previous_action, act_dim_, B);
-    if (with_privileged && needs_.privileged > 0) in.privileged = t.view(c.privileged, needs_.privileged, B);
-    return in;
-  }
+  using Context = policy::ContextColumns<S>;
   policy::Inputs<S> actor_inputs(Tape& t, Var obs, const Context& c) {
-    return inputs(t, obs, c, policy::reads_privileged<Actor>());
+    return policy::inputs_for<Actor>(t, obs, c, needs_, shapes_);
   }
   policy::Inputs<S> critic_inputs(Tape& t, Var obs, const Context& c, Var action) {
-    return inputs(t, obs, c, policy::reads_privileged<Critic>(), action);
+    return policy::inputs_for<Critic>(t, obs, c, needs_, shapes_, action);
   }
 
   template <class Obs, class Act, class Privileged>
@@ -398,7 +378,7 @@ class Sac {
       live.observe(0, predict_.observation.col(0));
       if constexpr (policy::reads_privileged<Actor>()) live.set_privileged(0, privileged_values);
       else (void)privileged_values;
-      c = context_of(live.window(), live.previous_action(), live.privileged());
+      c = Context::of(live.window(), live.previous_action(), live.privileged());
     }
     const Var obs = t.view(predict_.observation.data(), obs_dim_, 1);
     predict_.action = head_.mode(actor_, actor_net_(actor_, actor_inputs(t, obs, c))).value();
@@ -429,7 +409,7 @@ class Sac {
           live_.observe(i, previous_obs_.row(i));
           if constexpr (privileged) live_.set_privileged(i, envs_.privileged().row(i));
         }
-        context = context_of(live_.window(), live_.previous_action(), live_.privileged());
+        context = Context::of(live_.window(), live_.previous_action(), live_.privileged());
       }
       if (num_timesteps_ < config_.learning_starts) {
         scaled_actions_.resize(act_dim_, n);
@@ -507,8 +487,8 @@ class Sac {
         buffer_.sample(config_.batch_size, rng_, batch_, sampled_slots_);
         replay_context_.gather(buffer_, sampled_slots_, context_batch_);
         const auto& cb = context_batch_;
-        context = context_of(cb.history, cb.previous_action, cb.privileged);
-        next_context = context_of(cb.next_history, cb.next_previous_action, cb.next_privileged);
+        context = Context::of(cb.history, cb.previous_action, cb.privileged);
+        next_context = Context::of(cb.next_history, cb.next_previous_action, cb.next_privileged);
       } else {
         buffer_.sample(config_.batch_size, rng_, batch_);
       }
@@ -592,6 +572,7 @@ class Sac {
   nn::Adam<S> actor_opt_, critic_opt_, alpha_opt_;
   ActionMap<S> to_env_action_;  // [−1, 1] → the Box
   double target_entropy_ = 0;
+  policy::Shapes shapes_{};
   policy::ContextNeeds needs_{};
   policy::LiveContext<S> live_, predict_context_;
   ReplayContext<S> replay_context_;

@@ -1,5 +1,6 @@
 #pragma once
-// Shape operations: row and column slices, concatenation, transpose.
+// Shape operations: row and column slices, concatenation, transpose, reshape, per-column block transpose.
+#include <algorithm>
 #include <string>
 
 #include "tape.hpp"
@@ -119,6 +120,72 @@ Var<S> transpose(Var<S> x) {
   n.input[0] = x.id;
   if (n.requires_grad) n.backward = &detail::transpose_backward<S>;
   t.value(id) = t.value(x.id).transpose();
+  return {&t, id};
+}
+
+namespace detail {
+template <class Scalar>
+void reshape_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
+  const auto& x = t.node(n.input[0]);
+  t.accumulate(n.input[0], ConstMatrixMap<Scalar>(n.grad, x.rows, x.cols));
+}
+// Column j of x holds an a × b column-major matrix; column j of y holds its b × a transpose.
+template <class Scalar, class In, class Out>
+void transpose_each_column(const In& x, Out& y, Eigen::Index a, Eigen::Index b) {
+  for (Eigen::Index j = 0; j < x.cols(); ++j)
+    for (Eigen::Index c = 0; c < b; ++c)
+      for (Eigen::Index r = 0; r < a; ++r) y(r * b + c, j) = x(c * a + r, j);
+}
+template <class Scalar>
+void transpose_blocks_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
+  if (!t.needs_grad(n.input[0])) return;
+  Node<Scalar>& xn = t.node(n.input[0]);
+  MatrixMap<Scalar> dx(xn.grad, xn.rows, xn.cols);
+  if (!xn.external_grad && !xn.grad_written) dx.setZero();
+  const ConstMatrixMap<Scalar> g(n.grad, n.rows, n.cols);
+  // y(r·b + c) = x(c·a + r), so dx(c·a + r) += g(r·b + c).
+  for (Eigen::Index j = 0; j < g.cols(); ++j)
+    for (Eigen::Index c = 0; c < n.index[1]; ++c)
+      for (Eigen::Index r = 0; r < n.index[0]; ++r) dx(c * n.index[0] + r, j) += g(r * n.index[1] + c, j);
+  xn.grad_written = true;
+}
+}  // namespace detail
+
+/// The same values, column-major, read as rows × cols (e.g. a (T·F) × B batch of windows as
+/// F × (T·B) steps, so one per-step layer runs over every step of every sample).
+template <class S>
+Var<S> reshape(Var<S> x, Eigen::Index rows, Eigen::Index cols) {
+  if (rows < 0 || cols < 0 || rows * cols != x.rows() * x.cols())
+    throw shape_error("reshape: a value of shape " + spindle::detail::shape_string(x.rows(), x.cols()) +
+                      " cannot be read as " + spindle::detail::shape_string(rows, cols));
+  Tape<S>& t = *x.tape;
+  const int id = t.push(rows, cols, t.needs_grad(x.id));
+  Node<S>& n = t.node(id);
+  n.input[0] = x.id;
+  if (n.requires_grad) n.backward = &detail::reshape_backward<S>;
+  const auto xv = t.value(x.id);
+  auto y = t.value(id);
+  std::copy(xv.data(), xv.data() + xv.size(), y.data());
+  return {&t, id};
+}
+
+/// Per column, the a × b column-major matrix it holds, transposed to b × a: turns a window
+/// stored step-major (row t·F + f, a = F, b = T) into channel-major (row f·T + t), which is
+/// what conv1d reads, and back.
+template <class S>
+Var<S> transpose_blocks(Var<S> x, Eigen::Index a, Eigen::Index b) {
+  if (a <= 0 || b <= 0 || a * b != x.rows())
+    throw shape_error("transpose_blocks: columns of " + std::to_string(x.rows()) + " rows do not hold " +
+                      std::to_string(a) + " × " + std::to_string(b) + " blocks");
+  Tape<S>& t = *x.tape;
+  const int id = t.push(x.rows(), x.cols(), t.needs_grad(x.id));
+  Node<S>& n = t.node(id);
+  n.input[0] = x.id;
+  n.index[0] = a;
+  n.index[1] = b;
+  if (n.requires_grad) n.backward = &detail::transpose_blocks_backward<S>;
+  auto y = t.value(id);
+  detail::transpose_each_column<S>(t.value(x.id), y, a, b);
   return {&t, id};
 }
 

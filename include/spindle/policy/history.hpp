@@ -43,6 +43,40 @@ ContextNeeds needs_of(const Actor& actor, const Critic& critic, const Shapes& sh
   return n;
 }
 
+/// Where one batch's context columns are (features × B, column-major; null when absent).
+template <class S>
+struct ContextColumns {
+  const S* history = nullptr;
+  const S* previous_action = nullptr;
+  const S* privileged = nullptr;
+
+  /// Columns [first, …) of a window, previous-action and privileged matrix.
+  template <class M>
+  static ContextColumns of(const M& window, const M& previous_action, const M& privileged_values,
+                           Eigen::Index first = 0) {
+    return {window.data() + first * window.rows(), previous_action.data() + first * previous_action.rows(),
+            privileged_values.data() + first * privileged_values.rows()};
+  }
+};
+
+/// The Inputs of network N on tape t for a batch of observations (obs × B): the context it
+/// needs as views of the columns (privileged values only if N reads them), and for a Q
+/// network the action, stacked under the observation once when N reads that
+/// (observation_action) — twin critics then share one copy.
+template <class N, class S>
+Inputs<S> inputs_for(autodiff::Tape<S>& t, autodiff::Var<S> observation, const ContextColumns<S>& c,
+                     const ContextNeeds& needs, const Shapes& shapes, autodiff::Var<S> action = {}) {
+  const Eigen::Index B = observation.cols();
+  Inputs<S> in;
+  in.observation = observation;
+  in.action = action;
+  if (action.tape && reads_observation_action<N>()) in.observation_action = autodiff::concat_rows(observation, action);
+  if (needs.history > 0) in.history = t.view(c.history, needs.history * shapes.entry(), B);
+  if (needs.previous_action) in.previous_action = t.view(c.previous_action, shapes.action, B);
+  if (reads_privileged<N>() && needs.privileged > 0) in.privileged = t.view(c.privileged, needs.privileged, B);
+  return in;
+}
+
 template <class S>
 class LiveContext {
  public:

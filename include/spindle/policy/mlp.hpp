@@ -7,6 +7,7 @@
 namespace spindle::policy {
 
 struct Mlp {
+  static constexpr bool observation_action = true;  // as Q: reads [observation; action], shared by the twins
   struct Config {};  // the algorithm's hidden sizes, activation and init are all there is
   nn::MlpStack mlp;
 
@@ -18,6 +19,7 @@ struct Mlp {
 
   template <class S>
   autodiff::Var<S> operator()(nn::Parameters<S>& p, const Inputs<S>& in) const {
+    if (in.observation_action.tape) return mlp(p, in.observation_action);
     return mlp(p, in.action.tape ? autodiff::concat_rows(in.observation, in.action) : in.observation);
   }
 };

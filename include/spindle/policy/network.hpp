@@ -23,7 +23,8 @@
 // Optional members (absent: false / 0): `static constexpr bool privileged` (reads
 // Inputs::privileged; needs a PrivilegedEnvironment), `static constexpr bool previous_action`
 // (reads Inputs::previous_action), `Eigen::Index history_length() const` (reads
-// Inputs::history, the last T observations and actions).
+// Inputs::history, the last T observations and actions), `static constexpr bool
+// observation_action` (a Q network reads Inputs::observation_action, stacked once per batch).
 #include <concepts>
 #include <string>
 #include <vector>
@@ -76,12 +77,14 @@ struct Build {
 /// ask for are empty Vars (tape == nullptr).
 template <class S>
 struct Inputs {
-  autodiff::Var<S> observation;      // obs × B (normalised when the algorithm normalises)
-  autodiff::Var<S> previous_action;  // act × B: the action before this observation in [−1, 1], 0 at an episode's start
-  autodiff::Var<S> history;          // (T·(obs + act)) × B: entries oldest first, each [observation; previous action],
+  autodiff::Var<S> observation{};      // obs × B (normalised when the algorithm normalises)
+  autodiff::Var<S> previous_action{};  // act × B: the action before this observation in [−1, 1], 0 at an episode's start
+  autodiff::Var<S> history{};          // (T·(obs + act)) × B: entries oldest first, each [observation; previous action],
                                      // zeros before the episode's start; the newest entry is the current one
-  autodiff::Var<S> privileged;       // privileged × B (privileged networks only)
-  autodiff::Var<S> action;           // act × B (Q networks only): the action being valued
+  autodiff::Var<S> privileged{};       // privileged × B (privileged networks only)
+  autodiff::Var<S> action{};           // act × B (Q networks only): the action being valued
+  autodiff::Var<S> observation_action{};  // [observation; action] (Q networks that declare
+                                          // observation_action = true): stacked once per batch for both critics
 };
 
 /// A network type the algorithms can build and call.
@@ -102,6 +105,12 @@ constexpr bool reads_privileged() {
 template <class N>
 constexpr bool reads_previous_action() {
   if constexpr (requires { N::previous_action; }) return N::previous_action;
+  else return false;
+}
+/// Reads Inputs::observation_action (Q networks on [observation; action]).
+template <class N>
+constexpr bool reads_observation_action() {
+  if constexpr (requires { N::observation_action; }) return N::observation_action;
   else return false;
 }
 /// The history length T the network reads (0: none).
