@@ -216,6 +216,83 @@ TEST_CASE("Curriculum with PPO: stages advance by success, serial == threaded, a
   std::filesystem::remove(path);
 }
 
+TEST_CASE("Curriculum: stages set the trainer's hyperparameters, a resumed run gets its stage's, the progress line shows the stage") {
+  auto stages = [] {
+    std::vector<Stage> s = three_stages();
+    s[0].hyperparameters = {{"learning_rate", 3e-3}, {"ent_coef", 0.0}};
+    s[1].hyperparameters = {{"learning_rate", 1e-3}, {"ent_coef", 0.01}};
+    s[2].hyperparameters = {{"learning_rate", 3e-4}, {"ent_coef", 0.02}};
+    return s;
+  };
+  algo::PpoConfig c;
+  c.n_envs = 4;
+  c.n_steps = 64;
+  c.batch_size = 64;
+  c.n_epochs = 4;
+  c.learning_rate = 0.5;  // replaced by stage 0's at attach
+  c.policy_hidden = c.value_hidden = {16};
+  c.seed = 5;
+  const Rule rule{.window = 20, .threshold = 0.6};
+  using Algo = algo::Ppo<Staged<Reach1D>>;
+  auto scheduler = std::make_shared<Scheduler>(stages(), rule);
+  Algo ppo(Staged<Reach1D>(Reach1D{}, scheduler), c);
+  int checked = 0;
+  ppo.hooks().on_update = [&](const algo::PpoUpdate&) {  // runs after the curriculum's decision
+    const auto& h = scheduler->current().hyperparameters;
+    CHECK(ppo.config().learning_rate(1.0) == h[0].second);
+    CHECK(ppo.config().ent_coef == h[1].second);
+    ++checked;
+  };
+  attach(ppo, scheduler);
+  CHECK(ppo.config().learning_rate(1.0) == 3e-3);
+  CHECK(ppo.hooks().status().find("stage 1/3 'near'") != std::string::npos);
+  ppo.learn(12'800);
+  CHECK(checked == 50);
+  REQUIRE(scheduler->stage() >= 1);
+  CHECK(ppo.config().learning_rate(1.0) == scheduler->current().hyperparameters[0].second);
+  MESSAGE("progress note: " << ppo.hooks().status());
+
+  // Resume after the first stage change: the resumed run trains with its stage's settings.
+  const auto path = std::filesystem::temp_directory_path() / "spindle_test_curriculum_hyper.npz";
+  auto straight_s = std::make_shared<Scheduler>(stages(), rule);
+  Algo straight(Staged<Reach1D>(Reach1D{}, straight_s), c);
+  attach(straight, straight_s);
+  straight.learn(12'800);
+  const long change = scheduler->timeline().front().step;
+  auto first_s = std::make_shared<Scheduler>(stages(), rule);
+  Algo first(Staged<Reach1D>(Reach1D{}, first_s), c);
+  attach(first, first_s);
+  first.learn(change + 256);
+  REQUIRE(first_s->stage() >= 1);
+  first.save(path, [&](io::Checkpoint& ck) { curriculum::save(ck, *first_s); });
+  auto resumed_s = std::make_shared<Scheduler>(stages(), rule);
+  Algo resumed(Staged<Reach1D>(Reach1D{}, resumed_s), c);
+  attach(resumed, resumed_s);  // stage 0's settings, until the loaded stage is applied
+  CHECK(resumed.load(path, [&](const io::Checkpoint& ck) { curriculum::load(ck, *resumed_s); }) == algo::Resume::exact);
+  resumed.learn(12'800);
+  CHECK(resumed.policy().values() == straight.policy().values());
+  CHECK(resumed_s->timeline().size() == straight_s->timeline().size());
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("SAC and recurrent PPO take hyperparameters by name, and refuse names they do not know") {
+  algo::Sac<Reach1D> sac({}, {.learning_starts = 10, .batch_size = 8, .actor_hidden = {8}, .critic_hidden = {8}});
+  sac.set_hyperparameter("learning_rate", 1e-4);
+  sac.set_hyperparameter("gamma", 0.9);
+  CHECK(sac.config().learning_rate == 1e-4);
+  CHECK(sac.config().gamma == 0.9);
+  CHECK_THROWS_WITH(sac.set_hyperparameter("ent_coef", 0.1), doctest::Contains("learned (auto_entropy)"));
+  CHECK_THROWS_WITH(sac.set_hyperparameter("lr", 0.1), doctest::Contains("no hyperparameter 'lr'"));
+  CHECK_THROWS_WITH(sac.set_hyperparameter("tau", 2.0), doctest::Contains("outside (0, 1]"));
+  algo::Sac<Reach1D> fixed_alpha({}, {.auto_entropy = false, .ent_coef_init = 0.2, .actor_hidden = {8}, .critic_hidden = {8}});
+  fixed_alpha.set_hyperparameter("ent_coef", 0.05);
+  CHECK(fixed_alpha.ent_coef() == doctest::Approx(0.05).epsilon(1e-6));
+  algo::PpoConfig p;
+  CHECK_THROWS_WITH(algo::set_hyperparameter(p, "gamma", 1.5), doctest::Contains("outside [0, 1]"));
+  algo::set_hyperparameter(p, "clip_range", 0.1);
+  CHECK(p.clip_range(0.3) == 0.1);
+}
+
 TEST_CASE("Curriculum: bad configurations are clear errors") {
   CHECK_THROWS_WITH(Scheduler({}, {}), doctest::Contains("no stages"));
   CHECK_THROWS_WITH(Scheduler(three_stages(), {.threshold = 1.5}), doctest::Contains("[0, 1]"));
@@ -226,6 +303,14 @@ TEST_CASE("Curriculum: bad configurations are clear errors") {
   std::vector<Stage> unknown = {{.params = {{"speed", fixed(1)}}}};
   CHECK_THROWS_WITH(Staged<Reach1D>(Reach1D{}, std::make_shared<Scheduler>(unknown, Rule{})),
                     doctest::Contains("'speed', which the task does not know (its parameters: target, noise)"));
+  std::vector<Stage> partial = three_stages();
+  partial[1].hyperparameters = {{"learning_rate", 1e-3}};
+  CHECK_THROWS_WITH(Scheduler(partial, {}), doctest::Contains("stage 0 does not set hyperparameter 'learning_rate'"));
+  std::vector<Stage> misnamed = three_stages();
+  for (auto& st : misnamed) st.hyperparameters = {{"lr", 1e-3}};
+  auto misnamed_s = std::make_shared<Scheduler>(misnamed, Rule{});
+  algo::Ppo<Staged<Reach1D>> ppo(Staged<Reach1D>(Reach1D{}, misnamed_s), {.n_steps = 16, .batch_size = 16});
+  CHECK_THROWS_WITH(attach(ppo, misnamed_s), doctest::Contains("no hyperparameter 'lr'"));
   const Params p({"a"}, Eigen::VectorXd::Ones(1));
   CHECK_THROWS_WITH(p["b"], doctest::Contains("no parameter 'b'"));
 }

@@ -24,6 +24,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../autodiff.hpp"
@@ -85,6 +86,26 @@ struct PpoConfig {
   bool progress = false; // live progress line on stdout
 };
 
+/// Sets one PPO hyperparameter by name: what a curriculum stage may change
+/// (curriculum::Stage::hyperparameters). learning_rate and clip_range become constants from
+/// then on; ent_coef, vf_coef, gamma (the discount of advantages and bootstraps; reward
+/// normalisation keeps the one it was built with) and gae_lambda.
+inline void set_hyperparameter(PpoConfig& c, std::string_view name, double value) {
+  auto check = [&](bool ok, const char* range) {
+    if (!ok || !std::isfinite(value))
+      throw std::invalid_argument("PPO: " + std::string(name) + " = " + std::to_string(value) + " is outside " + range);
+  };
+  if (name == "learning_rate") check(value >= 0, "[0, ∞)"), c.learning_rate = value;
+  else if (name == "clip_range") check(value > 0, "(0, ∞)"), c.clip_range = value;
+  else if (name == "ent_coef") check(true, "the finite numbers"), c.ent_coef = value;
+  else if (name == "vf_coef") check(value >= 0, "[0, ∞)"), c.vf_coef = value;
+  else if (name == "gamma") check(value >= 0 && value <= 1, "[0, 1]"), c.gamma = value;
+  else if (name == "gae_lambda") check(value >= 0 && value <= 1, "[0, 1]"), c.gae_lambda = value;
+  else
+    throw std::invalid_argument("PPO: no hyperparameter '" + std::string(name) +
+                                "' can be set during training (learning_rate, clip_range, ent_coef, vf_coef, gamma, gae_lambda)");
+}
+
 /// Passed to hooks after every rollout's update (means over its minibatches, SB3's train/ keys).
 struct PpoUpdate {
   long step = 0;
@@ -110,6 +131,7 @@ class Ppo {
     std::function<void(long step)> on_step;                 // after every vector step
     std::function<void(const FinishedEpisode&)> on_episode;  // every finished episode (raw return)
     std::function<void(const PpoUpdate&)> on_update;         // after every rollout's update
+    std::function<std::string()> status;                     // appended to the progress line (a curriculum's stage)
   };
 
   static constexpr bool privileged = policy::reads_privileged<Actor>() || policy::reads_privileged<Critic>();
@@ -161,9 +183,9 @@ class Ppo {
     while (num_timesteps_ < total_timesteps) {
       collect_rollout();
       train(1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(total_timesteps));
-      if (config_.progress) progress.update(num_timesteps_, recent_return_.value);
+      if (config_.progress) progress.update(num_timesteps_, recent_return_.value, hooks_.status ? hooks_.status() : std::string());
     }
-    if (config_.progress) progress.finish(num_timesteps_, recent_return_.value);
+    if (config_.progress) progress.finish(num_timesteps_, recent_return_.value, hooks_.status ? hooks_.status() : std::string());
   }
 
   /// Mean undiscounted (raw) return of `episodes` deterministic episodes on a separate
@@ -276,6 +298,8 @@ class Ppo {
   long num_updates() const noexcept { return n_updates_; }  // gradient steps
   long dropped_transitions() const noexcept { return dropped_; }
   const PpoConfig& config() const noexcept { return config_; }
+  /// Changes a hyperparameter between updates (see algo::set_hyperparameter for the names).
+  void set_hyperparameter(std::string_view name, double value) { algo::set_hyperparameter(config_, name, value); }
   const PpoUpdate& last_update() const noexcept { return last_; }
   Hooks& hooks() noexcept { return hooks_; }
   nn::Parameters<S>& policy() noexcept { return policy_; }

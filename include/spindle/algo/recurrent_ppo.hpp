@@ -125,9 +125,9 @@ class RecurrentPpo {
     while (num_timesteps_ < total_timesteps) {
       collect_rollout();
       train(1.0 - static_cast<double>(num_timesteps_) / static_cast<double>(total_timesteps));
-      if (ppo_.progress) progress.update(num_timesteps_, recent_return_.value);
+      if (ppo_.progress) progress.update(num_timesteps_, recent_return_.value, hooks_.status ? hooks_.status() : std::string());
     }
-    if (ppo_.progress) progress.finish(num_timesteps_, recent_return_.value);
+    if (ppo_.progress) progress.finish(num_timesteps_, recent_return_.value, hooks_.status ? hooks_.status() : std::string());
   }
 
   /// Mean undiscounted return of `episodes` deterministic episodes on a separate environment
@@ -233,6 +233,11 @@ class RecurrentPpo {
   long num_updates() const noexcept { return n_updates_; }
   long dropped_transitions() const noexcept { return dropped_; }
   const RecurrentPpoConfig& config() const noexcept { return config_; }
+  /// Changes a PPO hyperparameter between updates (algo::set_hyperparameter names).
+  void set_hyperparameter(std::string_view name, double value) {
+    algo::set_hyperparameter(ppo_, name, value);
+    config_.ppo = ppo_;
+  }
   const PpoUpdate& last_update() const noexcept { return last_; }
   Hooks& hooks() noexcept { return hooks_; }
   nn::Parameters<S>& policy() noexcept { return policy_; }

@@ -18,6 +18,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "../autodiff.hpp"
 #include "../core/environment.hpp"
@@ -89,6 +90,7 @@ class Sac {
     std::function<void(long step)> on_step;                 // after every vector step
     std::function<void(const FinishedEpisode&)> on_episode;  // every finished episode
     std::function<void(const SacUpdate&)> on_update;         // after every gradient step
+    std::function<std::string()> status;                     // appended to the progress line (a curriculum's stage)
   };
 
   static constexpr bool privileged = policy::reads_privileged<Actor>() || policy::reads_privileged<Critic>();
@@ -139,9 +141,9 @@ class Sac {
     while (num_timesteps_ < total_timesteps) {
       const long collected = collect_rollouts(config_.train_freq);
       if (num_timesteps_ > config_.learning_starts) train(config_.gradient_steps > 0 ? config_.gradient_steps : collected);
-      if (config_.progress) progress.update(num_timesteps_, recent_return_.value);
+      if (config_.progress) progress.update(num_timesteps_, recent_return_.value, hooks_.status ? hooks_.status() : std::string());
     }
-    if (config_.progress) progress.finish(num_timesteps_, recent_return_.value);
+    if (config_.progress) progress.finish(num_timesteps_, recent_return_.value, hooks_.status ? hooks_.status() : std::string());
   }
 
   /// Mean undiscounted return of `episodes` deterministic episodes on a separate environment.
@@ -305,6 +307,33 @@ class Sac {
   long dropped_transitions() const noexcept { return dropped_; }
   double ent_coef() const { return std::exp(static_cast<double>(alpha_.value(0)(0, 0))); }
   const SacConfig& config() const noexcept { return config_; }
+  /// Changes a hyperparameter between updates — what a curriculum stage may change
+  /// (curriculum::Stage::hyperparameters): learning_rate (all three optimizers), tau, gamma,
+  /// ent_coef (a fixed α only; an automatic one is learned).
+  void set_hyperparameter(std::string_view name, double value) {
+    auto check = [&](bool ok, const char* range) {
+      if (!ok || !std::isfinite(value))
+        throw std::invalid_argument("SAC: " + std::string(name) + " = " + std::to_string(value) + " is outside " + range);
+    };
+    if (name == "learning_rate") {
+      check(value >= 0, "[0, ∞)");
+      config_.learning_rate = value;
+      for (nn::Adam<S>* o : {&actor_opt_, &critic_opt_, &alpha_opt_}) o->set_learning_rate(value);
+    } else if (name == "tau") {
+      check(value > 0 && value <= 1, "(0, 1]");
+      config_.tau = value;
+    } else if (name == "gamma") {
+      check(value >= 0 && value <= 1, "[0, 1]");
+      config_.gamma = value;
+    } else if (name == "ent_coef") {
+      if (config_.auto_entropy) throw std::invalid_argument("SAC: ent_coef is learned (auto_entropy); it cannot be set");
+      check(value > 0, "(0, ∞)");
+      alpha_.value(0)(0, 0) = static_cast<S>(std::log(value));
+    } else {
+      throw std::invalid_argument("SAC: no hyperparameter '" + std::string(name) +
+                                  "' can be set during training (learning_rate, tau, gamma, ent_coef)");
+    }
+  }
   Hooks& hooks() noexcept { return hooks_; }
   nn::Parameters<S>& actor() noexcept { return actor_; }
   nn::Parameters<S>& critic() noexcept { return critic_; }

@@ -16,6 +16,7 @@
 /// same seed gives the same run, serial or threaded.
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -76,6 +77,10 @@ struct Stage {
   std::vector<std::pair<std::string, Value>> params{};  // every stage sets the same names (checked)
   long interpolate_steps = 0;  // > 0: blend linearly from the previous stage's values over this many steps
   long max_steps = 0;          // > 0: advance after this many steps in the stage, whatever the signal
+  /// Trainer settings while this stage runs, set through the algorithm's set_hyperparameter
+  /// by curriculum::attach (e.g. {"learning_rate", 1e-4}, {"ent_coef", 0.01}); if one stage
+  /// sets any, every stage sets the same names (checked).
+  std::vector<std::pair<std::string, double>> hyperparameters{};
 };
 
 enum class Signal {
@@ -125,7 +130,21 @@ class Scheduler {
       for (const auto& [name, v] : st.params)
         if (!(v.low <= v.high)) fail(label + ": '" + name + "' has low > high");
       if (st.interpolate_steps < 0 || st.max_steps < 0) fail(label + ": interpolate_steps and max_steps must be ≥ 0");
+      for (const auto& [name, v] : st.hyperparameters)
+        if (!std::isfinite(v)) fail(label + ": hyperparameter '" + name + "' is not finite");
     }
+    // The hyperparameters: the same names in every stage, or none anywhere.
+    std::vector<std::string> hyper;
+    for (const auto& st : stages_)
+      for (const auto& [name, v] : st.hyperparameters)
+        if (std::find(hyper.begin(), hyper.end(), name) == hyper.end()) hyper.push_back(name);
+    for (std::size_t s = 0; s < stages_.size(); ++s)
+      for (const auto& name : hyper) {
+        const auto& h = stages_[s].hyperparameters;
+        if (std::find_if(h.begin(), h.end(), [&](const auto& p) { return p.first == name; }) == h.end())
+          fail("stage " + std::to_string(s) + " does not set hyperparameter '" + name +
+               "', which another stage sets (every stage sets the same ones, so a resumed run knows them)");
+      }
   }
 
   // ------------------------------------------------------------------ what the trainer reports

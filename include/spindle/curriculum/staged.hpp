@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../core/environment.hpp"
@@ -129,11 +130,33 @@ auto& vector_env(Algorithm& a) {
 
 /// Reports the algorithm's finished episodes (return, and success as Staged latched it) to the
 /// scheduler and lets it decide after every update (PPO: between rollouts) or every vector step
-/// (SAC). Existing hooks keep running.
+/// (SAC). Sets the current stage's hyperparameters on the algorithm (now, and whenever the
+/// stage differs from the one last applied — checked at every vector step, so a resumed run
+/// gets its stage's settings before its first update) and shows the stage on the progress
+/// line. Existing hooks keep running.
 template <class Algorithm>
 void attach(Algorithm& algorithm, std::shared_ptr<Scheduler> scheduler, AttachOptions options = {}) {
   if (!scheduler) throw std::invalid_argument("curriculum::attach: no scheduler");
   auto& hooks = algorithm.hooks();
+  auto applied = std::make_shared<std::size_t>(scheduler->stage_count());  // none yet
+  auto apply = [&algorithm, scheduler, applied] {
+    if (*applied == scheduler->stage()) return;
+    const auto& hyper = scheduler->current().hyperparameters;
+    if constexpr (requires { algorithm.set_hyperparameter(std::string_view{}, 0.0); }) {
+      for (const auto& [name, value] : hyper) algorithm.set_hyperparameter(name, value);
+    } else if (!hyper.empty()) {
+      throw std::invalid_argument("curriculum::attach: the stages set hyperparameters, but this algorithm has no set_hyperparameter");
+    }
+    *applied = scheduler->stage();
+  };
+  apply();  // stage 0's (an unknown name throws here, before any training)
+  auto status = hooks.status;
+  hooks.status = [scheduler, status] {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "stage %zu/%zu '%s' signal %.2f", scheduler->stage() + 1, scheduler->stage_count(),
+                  scheduler->current().name.c_str(), scheduler->last_signal());
+    return status ? status() + " | " + buf : std::string(buf);
+  };
   auto log = std::make_shared<spindle::log::CsvLog>();
   if (!options.csv_path.empty()) {
     std::vector<std::string> columns{"steps", "stage", "signal", "changed"};
@@ -143,9 +166,10 @@ void attach(Algorithm& algorithm, std::shared_ptr<Scheduler> scheduler, AttachOp
     }
     *log = spindle::log::CsvLog(options.csv_path, columns);
   }
-  auto decide = [&algorithm, scheduler, log, options](long steps) {
+  auto decide = [&algorithm, scheduler, log, options, apply](long steps) {
     const std::size_t before = scheduler->stage();
     const bool changed = scheduler->update(steps);
+    apply();
     std::vector<double> row{double(steps), double(scheduler->stage()), scheduler->last_signal(), double(changed)};
     for (const auto& [name, v] : scheduler->current().params) {
       row.push_back(v.low);
@@ -168,10 +192,15 @@ void attach(Algorithm& algorithm, std::shared_ptr<Scheduler> scheduler, AttachOp
       decide(algorithm.num_timesteps());
       if (on_update) on_update(u);
     };
+    auto on_step = hooks.on_step;
+    hooks.on_step = [apply, on_step](long steps) {
+      apply();  // after a checkpoint's scheduler state was loaded
+      if (on_step) on_step(steps);
+    };
   } else {
     auto on_step = hooks.on_step;
     hooks.on_step = [decide, on_step](long steps) {
-      decide(steps);
+      decide(steps);  // applies the stage's hyperparameters too
       if (on_step) on_step(steps);
     };
   }

@@ -21,25 +21,27 @@ class Progress {
         last_print_(start_) {}
 
   /// Call as often as you like; prints at most every 0.25 s (terminal) or 5 s (file/pipe).
-  void update(std::int64_t steps, std::optional<double> recent_return = std::nullopt) {
+  /// `note` ends the line (e.g. a curriculum's "stage 2/5 'slow'").
+  void update(std::int64_t steps, std::optional<double> recent_return = std::nullopt, const std::string& note = {}) {
     const auto now = Clock::now();
     const double since = std::chrono::duration<double>(now - last_print_).count();
     if (since < (tty_ ? 0.25 : 5.0)) return;
     last_print_ = now;
-    print(steps, recent_return, now, false);
+    print(steps, recent_return, now, false, note);
   }
 
   /// Prints the final line (always) and ends it with a newline.
-  void finish(std::int64_t steps, std::optional<double> recent_return = std::nullopt) {
-    print(steps, recent_return, Clock::now(), true);
+  void finish(std::int64_t steps, std::optional<double> recent_return = std::nullopt, const std::string& note = {}) {
+    print(steps, recent_return, Clock::now(), true, note);
   }
 
   /// The line as it would be printed now (for tests and custom sinks).
-  std::string line(std::int64_t steps, std::optional<double> recent_return) const {
-    return format(steps, recent_return, std::chrono::duration<double>(Clock::now() - start_).count());
+  std::string line(std::int64_t steps, std::optional<double> recent_return, const std::string& note = {}) const {
+    return format(steps, recent_return, std::chrono::duration<double>(Clock::now() - start_).count(), note);
   }
 
-  std::string format(std::int64_t steps, std::optional<double> recent_return, double elapsed_s) const {
+  std::string format(std::int64_t steps, std::optional<double> recent_return, double elapsed_s,
+                     const std::string& note = {}) const {
     const double rate = elapsed_s > 0 ? static_cast<double>(steps) / elapsed_s : 0.0;
     char buf[256];
     int n = std::snprintf(buf, sizeof buf, "[%3d%%] steps %lld/%lld | %s steps/s",
@@ -52,13 +54,15 @@ class Progress {
     }
     if (rate > 0 && steps < total_) s += " | ETA " + clock_string(static_cast<double>(total_ - steps) / rate);
     else s += " | " + clock_string(elapsed_s) + " elapsed";
+    if (!note.empty()) s += " | " + note;
     return s;
   }
 
  private:
-  void print(std::int64_t steps, std::optional<double> recent_return, Clock::time_point now, bool last) {
+  void print(std::int64_t steps, std::optional<double> recent_return, Clock::time_point now, bool last,
+             const std::string& note) {
     if (!out_) return;
-    const std::string s = format(steps, recent_return, std::chrono::duration<double>(now - start_).count());
+    const std::string s = format(steps, recent_return, std::chrono::duration<double>(now - start_).count(), note);
     if (tty_)
       std::fprintf(out_, "\r\033[K%s%s", s.c_str(), last ? "\n" : "");
     else
