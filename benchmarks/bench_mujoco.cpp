@@ -2,9 +2,15 @@
 // (`<task>/spindle`) next to the raw floor on the same model and data (`<task>/floor`: set ctrl,
 // mj_step × frame_skip, plus mj_rnePostConstraint where the task reads contact forces). Also the
 // reset cost (with a freshly drawn body for σ > 0) and a VectorEnv of 8 muscle arms, serial and
-// on 2 threads.
+// on 2 threads. MyoSuite's Baoding on the 39-muscle hand (when ../shared or $SPINDLE_SHARED
+// holds the scene): `baoding/spindle` (the whole step: 10 substeps, observed copy, 86
+// observations, reward) next to `baoding/floor` (sigmoid controls and 10 mj_steps) and
+// `baoding/floor_myosuite` (the same plus MyoSuite's forwarded observation copy). Both restore
+// the start state every 20 steps (untimed), so they time the same stretch of trajectory.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <spindle/core/vector_env.hpp>
 #include <spindle/mujoco.hpp>
 
@@ -91,7 +97,76 @@ void muscle_arm_vector(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+std::filesystem::path baoding_scene() {
+  const char* dir = std::getenv("SPINDLE_SHARED");
+  return std::filesystem::path(dir ? dir : SPINDLE_SHARED_DIR) / "myosuite_envs/myohand_baoding.xml";
+}
+
+// The balls drop within ~30 steps of a poor policy: every 20 steps the start state comes back.
+constexpr int baoding_stretch = 20;
+
+void baoding_spindle(benchmark::State& state) {
+  myosuite::Baoding env({.model = baoding_scene(), .max_episode_steps = 1'000'000'000});
+  spindle::Rng rng(0);
+  env.reset(rng);
+  spindle::StateWords start;
+  env.save_state(start);
+  spindle::Step<spindle::dynamic, float> s;
+  Eigen::VectorXf a = Eigen::VectorXf::Constant(39, 0.2f);
+  int k = 0;
+  for (auto _ : state) {
+    if (++k % baoding_stretch == 0) {
+      state.PauseTiming();
+      spindle::StateReader in(start);
+      env.load_state(in);
+      state.ResumeTiming();
+    }
+    a = -a;
+    env.step(a, s);
+    benchmark::DoNotOptimize(s.observation.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void baoding_floor(benchmark::State& state, bool observe) {
+  myosuite::Baoding env({.model = baoding_scene(), .max_episode_steps = 1'000'000'000});
+  spindle::Rng rng(0);
+  env.reset(rng);
+  const mjModel* m = env.env().model().get();
+  mjData* d = &env.env().data();
+  Data start(env.env().model()), observed(env.env().model());
+  mj_copyData(start.get(), m, d);
+  float a = 0.2f;
+  int k = 0;
+  for (auto _ : state) {
+    if (++k % baoding_stretch == 0) {
+      state.PauseTiming();
+      mj_copyData(d, m, start.get());
+      state.ResumeTiming();
+    }
+    a = -a;
+    const double ctrl = 1.0f / (1.0f + std::exp(-5.0f * (a - 0.5f)));
+    for (int i = 0; i < m->nu; ++i) d->ctrl[i] = ctrl;
+    for (int f = 0; f < 10; ++f) mj_step(m, d);
+    if (observe) {  // MyoSuite: time, qpos, qvel, act into a second mjData, forwarded
+      mjData* o = observed.get();
+      o->time = d->time;
+      std::copy(d->qpos, d->qpos + m->nq, o->qpos);
+      std::copy(d->qvel, d->qvel + m->nv, o->qvel);
+      std::copy(d->act, d->act + m->na, o->act);
+      mj_forward(m, o);
+    }
+    benchmark::DoNotOptimize(d->qpos);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 const int registered = [] {
+  if (std::filesystem::exists(baoding_scene())) {
+    benchmark::RegisterBenchmark("baoding/spindle", baoding_spindle)->UseRealTime();
+    benchmark::RegisterBenchmark("baoding/floor", baoding_floor, false)->UseRealTime();
+    benchmark::RegisterBenchmark("baoding/floor_myosuite", baoding_floor, true)->UseRealTime();
+  }
   for (const std::string task : {"muscle_arm", "quadruped", "runner"}) {
     benchmark::RegisterBenchmark((task + "/spindle").c_str(), step_spindle, task);
     benchmark::RegisterBenchmark((task + "/floor").c_str(), step_floor, task);

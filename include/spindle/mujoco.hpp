@@ -6,5 +6,6 @@
 #include "mujoco/named.hpp"
 #include "mujoco/observation.hpp"
 #include "mujoco/tasks/muscle_arm.hpp"
+#include "mujoco/tasks/myosuite/baoding.hpp"
 #include "mujoco/tasks/quadruped.hpp"
 #include "mujoco/tasks/runner.hpp"

@@ -8,8 +8,12 @@
 //           {.reward = [](const StepView& s) { return -s.data.qvel[0] * s.data.qvel[0]; }});
 //
 // Actions live in [−1, 1] per actuator and map linearly onto each actuator's ctrlrange
-// (actuators without ctrllimited get the action unchanged). One step runs frame_skip
-// mj_steps. Reset: mj_resetData (or a keyframe), then qpos += U(±reset_noise_qpos),
+// (actuators without ctrllimited get the action unchanged), or through MyoSuite's muscle
+// sigmoid (EnvConfig::action_map). One step runs frame_skip mj_steps. With an observed copy
+// (EnvConfig::observe, as MyoSuite does) observations, rewards and views read a second mjData
+// that gets time, qpos, qvel and act after the substeps and is forwarded (or only its
+// kinematics computed); the physics data is never forwarded between steps (in MuJoCo 2.2.2 a
+// forward moves the solver's warm start and changes the trajectory). Reset: mj_resetData (or a keyframe), then qpos += U(±reset_noise_qpos),
 // qvel += U(±reset_noise_qvel), then the task's reset hook, then mj_forward.
 //
 // MuJoCo's warnings (NaN/Inf in qpos, qvel, qacc or ctrl — MuJoCo then resets the data —
@@ -29,6 +33,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -74,7 +79,8 @@ inline double mean_squared_activation(const mjModel& m, const mjData& d) noexcep
 /// A new body at every reset (DMAP-style morphology perturbation). `draw` writes the
 /// perturbation vector p (Env::perturbation(), for oracle policies and privileged critics);
 /// `build` compiles the body for p. Kept apart so a checkpoint stores p and rebuilds the
-/// identical body (compilation is deterministic).
+/// identical body (compilation is deterministic). Without `draw`, the body changes only when
+/// the program calls Env::use_body(p) (a task that draws its own physics per episode).
 struct Morphology {
   std::function<void(Rng&, Eigen::VectorXd&)> draw{};
   std::function<Model(const Eigen::VectorXd&)> build{};
@@ -98,6 +104,20 @@ enum class QuaternionNoise {
   none,    // leave orientations as they are (positions and velocities still get their noise)
 };
 
+/// How an action in [−1, 1] becomes d->ctrl.
+enum class ActionMap {
+  ctrlrange,       // linearly onto each actuator's ctrlrange (unlimited actuators: unchanged)
+  muscle_sigmoid,  // MyoSuite's muscles: ctrl = 1 / (1 + exp(−5 (a − 0.5))) in float, on the action as given
+};
+
+/// What observations, rewards and views read.
+enum class Observe {
+  physics,          // the physics data itself, as mj_step left it
+  copy_forward,     // MyoSuite: a copy of time, qpos, qvel, act, then mj_forward on the copy
+  copy_kinematics,  // the same copy with mj_kinematics only: body and site poses, qpos, qvel,
+                    // act — all a task reading positions needs, at a fraction of a forward
+};
+
 struct EnvConfig {
   int frame_skip = 1;
   double reset_noise_qpos = 0.0;  // uniform ± on every qpos at reset (quaternions: see below)
@@ -107,6 +127,8 @@ struct EnvConfig {
   int keyframe = -1;              // reset to this keyframe (−1: the model's qpos0)
   std::vector<ObservationPiece> observation = {obs::qpos(), obs::qvel()};
   Morphology morphology{};  // optional: a new body per episode
+  ActionMap action_map = ActionMap::ctrlrange;
+  Observe observe = Observe::physics;
 };
 
 /// Builds a task from the model the environment is built on (to resolve named handles once).
@@ -124,8 +146,8 @@ class Env {
       : model_(std::move(model)), nominal_(model_), data_(model_), config_(std::move(config)), task_(std::move(task)) {
     detail::route_mujoco_messages();
     const mjModel& m = *model_;
-    if (config_.morphology && !(config_.morphology.draw && config_.morphology.build))
-      throw std::invalid_argument("mujoco::Env: a morphology needs both draw and build");
+    if (config_.morphology && !config_.morphology.build)
+      throw std::invalid_argument("mujoco::Env: a morphology needs build (draw is optional)");
     if (config_.morphology && config_.morphology.size <= 0)
       throw std::invalid_argument("mujoco::Env: Morphology::size must give the number of parameters draw writes "
                                   "(the privileged information's size)");
@@ -141,6 +163,9 @@ class Env {
     }
     if (obs_size_ == 0) throw std::invalid_argument("mujoco::Env: the observation is empty");
     action_space_ = Box<float>(-1.0f, 1.0f, m.nu);
+    if (config_.observe != Observe::physics) observed_.emplace(model_);
+    if (config_.observe == Observe::copy_kinematics && needs_contact_forces_)
+      throw std::invalid_argument("mujoco::Env: contact-force observations need Observe::copy_forward or physics");
     qpos_before_.resize(static_cast<std::size_t>(m.nq));
     action_.resize(static_cast<std::size_t>(m.nu));
   }
@@ -157,7 +182,7 @@ class Env {
   Eigen::Index action_size() const noexcept { return model_->nu; }
 
   Observation reset(Rng& rng) {
-    if (config_.morphology) {
+    if (config_.morphology.draw) {
       config_.morphology.draw(rng, perturbation_);
       if (perturbation_.size() != config_.morphology.size)
         throw shape_error("mujoco::Env: Morphology::draw wrote " + std::to_string(perturbation_.size()) +
@@ -175,8 +200,22 @@ class Env {
       for (int i = 0; i < m->nv; ++i) d->qvel[i] += rng.template uniform<double>(-config_.reset_noise_qvel, config_.reset_noise_qvel);
       if (task_.reset) task_.reset(*m, *d, rng);
       mj_forward(m, d);
+      observe();
     }
     return start_episode();
+  }
+
+  /// Switches to the body for p (Morphology::build; p becomes perturbation() and privileged());
+  /// takes effect for the next reset. For tasks that draw their own per-episode physics.
+  void use_body(const Eigen::VectorXd& p) {
+    if (!config_.morphology.build) throw std::invalid_argument("mujoco::Env::use_body: the environment has no Morphology::build");
+    if (p.size() != config_.morphology.size)
+      throw shape_error("mujoco::Env::use_body: " + std::to_string(p.size()) + " parameters, Morphology::size says " +
+                        std::to_string(config_.morphology.size));
+    if (p.size() == perturbation_.size() && p == perturbation_) return;
+    const Stopwatch clock(physics_seconds_);
+    swap_body(config_.morphology.build(p));
+    perturbation_ = p;
   }
 
   /// Allocation-free step (VectorEnv uses it).
@@ -189,7 +228,9 @@ class Env {
     for (int i = 0; i < m->nu; ++i) {
       const float x = static_cast<float>(a(i));
       action_[static_cast<std::size_t>(i)] = x;
-      if (m->actuator_ctrllimited[i]) {
+      if (config_.action_map == ActionMap::muscle_sigmoid) {
+        d->ctrl[i] = 1.0f / (1.0f + std::exp(-5.0f * (x - 0.5f)));  // MuJoCo clamps to ctrlrange
+      } else if (m->actuator_ctrllimited[i]) {
         const mjtNum lo = m->actuator_ctrlrange[2 * i], hi = m->actuator_ctrlrange[2 * i + 1];
         d->ctrl[i] = lo + (std::clamp<mjtNum>(x, -1, 1) + 1) * 0.5 * (hi - lo);
       } else {
@@ -202,7 +243,8 @@ class Env {
     {
       const Stopwatch clock(physics_seconds_);
       for (int f = 0; f < config_.frame_skip; ++f) mj_step(m, d);
-      if (needs_contact_forces_) mj_rnePostConstraint(m, d);
+      if (needs_contact_forces_ && !observed_) mj_rnePostConstraint(m, d);
+      observe();
     }
     ++steps_;
     unstable_ = false;
@@ -210,11 +252,11 @@ class Env {
     out.observation.resize(obs_size_);
     write_observation(out.observation.data());
     if (!out.observation.allFinite()) unstable_ = true;
-    const StepView view{{*m, *d}, qpos_before_, action_, config_.frame_skip * m->opt.timestep};
+    const StepView view{{*m, observed_data()}, qpos_before_, action_, config_.frame_skip * m->opt.timestep};
     out.reward = task_.reward && !unstable_ ? static_cast<float>(task_.reward(view)) : 0.0f;
     out.terminated = !unstable_ && task_.terminated && task_.terminated(view);
     success_ = !unstable_ && task_.success && task_.success(view);
-    effort_sum_ += mean_squared_activation(*m, *d);
+    effort_sum_ += mean_squared_activation(*m, observed_data());
     out.truncated = unstable_ || (config_.max_episode_steps > 0 && steps_ >= config_.max_episode_steps);
     if (unstable_) {
       ++instabilities_;
@@ -255,8 +297,10 @@ class Env {
   }
   Eigen::Index privileged_size() const noexcept { return nominal_privileged_.size(); }
   const Model& model() const noexcept { return model_; }
-  /// The named accessors (named.hpp) over the current state.
-  StateView view() const noexcept { return {*model_, *data_.get()}; }
+  /// The named accessors (named.hpp) over the current state (the observed copy, if any).
+  StateView view() const noexcept { return {*model_, observed_data()}; }
+  /// What observations read: the observed copy (EnvConfig::observe), else the physics data.
+  const mjData& observed_data() const noexcept { return observed_ ? *observed_->get() : *data_.get(); }
 
   /// (qpos, qvel, act) of the current state.
   State state() const {
@@ -282,6 +326,7 @@ class Env {
       std::copy(s.data() + m->nq, s.data() + m->nq + m->nv, d->qvel);
       std::copy(s.data() + m->nq + m->nv, s.data() + s.size(), d->act);
       mj_forward(m, d);
+      observe();
     }
     return start_episode();
   }
@@ -340,6 +385,7 @@ class Env {
     restore();
     mj_forward(m, d);
     restore();
+    observe();
   }
 
  private:
@@ -382,6 +428,7 @@ class Env {
       throw std::invalid_argument("mujoco::Env: the morphology hook changed the model's dimensions");
     model_ = std::move(model);
     data_ = Data(model_);
+    if (observed_) observed_.emplace(model_);
     for (auto& piece : config_.observation) piece.resolve(model_);
   }
   /// Episode counters to zero; the first observation.
@@ -395,7 +442,25 @@ class Env {
     return o;
   }
   void write_observation(float* out) const {
-    for (const auto& piece : config_.observation) out = piece.write(*model_, *data_.get(), out);
+    for (const auto& piece : config_.observation) out = piece.write(*model_, observed_data(), out);
+  }
+  /// MyoSuite's observed copy: time, qpos, qvel, act from the physics data, then mj_forward
+  /// (or mj_kinematics) on the copy alone (and contact forces there, when read).
+  void observe() {
+    if (!observed_) return;
+    const mjModel* m = model_.get();
+    const mjData* d = data_.get();
+    mjData* o = observed_->get();
+    o->time = d->time;
+    std::copy(d->qpos, d->qpos + m->nq, o->qpos);
+    std::copy(d->qvel, d->qvel + m->nv, o->qvel);
+    std::copy(d->act, d->act + m->na, o->act);
+    if (config_.observe == Observe::copy_kinematics) {
+      mj_kinematics(m, o);
+      return;
+    }
+    mj_forward(m, o);
+    if (needs_contact_forces_) mj_rnePostConstraint(m, o);
   }
 
   // Adds the scope's wall time to a counter.
@@ -411,6 +476,7 @@ class Env {
   Model model_;
   Model nominal_;  // the body before any perturbation (restored by loading an unperturbed state)
   Data data_;
+  std::optional<Data> observed_;  // what observations read, unless they read the physics data
   EnvConfig config_;
   Task task_;
   Box<float> action_space_{-1.0f, 1.0f, 1};

@@ -7,6 +7,7 @@
 #include <mujoco/mujoco.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -100,6 +101,20 @@ class Model {
     mj_deleteVFS(vfs.get());
     if (!m) throw model_error(detail::model_error_message("'" + name + "' (in memory)", error));
     return Model(m, name);
+  }
+
+  /// A copy of this model changed by `edit` — per-episode physics that needs no recompiling
+  /// (masses, sizes, friction), e.g. model.edited([&](mjModel& m) { m.body_mass[ball] = 0.2; }).
+  Model edited(const std::function<void(mjModel&)>& edit) const {
+    mjModel* m = mj_copyModel(nullptr, model_.get());
+    if (!m) throw model_error("MuJoCo model '" + source_ + "': could not copy it");
+    try {
+      edit(*m);
+    } catch (...) {
+      mj_deleteModel(m);
+      throw;
+    }
+    return Model(m, source_);
   }
 
   const mjModel* get() const noexcept { return model_.get(); }
