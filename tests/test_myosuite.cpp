@@ -158,18 +158,18 @@ TEST_CASE("Baoding: task parameters apply at the next reset; P2's ranges, ball p
   env.step(Eigen::VectorXf::Zero(39));
   const std::vector<std::string> names{"period", "direction", "rx"};
   env.set_task(curriculum::Params(names, Eigen::Vector3d(30.0, -1.0, 0.03)));
-  CHECK(env.period() == 5.0);  // the running episode keeps its targets
+  CHECK(env.orbit().period == 5.0);  // the running episode keeps its targets
   env.reset(rng);
-  CHECK(env.period() == 30.0);
-  CHECK(env.direction() == -1.0);
+  CHECK(env.orbit().period == 30.0);
+  CHECK(env.orbit().direction == -1.0);
 
   Baoding p2({.model = baoding_scene(), .task = BaodingTask::phase2()});
   std::set<double> directions;
   for (int e = 0; e < 30; ++e) {
     p2.reset(rng);
-    CHECK(p2.period() >= 4.0);
-    CHECK(p2.period() <= 6.0);
-    directions.insert(p2.direction());
+    CHECK(p2.orbit().period >= 4.0);
+    CHECK(p2.orbit().period <= 6.0);
+    directions.insert(p2.orbit().direction);
     const Eigen::VectorXd& physics = p2.privileged();
     REQUIRE(physics.size() == 10);
     const mjModel& m = *p2.env().model();
@@ -222,7 +222,7 @@ TEST_CASE("Baoding: bad input is a clear error") {
   if (!have_scene()) return;
   Baoding env({.model = baoding_scene()});
   CHECK_THROWS_WITH(env.set_task(curriculum::Params({"rsi"}, Eigen::VectorXd::Constant(1, 1.5))), doctest::Contains("rsi"));
-  CHECK_THROWS_WITH(Baoding({.model = baoding_scene(), .task = {.period = {0, 0}}}), doctest::Contains("period"));
+  CHECK_THROWS_WITH(Baoding({.model = baoding_scene(), .task = {.orbit = {.period = {0, 0}}}}), doctest::Contains("period"));
   const std::vector<curriculum::Stage> stages{{.params = {{"spin", curriculum::fixed(1)}}}};
   CHECK_THROWS_WITH(curriculum::Staged<Baoding>(env, std::make_shared<curriculum::Scheduler>(stages)),
                     doctest::Contains("'spin', which the task does not know"));

@@ -5,6 +5,7 @@
 #include "mujoco/model.hpp"
 #include "mujoco/named.hpp"
 #include "mujoco/observation.hpp"
+#include "mujoco/tasks/ball_tray.hpp"
 #include "mujoco/tasks/muscle_arm.hpp"
 #include "mujoco/tasks/myosuite/baoding.hpp"
 #include "mujoco/tasks/quadruped.hpp"

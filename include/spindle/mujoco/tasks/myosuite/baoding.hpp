@@ -37,6 +37,7 @@
 
 #include "../../../curriculum/scheduler.hpp"
 #include "../../env.hpp"
+#include "../orbit.hpp"
 
 namespace spindle::mujoco::myosuite {
 
@@ -50,15 +51,20 @@ struct BaodingWeights {
 
 /// The task distribution; each episode draws its values uniformly from these ranges.
 struct BaodingTask {
-  curriculum::Value period{5, 5}, direction{1, 1}, phase_mismatch{0, 0}, rx{0.025, 0.025}, ry{0.028, 0.028}, rsi{0, 0};
+  OrbitRanges orbit{};  // P1: period 5 s, CCW, φ1 = π/4, rx 0.025, ry 0.028
+  curriculum::Value rsi{0, 0};
   curriculum::Value mass{0.043, 0.043}, radius{0.022, 0.022};  // per ball
   double friction_spread = 0;
   /// myoChallengeBaodingP1-v1: one counter-clockwise revolution in 5 s, nominal balls.
   static BaodingTask phase1() { return {}; }
   /// myoChallengeBaodingP2-v1: direction hold/CW/CCW, any start phase, radii, period 4–6 s, ball physics.
   static BaodingTask phase2() {
-    return {.period = {4, 6}, .direction = {-1.5, 1.5}, .phase_mismatch = {1, 1}, .rx = {0.020, 0.030},
-            .ry = {0.022, 0.032}, .rsi = {0, 0}, .mass = {0.030, 0.300}, .radius = {0.018, 0.024}, .friction_spread = 0.2};
+    return {.orbit = {.period = {4, 6}, .direction = {-1.5, 1.5}, .phase_mismatch = {1, 1}, .rx = {0.020, 0.030},
+                      .ry = {0.022, 0.032}},
+            .rsi = {0, 0},
+            .mass = {0.030, 0.300},
+            .radius = {0.018, 0.024},
+            .friction_spread = 0.2};
   }
 };
 
@@ -123,15 +129,8 @@ class Baoding {
   /// The parameters of the next episodes (each a number; names not given keep their range).
   void set_task(const curriculum::Params& p) {
     BaodingTask& t = config_.task;
-    auto set = [&](const char* name, curriculum::Value& v) {
-      if (p.contains(name)) v = curriculum::fixed(p[name]);
-    };
-    set("period", t.period);
-    set("direction", t.direction);
-    set("phase_mismatch", t.phase_mismatch);
-    set("rx", t.rx);
-    set("ry", t.ry);
-    set("rsi", t.rsi);
+    t.orbit.set(p);
+    if (p.contains("rsi")) t.rsi = curriculum::fixed(p["rsi"]);
     if (p.contains("mass_low")) t.mass.low = p["mass_low"];
     if (p.contains("mass_high")) t.mass.high = p["mass_high"];
     if (p.contains("radius_low")) t.radius.low = p["radius_low"];
@@ -145,12 +144,7 @@ class Baoding {
   Observation reset(Rng& rng) {
     const BaodingTask& t = config_.task;
     auto draw = [&](const curriculum::Value& v) { return v.low == v.high ? v.low : rng.uniform(v.low, v.high); };
-    period_ = draw(t.period);
-    direction_ = std::round(draw(t.direction));
-    const double mismatch = draw(t.phase_mismatch);
-    phase_ = std::numbers::pi / 4 + (mismatch > 0 ? rng.uniform(-mismatch * std::numbers::pi, mismatch * std::numbers::pi) : 0.0);
-    rx_ = draw(t.rx);
-    ry_ = draw(t.ry);
+    orbit_ = t.orbit.draw(rng, std::numbers::pi / 4);
     bool start_on_targets = false;
     if (t.rsi.high > 0) {
       const double probability = draw(t.rsi);
@@ -234,17 +228,14 @@ class Baoding {
   /// The world position of target b (0, 1) after k steps of this episode, in the hand's pose of `d`.
   Eigen::Vector3d target_position(int b, long k, const mjData& d) const {
     const double dt = env_.config().frame_skip * env_.model()->opt.timestep;
-    const bool moving = direction_ != 0 && period_ < 1e6;
-    const double theta = moving ? direction_ * 2 * std::numbers::pi * static_cast<double>(k) * dt / period_ : 0.0;
-    const double phi = phase_ - (b == 0 ? 0.0 : std::numbers::pi);
-    const Eigen::Vector3d local(rx_ * std::cos(theta + phi) + center_x, ry_ * std::sin(theta + phi) + center_y, target_z);
+    const Eigen::Vector2d xy = orbit_.point(k, dt, b == 0 ? 0.0 : std::numbers::pi);  // φ2 = φ1 − π
+    const Eigen::Vector3d local(xy(0) + center_x, xy(1) + center_y, target_z);
     const int body = env_.model()->site_bodyid[target_site_[b]];
     const Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>> R(d.xmat + 9 * body);
     return Eigen::Map<const Eigen::Vector3d>(d.xpos + 3 * body) + R * local;
   }
-  double period() const noexcept { return period_; }
-  double direction() const noexcept { return direction_; }
-  double phase() const noexcept { return phase_; }
+  /// This episode's orbit of the targets (period, direction, start phase φ1, radii).
+  const Orbit& orbit() const noexcept { return orbit_; }
 
   // ------------------------------------------------------------------ the rest
   const Env& env() const noexcept { return env_; }
@@ -254,12 +245,14 @@ class Baoding {
 
   void save_state(StateWords& out) const {
     env_.save_state(out);
-    for (double v : {period_, direction_, phase_, rx_, ry_, effort_sum_}) put_word(out, v);
+    orbit_.save(out);
+    put_word(out, effort_sum_);
     put_word(out, std::int64_t{solved_steps_});
     put_word(out, std::int64_t{solved_});
     put_word(out, std::int64_t{dropped_});
     const BaodingTask& t = config_.task;
-    for (const curriculum::Value* v : {&t.period, &t.direction, &t.phase_mismatch, &t.rx, &t.ry, &t.rsi, &t.mass, &t.radius}) {
+    t.orbit.save(out);
+    for (const curriculum::Value* v : {&t.rsi, &t.mass, &t.radius}) {
       put_word(out, v->low);
       put_word(out, v->high);
     }
@@ -267,12 +260,14 @@ class Baoding {
   }
   void load_state(StateReader& in) {
     env_.load_state(in);
-    for (double* v : {&period_, &direction_, &phase_, &rx_, &ry_, &effort_sum_}) *v = in.real();
+    orbit_.load(in);
+    effort_sum_ = in.real();
     solved_steps_ = in.integer();
     solved_ = in.integer() != 0;
     dropped_ = in.integer() != 0;
     BaodingTask& t = config_.task;
-    for (curriculum::Value* v : {&t.period, &t.direction, &t.phase_mismatch, &t.rx, &t.ry, &t.rsi, &t.mass, &t.radius}) {
+    t.orbit.load(in);
+    for (curriculum::Value* v : {&t.rsi, &t.mass, &t.radius}) {
       v->low = in.real();
       v->high = in.real();
     }
@@ -287,11 +282,10 @@ class Baoding {
 
   static void check_task(const BaodingTask& t) {
     auto bad = [](const std::string& what) { throw std::invalid_argument("myosuite::Baoding: " + what); };
-    for (const auto& [name, v] : std::vector<std::pair<const char*, curriculum::Value>>{
-             {"period", t.period}, {"rx", t.rx}, {"ry", t.ry}, {"mass", t.mass}, {"radius", t.radius}})
+    t.orbit.check("myosuite::Baoding");
+    for (const auto& [name, v] : {std::pair{"mass", t.mass}, std::pair{"radius", t.radius}})
       if (!(v.low > 0 && v.low <= v.high)) bad(std::string(name) + " must be a positive range (low ≤ high)");
     if (!(t.rsi.low >= 0 && t.rsi.high <= 1)) bad("rsi is a probability in [0, 1]");
-    if (!(t.phase_mismatch.low >= 0 && t.phase_mismatch.high <= 1)) bad("phase_mismatch lies in [0, 1] (a fraction of π)");
     if (!(t.friction_spread >= 0 && t.friction_spread < 1)) bad("friction_spread lies in [0, 1)");
   }
 
@@ -358,7 +352,7 @@ class Baoding {
   int hand_joints_ = 23;
   int ball_body_[2]{}, ball_geom_[2]{}, ball_site_[2]{}, target_site_[2]{}, ball_qpos_[2]{}, ball_qvel_[2]{};
   double nominal_mass_[2]{}, nominal_radius_[2]{}, nominal_friction_[2][3]{};
-  double period_ = 5, direction_ = 1, phase_ = std::numbers::pi / 4, rx_ = 0.025, ry_ = 0.028;
+  Orbit orbit_{.phase = std::numbers::pi / 4};
   long solved_steps_ = 0;
   double effort_sum_ = 0;
   bool solved_ = false, dropped_ = false;

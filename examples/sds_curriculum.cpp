@@ -1,0 +1,232 @@
+// The static-to-dynamic (SDS) curriculum ablation of the 2022 MyoChallenge winners, on the ball
+// tray (mujoco::BallTray, a Baoding-like task sized for 2 cores): PPO with no curriculum, a
+// location-only curriculum (the start mismatch widened at full speed), a speed-only curriculum
+// (the period shortened, no static stage) and SDS (hold still, then slow, then fast, then the
+// mismatch), several seeds each, every stage advanced by the success rate in one run. Prints and
+// writes a table of success rates on the final task and on a harder phase-2-like variant (mean ±
+// SEM over seeds), each run's stage timeline, and with gnuplot the learning curves and the
+// stage-versus-steps plot.
+//
+//   sds_curriculum --steps 6000000 --seeds 3 --jobs 2 --period 1.25 --csv sds.csv --plot sds.png
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <spindle/spindle.hpp>
+#include <spindle/mujoco.hpp>
+
+#include "support.hpp"
+
+namespace {
+
+using namespace spindle;
+using namespace spindle::curriculum;
+using mujoco::BallTray;
+
+constexpr double still = 1e9;  // a period that never turns
+
+/// One stage: the orbit's period, the start mismatch (fraction of π) and the RSI probability.
+Stage stage(std::string name, double period, double mismatch, double rsi) {
+  return {.name = std::move(name),
+          .params = {{"period", fixed(period)}, {"phase_mismatch", fixed(mismatch)}, {"rsi", fixed(rsi)}}};
+}
+
+/// The curricula of the ablation; every one ends at the same final task (period P, start
+/// mismatch up to ±0.25π, no RSI). Stages before the last are capped at `cap` steps each.
+std::vector<Stage> curriculum_named(const std::string& name, double P, long cap) {
+  std::vector<Stage> s;
+  if (name == "none") {
+    s = {stage("final", P, 0.25, 0)};
+  } else if (name == "location") {  // full speed from the start; the start mismatch widens
+    s = {stage("on target", P, 0, 1), stage("near", P, 0.1, 0.5), stage("final", P, 0.25, 0)};
+  } else if (name == "speed") {  // no static stage: slow, then faster
+    s = {stage("4P", 4 * P, 0.25, 0), stage("3P", 3 * P, 0.25, 0), stage("2P", 2 * P, 0.25, 0),
+         stage("1.5P", 1.5 * P, 0.25, 0), stage("final", P, 0.25, 0)};
+  } else {  // sds: hold the ball still at its target, then make the target move, then the mismatch
+    s = {stage("hold", still, 0, 1),        stage("4P", 4 * P, 0, 0.9),    stage("3P", 3 * P, 0, 0.9),
+         stage("2P", 2 * P, 0, 0.5),         stage("1.5P", 1.5 * P, 0, 0), stage("P", P, 0, 0),
+         stage("P, mismatch", P, 0.1, 0),    stage("final", P, 0.25, 0)};
+  }
+  for (std::size_t k = 0; k + 1 < s.size(); ++k) s[k].max_steps = cap;
+  return s;
+}
+
+struct Result {
+  std::string curriculum;
+  int seed = 0;
+  double final_success = 0, final_score = 0, varied_success = 0, varied_score = 0, seconds = 0;
+  std::vector<Transition> timeline{};
+  std::size_t stages = 0;
+};
+
+/// Success rate and mean score of the deterministic policy over `episodes` episodes of `task`.
+template <class Algorithm>
+std::pair<double, double> evaluate(Algorithm& ppo, const mujoco::BallTrayTask& task, int episodes, std::uint64_t seed) {
+  BallTray env({.task = task});
+  Rng rng(seed, 7);
+  double success = 0, score = 0;
+  for (int e = 0; e < episodes; ++e) {
+    auto o = env.reset(rng);
+    while (true) {
+      BallTray::Action a;
+      ppo.predict(o, a);
+      const auto s = env.step(a);
+      o = s.observation;
+      if (s.terminated || s.truncated) break;
+    }
+    success += env.success() ? 1 : 0;
+    score += env.score();
+  }
+  return {success / episodes, score / episodes};
+}
+
+Result run(const std::string& name, int seed, long steps, double P, int episodes, const std::string& prefix) {
+  const std::size_t n_stages = curriculum_named(name, P, 0).size();
+  const long cap = n_stages > 1 ? steps / (2 * static_cast<long>(n_stages - 1)) : 0;  // the final stage gets ≥ half
+  auto scheduler = std::make_shared<Scheduler>(curriculum_named(name, P, cap),
+                                               Rule{.signal = Signal::success_rate, .window = 50, .threshold = 0.8,
+                                                    .min_steps = 50'000});
+  algo::PpoConfig c;
+  c.n_envs = 8;
+  c.n_steps = 256;
+  c.batch_size = 256;
+  c.n_epochs = 10;
+  c.learning_rate = 3e-4;
+  c.normalize_observations = true;
+  c.normalize_rewards = true;
+  c.policy_hidden = c.value_hidden = {64, 64};
+  c.seed = static_cast<std::uint64_t>(seed);
+  c.csv_path = prefix + ".episodes.csv";
+  algo::Ppo<Staged<BallTray>> ppo(Staged<BallTray>(BallTray(mujoco::BallTrayConfig{}), scheduler), c, {.log_std_init = -0.5});
+  attach(ppo, scheduler, {.csv_path = prefix + ".stages.csv"});
+  const auto t0 = std::chrono::steady_clock::now();
+  ppo.learn(steps);
+  Result r{.curriculum = name, .seed = seed};
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  mujoco::BallTrayTask final_task = mujoco::BallTrayTask::moving(P);
+  final_task.orbit.phase_mismatch = {0.25, 0.25};
+  std::tie(r.final_success, r.final_score) = evaluate(ppo, final_task, episodes, 1000 + static_cast<std::uint64_t>(seed));
+  std::tie(r.varied_success, r.varied_score) =
+      evaluate(ppo, mujoco::BallTrayTask::varied(P), episodes, 2000 + static_cast<std::uint64_t>(seed));
+  r.timeline = scheduler->timeline();
+  r.stages = scheduler->stage_count();
+  return r;
+}
+
+std::pair<double, double> mean_sem(const std::vector<double>& x) {
+  double m = 0;
+  for (double v : x) m += v / static_cast<double>(x.size());
+  double ss = 0;
+  for (double v : x) ss += (v - m) * (v - m);
+  const double sem = x.size() > 1 ? std::sqrt(ss / static_cast<double>(x.size() - 1) / static_cast<double>(x.size())) : 0.0;
+  return {m, sem};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"The SDS curriculum ablation on the ball tray: none, location-only, speed-only, SDS"};
+  long steps = 6'000'000;
+  int seeds = 3, jobs = 2, episodes = 50;
+  double period = 1.25;
+  std::vector<std::string> curricula{"none", "location", "speed", "sds"};
+  std::string csv = "sds.csv", png = "sds.png";
+  app.add_option("--steps", steps, "environment steps per run")->check(CLI::PositiveNumber);
+  app.add_option("--seeds", seeds, "seeds per curriculum")->check(CLI::PositiveNumber);
+  app.add_option("--jobs", jobs, "runs at a time (each on one thread)")->check(CLI::PositiveNumber);
+  app.add_option("--period", period, "the final task's period P (s per revolution)")->check(CLI::PositiveNumber);
+  app.add_option("--episodes", episodes, "evaluation episodes per task")->check(CLI::PositiveNumber);
+  app.add_option("--curricula", curricula, "which of none, location, speed, sds")
+      ->check(CLI::IsMember({"none", "location", "speed", "sds"}));
+  app.add_option("--csv", csv, "results table (CSV); per run: <csv>.<curriculum>.<seed>.{episodes,stages}.csv");
+  app.add_option("--plot", png, "PNG of the learning curves and <png>.stages.png of the stages (gnuplot; empty: none)");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<std::pair<std::string, int>> queue;
+  for (const auto& name : curricula)
+    for (int seed = 0; seed < seeds; ++seed) queue.emplace_back(name, seed);
+  std::vector<Result> results(queue.size());
+  std::mutex lock;
+  std::size_t next = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto worker = [&] {
+    while (true) {
+      std::size_t i;
+      {
+        const std::lock_guard<std::mutex> guard(lock);
+        if (next == queue.size()) return;
+        i = next++;
+      }
+      const auto& [name, seed] = queue[i];
+      results[i] = run(name, seed, steps, period, episodes, csv + "." + name + "." + std::to_string(seed));
+      const Result& r = results[i];
+      const std::lock_guard<std::mutex> guard(lock);
+      std::printf("%-9s seed %d: final task success %.2f (score %.2f), varied %.2f (score %.2f), stage %zu/%zu reached, %.0f s\n",
+                  r.curriculum.c_str(), r.seed, r.final_success, r.final_score, r.varied_success, r.varied_score,
+                  (r.timeline.empty() ? 0 : r.timeline.back().to) + 1, r.stages, r.seconds);
+      std::fflush(stdout);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+
+  std::ofstream table(csv);
+  table << "curriculum,seed,final_success,final_score,varied_success,varied_score,train_seconds\n";
+  for (const Result& r : results)
+    table << r.curriculum << ',' << r.seed << ',' << r.final_success << ',' << r.final_score << ',' << r.varied_success << ','
+          << r.varied_score << ',' << r.seconds << '\n';
+  std::printf("\n| curriculum | final task: success | score | phase-2-like: success | score |\n|---|---|---|---|---|\n");
+  for (const auto& name : curricula) {
+    std::vector<double> fs, fc, vs, vc;
+    for (const Result& r : results)
+      if (r.curriculum == name) {
+        fs.push_back(r.final_success);
+        fc.push_back(r.final_score);
+        vs.push_back(r.varied_success);
+        vc.push_back(r.varied_score);
+      }
+    auto cell = [](const std::vector<double>& x) {
+      const auto [m, s] = mean_sem(x);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.0f%% ± %.0f", 100 * m, 100 * s);
+      return std::string(buf);
+    };
+    std::printf("| %s | %s | %s | %s | %s |\n", name.c_str(), cell(fs).c_str(), cell(fc).c_str(), cell(vs).c_str(), cell(vc).c_str());
+  }
+  std::printf("\nstage timelines (step: from → to, signal):\n");
+  for (const Result& r : results) {
+    std::printf("  %s seed %d:", r.curriculum.c_str(), r.seed);
+    for (const auto& t : r.timeline) std::printf(" %ld: %zu→%zu (%.2f%s)", t.step, t.from, t.to, t.signal, t.forced ? ", capped" : "");
+    std::printf("\n");
+  }
+  std::printf("results: %s (%.0f s in all)\n", csv.c_str(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (png.empty()) return 0;
+  std::vector<spindle_examples::Run> runs;
+  int color = 1;
+  for (const auto& name : curricula) {
+    for (int seed = 0; seed < seeds; ++seed)
+      runs.push_back({csv + "." + name + "." + std::to_string(seed) + ".episodes.csv", name + " seed " + std::to_string(seed), color});
+    ++color;
+  }
+  spindle_examples::plot_runs(runs, png, "PPO on the ball tray: curricula", 100);
+  // Stage versus steps: column 2 of each run's stages log.
+  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {
+    std::string plot = "plot ";
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      const std::string stages = runs[i].csv.substr(0, runs[i].csv.size() - std::string(".episodes.csv").size()) + ".stages.csv";
+      plot += (i ? ", '" : "'") + stages + "' using 1:2 with steps lw 2 lc " + std::to_string(runs[i].color) + " title '" +
+              runs[i].label + "'";
+    }
+    const std::string script = "set terminal pngcairo size 900,540; set output '" + png +
+                               ".stages.png'; set datafile separator ','; set xlabel 'environment steps'; set ylabel "
+                               "'stage'; set title 'stage versus steps'; set grid; set key left top; " + plot;
+    if (std::system(("gnuplot -e \"" + script + "\"").c_str()) == 0) std::printf("stages: %s.stages.png\n", png.c_str());
+  }
+}
