@@ -6,7 +6,9 @@
 // holds the scene): `baoding/spindle` (the whole step: 10 substeps, observed copy, 86
 // observations, reward) next to `baoding/floor` (sigmoid controls and 10 mj_steps) and
 // `baoding/floor_myosuite` (the same plus MyoSuite's forwarded observation copy). Both restore
-// the start state every 20 steps (untimed), so they time the same stretch of trajectory.
+// the start state every 20 steps (untimed), so they time the same stretch of trajectory. Also
+// MyoSuite's elbow, finger and hand pose and hand reach: spindle's step vs sigmoid controls and
+// 10 mj_steps.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -161,7 +163,77 @@ void baoding_floor(benchmark::State& state, bool observe) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// The pose and reach tasks: the whole step through spindle vs sigmoid controls and 10 mj_steps
+// on the same model and data (both restore the start state every 20 steps, untimed).
+template <class Task, class Config>
+void myosuite_spindle(benchmark::State& state, Config config) {
+  config.max_episode_steps = 1'000'000'000;
+  Task env(config);
+  spindle::Rng rng(0);
+  env.reset(rng);
+  spindle::StateWords start;
+  env.save_state(start);
+  spindle::Step<spindle::dynamic, float> s;
+  Eigen::VectorXf a = Eigen::VectorXf::Constant(env.action_size(), 0.2f);
+  int k = 0;
+  for (auto _ : state) {
+    if (++k % baoding_stretch == 0) {
+      state.PauseTiming();
+      spindle::StateReader in(start);
+      env.load_state(in);
+      state.ResumeTiming();
+    }
+    a = -a;
+    env.step(a, s);
+    benchmark::DoNotOptimize(s.observation.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+template <class Task, class Config>
+void myosuite_floor(benchmark::State& state, Config config) {
+  config.max_episode_steps = 1'000'000'000;
+  Task env(config);
+  spindle::Rng rng(0);
+  env.reset(rng);
+  const mjModel* m = env.env().model().get();
+  mjData* d = &env.env().data();
+  Data start(env.env().model());
+  mj_copyData(start.get(), m, d);
+  float a = 0.2f;
+  int k = 0;
+  for (auto _ : state) {
+    if (++k % baoding_stretch == 0) {
+      state.PauseTiming();
+      mj_copyData(d, m, start.get());
+      state.ResumeTiming();
+    }
+    a = -a;
+    const double ctrl = 1.0f / (1.0f + std::exp(-5.0f * (a - 0.5f)));
+    for (int i = 0; i < m->nu; ++i) d->ctrl[i] = ctrl;
+    for (int f = 0; f < 10; ++f) mj_step(m, d);
+    benchmark::DoNotOptimize(d->qpos);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 const int registered = [] {
+  const auto shared = baoding_scene().parent_path().parent_path();
+  const auto elbow = shared / "myosuite_envs/myoelbow_1dof6muscles.xml", finger = shared / "myo_sim/finger/myofinger_v0.xml",
+             hand = shared / "myosuite_envs/myohand_pose.xml";
+  if (std::filesystem::exists(elbow) && std::filesystem::exists(finger) && std::filesystem::exists(hand)) {
+    using myosuite::Pose;
+    using myosuite::Reach;
+    using myosuite::Variant;
+    for (const auto& [name, config] : {std::pair{std::string("elbow_pose"), myosuite::elbow_pose(elbow, Variant::random)},
+                                       std::pair{std::string("finger_pose"), myosuite::finger_pose(finger, Variant::random)},
+                                       std::pair{std::string("hand_pose"), myosuite::hand_pose(hand, Variant::random)}}) {
+      benchmark::RegisterBenchmark((name + "/spindle").c_str(), myosuite_spindle<Pose, myosuite::PoseConfig>, config)->UseRealTime();
+      benchmark::RegisterBenchmark((name + "/floor").c_str(), myosuite_floor<Pose, myosuite::PoseConfig>, config)->UseRealTime();
+    }
+    const myosuite::ReachConfig reach{.model = hand};
+    benchmark::RegisterBenchmark("hand_reach/spindle", myosuite_spindle<Reach, myosuite::ReachConfig>, reach)->UseRealTime();
+    benchmark::RegisterBenchmark("hand_reach/floor", myosuite_floor<Reach, myosuite::ReachConfig>, reach)->UseRealTime();
+  }
   if (std::filesystem::exists(baoding_scene())) {
     benchmark::RegisterBenchmark("baoding/spindle", baoding_spindle)->UseRealTime();
     benchmark::RegisterBenchmark("baoding/floor", baoding_floor, false)->UseRealTime();

@@ -2,9 +2,11 @@
 // tray (mujoco::BallTray, a Baoding-like task sized for 2 cores): PPO with no curriculum, a
 // location-only curriculum (the start mismatch widened at full speed), a speed-only curriculum
 // (the period shortened, no static stage) and SDS (hold still, then slow, then fast, then the
-// mismatch), several seeds each, every stage advanced by the success rate in one run. Prints and
-// writes a table of success rates on the final task and on a harder phase-2-like variant (mean ±
-// SEM over seeds), each run's stage timeline, and with gnuplot the learning curves and the
+// mismatch, directions and ball physics), several seeds each, every stage advanced by the
+// success rate in one run. All end at a phase-2-like task (any direction, any start phase,
+// period ±20%, ball mass and friction varied); the table gives success rates on a phase-1-like
+// task (one direction, start near the ball, nominal ball) and on the phase-2-like one (mean ± SEM
+// over seeds), each run's stage timeline, and with gnuplot the learning curves and the
 // stage-versus-steps plot.
 //
 //   sds_curriculum --steps 6000000 --seeds 3 --jobs 2 --period 1.25 --csv sds.csv --plot sds.png
@@ -30,27 +32,73 @@ using mujoco::BallTray;
 
 constexpr double still = 1e9;  // a period that never turns
 
-/// One stage: the orbit's period, the start mismatch (fraction of π) and the RSI probability.
-Stage stage(std::string name, double period, double mismatch, double rsi) {
+/// What a stage sets: the orbit's period range, its direction (CCW, or random among CW / hold /
+/// CCW), the start mismatch (fraction of π), the RSI probability, and whether the ball's mass
+/// and friction vary.
+struct Setting {
+  double period_low, period_high;
+  bool any_direction;
+  double mismatch, rsi;
+  bool vary_ball;
+};
+
+Stage stage(std::string name, const Setting& s) {
   return {.name = std::move(name),
-          .params = {{"period", fixed(period)}, {"phase_mismatch", fixed(mismatch)}, {"rsi", fixed(rsi)}}};
+          .params = {{"period", range(s.period_low, s.period_high)},
+                     {"direction", s.any_direction ? range(-1.5, 1.5) : fixed(1)},
+                     {"phase_mismatch", fixed(s.mismatch)},
+                     {"rsi", fixed(s.rsi)},
+                     {"mass_low", fixed(s.vary_ball ? 0.03 : 0.05)},
+                     {"mass_high", fixed(s.vary_ball ? 0.1 : 0.05)},
+                     {"friction_spread", fixed(s.vary_ball ? 0.2 : 0.0)}}};
 }
 
-/// The curricula of the ablation; every one ends at the same final task (period P, start
-/// mismatch up to ±0.25π, no RSI). Stages before the last are capped at `cap` steps each.
+/// The phase-2-like final task every curriculum ends at (as the winners' runs ended at P2):
+/// period U(0.8P, 1.2P), any direction (or holding), any start phase, ball mass 0.03–0.1 kg,
+/// friction ± 20%.
+Setting final_setting(double P) { return {0.8 * P, 1.2 * P, true, 1.0, 0.0, true}; }
+
+/// The phase-1-like task (evaluation only): one period P, counter-clockwise, the target starting
+/// within ±0.25π of the ball, the nominal ball.
+mujoco::BallTrayTask phase1_task(double P) {
+  mujoco::BallTrayTask t = mujoco::BallTrayTask::moving(P);
+  t.orbit.phase_mismatch = curriculum::fixed(0.25);
+  return t;
+}
+/// The phase-2-like task as BallTrayTask (evaluation).
+mujoco::BallTrayTask phase2_task(double P) {
+  mujoco::BallTrayTask t;
+  t.orbit.period = {0.8 * P, 1.2 * P};
+  t.orbit.direction = {-1.5, 1.5};
+  t.orbit.phase_mismatch = curriculum::fixed(1.0);
+  t.mass = {0.03, 0.1};
+  t.friction_spread = 0.2;
+  return t;
+}
+
+/// The curricula of the ablation, each ending at the phase-2-like task. Stages before the last
+/// are capped at `cap` steps each.
 std::vector<Stage> curriculum_named(const std::string& name, double P, long cap) {
+  const Setting final = final_setting(P);
   std::vector<Stage> s;
   if (name == "none") {
-    s = {stage("final", P, 0.25, 0)};
-  } else if (name == "location") {  // full speed from the start; the start mismatch widens
-    s = {stage("on target", P, 0, 1), stage("near", P, 0.1, 0.5), stage("final", P, 0.25, 0)};
-  } else if (name == "speed") {  // no static stage: slow, then faster
-    s = {stage("4P", 4 * P, 0.25, 0), stage("3P", 3 * P, 0.25, 0), stage("2P", 2 * P, 0.25, 0),
-         stage("1.5P", 1.5 * P, 0.25, 0), stage("final", P, 0.25, 0)};
-  } else {  // sds: hold the ball still at its target, then make the target move, then the mismatch
-    s = {stage("hold", still, 0, 1),        stage("4P", 4 * P, 0, 0.9),    stage("3P", 3 * P, 0, 0.9),
-         stage("2P", 2 * P, 0, 0.5),         stage("1.5P", 1.5 * P, 0, 0), stage("P", P, 0, 0),
-         stage("P, mismatch", P, 0.1, 0),    stage("final", P, 0.25, 0)};
+    s = {stage("final", final)};
+  } else if (name == "location") {  // full speed throughout; the start mismatch widens
+    s = {stage("on target", {P, P, false, 0, 1, false}), stage("±0.25π", {P, P, false, 0.25, 0, false}),
+         stage("±0.5π", {P, P, false, 0.5, 0, false}), stage("any phase", {P, P, false, 1, 0, false}), stage("final", final)};
+  } else if (name == "speed") {  // no static stage: the period shortens, all else final
+    for (double k : {4.0, 3.0, 2.0, 1.5}) {
+      Setting slow = final;
+      slow.period_low = 0.8 * k * P;
+      slow.period_high = 1.2 * k * P;
+      s.push_back(stage(std::to_string(k).substr(0, 3) + "P", slow));
+    }
+    s.push_back(stage("final", final));
+  } else {  // sds: hold the ball still, then the target moves, faster; then mismatch, directions, ball physics
+    s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, false, 0, 0.9, false}),
+         stage("2P", {2 * P, 2 * P, false, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, false, 0, 0, false}),
+         stage("P", {P, P, false, 0.25, 0, false}),  stage("any phase", {P, P, false, 1, 0, false}),
+         stage("any direction", {0.8 * P, 1.2 * P, true, 1, 0, false}), stage("final", final)};
   }
   for (std::size_t k = 0; k + 1 < s.size(); ++k) s[k].max_steps = cap;
   return s;
@@ -108,11 +156,8 @@ Result run(const std::string& name, int seed, long steps, double P, int episodes
   ppo.learn(steps);
   Result r{.curriculum = name, .seed = seed};
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  mujoco::BallTrayTask final_task = mujoco::BallTrayTask::moving(P);
-  final_task.orbit.phase_mismatch = {0.25, 0.25};
-  std::tie(r.final_success, r.final_score) = evaluate(ppo, final_task, episodes, 1000 + static_cast<std::uint64_t>(seed));
-  std::tie(r.varied_success, r.varied_score) =
-      evaluate(ppo, mujoco::BallTrayTask::varied(P), episodes, 2000 + static_cast<std::uint64_t>(seed));
+  std::tie(r.final_success, r.final_score) = evaluate(ppo, phase1_task(P), episodes, 1000 + static_cast<std::uint64_t>(seed));
+  std::tie(r.varied_success, r.varied_score) = evaluate(ppo, phase2_task(P), episodes, 2000 + static_cast<std::uint64_t>(seed));
   r.timeline = scheduler->timeline();
   r.stages = scheduler->stage_count();
   return r;
@@ -166,7 +211,7 @@ int main(int argc, char** argv) {
       results[i] = run(name, seed, steps, period, episodes, csv + "." + name + "." + std::to_string(seed));
       const Result& r = results[i];
       const std::lock_guard<std::mutex> guard(lock);
-      std::printf("%-9s seed %d: final task success %.2f (score %.2f), varied %.2f (score %.2f), stage %zu/%zu reached, %.0f s\n",
+      std::printf("%-9s seed %d: phase-1-like success %.2f (score %.2f), phase-2-like %.2f (score %.2f), stage %zu/%zu reached, %.0f s\n",
                   r.curriculum.c_str(), r.seed, r.final_success, r.final_score, r.varied_success, r.varied_score,
                   (r.timeline.empty() ? 0 : r.timeline.back().to) + 1, r.stages, r.seconds);
       std::fflush(stdout);
@@ -181,7 +226,7 @@ int main(int argc, char** argv) {
   for (const Result& r : results)
     table << r.curriculum << ',' << r.seed << ',' << r.final_success << ',' << r.final_score << ',' << r.varied_success << ','
           << r.varied_score << ',' << r.seconds << '\n';
-  std::printf("\n| curriculum | final task: success | score | phase-2-like: success | score |\n|---|---|---|---|---|\n");
+  std::printf("\n| curriculum | phase-1-like: success | score | phase-2-like (trained on): success | score |\n|---|---|---|---|---|\n");
   for (const auto& name : curricula) {
     std::vector<double> fs, fc, vs, vc;
     for (const Result& r : results)

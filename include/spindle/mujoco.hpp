@@ -8,5 +8,7 @@
 #include "mujoco/tasks/ball_tray.hpp"
 #include "mujoco/tasks/muscle_arm.hpp"
 #include "mujoco/tasks/myosuite/baoding.hpp"
+#include "mujoco/tasks/myosuite/pose.hpp"
+#include "mujoco/tasks/myosuite/reach.hpp"
 #include "mujoco/tasks/quadruped.hpp"
 #include "mujoco/tasks/runner.hpp"
