@@ -10,6 +10,7 @@
 // stage-versus-steps plot.
 //
 //   sds_curriculum --steps 6000000 --seeds 3 --jobs 2 --period 1.25 --csv sds.csv --plot sds.png
+//   sds_curriculum --baoding ../shared/myosuite_envs/myohand_baoding.xml --steps 500000
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -21,6 +22,7 @@
 #include <thread>
 #include <spindle/spindle.hpp>
 #include <spindle/mujoco.hpp>
+#include <spindle/noise.hpp>
 
 #include "support.hpp"
 
@@ -163,6 +165,46 @@ Result run(const std::string& name, int seed, long steps, double P, int episodes
   return r;
 }
 
+/// SDS on MyoSuite's Baoding balls (the real 39-muscle hand), as far as a short run goes: the
+/// winners' stages (hold with RSI, periods 30 → 5 s, then P1's 5 s) with the winners' reward
+/// weights; prints the stage timeline and the latest scores. One run on one thread.
+int baoding_run(const std::filesystem::path& model, long steps, int seed, const std::string& prefix) {
+  using mujoco::myosuite::Baoding;
+  auto sds = [](std::string name, double period, double rsi) {
+    return Stage{.name = std::move(name), .params = {{"period", fixed(period)}, {"rsi", fixed(rsi)}}};
+  };
+  std::vector<Stage> stages{sds("hold", still, 1.0), sds("30 s", 30, 0.95), sds("20 s", 20, 0.9), sds("15 s", 15, 0.9),
+                            sds("10 s", 10, 0.5), sds("7 s", 7, 0), sds("P1 (5 s)", 5, 0)};
+  // Success: solved on at least half the steps without a drop; advance at 0.5 over 20 episodes.
+  auto scheduler = std::make_shared<Scheduler>(stages, Rule{.signal = Signal::success_rate, .window = 20, .threshold = 0.5,
+                                                            .min_steps = 20'000});
+  algo::PpoConfig c;
+  c.n_envs = 4;
+  c.n_steps = 256;
+  c.batch_size = 256;
+  c.n_epochs = 10;
+  c.learning_rate = 3e-4;
+  c.normalize_observations = true;
+  c.normalize_rewards = true;
+  c.policy_hidden = c.value_hidden = {256, 256};
+  c.activation = autodiff::Activation::relu;
+  c.seed = static_cast<std::uint64_t>(seed);
+  c.csv_path = prefix + ".episodes.csv";
+  c.progress = true;
+  const mujoco::myosuite::BaodingConfig config{.model = model, .weights = mujoco::myosuite::BaodingWeights::winners()};
+  algo::Ppo<Staged<Baoding>, noise::Gsde<float>> ppo(Staged<Baoding>(Baoding(config), scheduler), c, {.log_std_init = -1.0});
+  attach(ppo, scheduler, {.csv_path = prefix + ".stages.csv", .print = true});
+  const auto t0 = std::chrono::steady_clock::now();
+  ppo.learn(steps);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("baoding: %ld steps in %.0f s (%.0f steps/s), stage %zu/%zu ('%s'), signal %.2f\n", ppo.num_timesteps(), seconds,
+              double(ppo.num_timesteps()) / seconds, scheduler->stage() + 1, scheduler->stage_count(),
+              scheduler->current().name.c_str(), scheduler->last_signal());
+  for (const auto& t : scheduler->timeline())
+    std::printf("  step %ld: stage %zu -> %zu (signal %.2f%s)\n", t.step, t.from, t.to, t.signal, t.forced ? ", capped" : "");
+  return 0;
+}
+
 std::pair<double, double> mean_sem(const std::vector<double>& x) {
   double m = 0;
   for (double v : x) m += v / static_cast<double>(x.size());
@@ -180,7 +222,9 @@ int main(int argc, char** argv) {
   int seeds = 3, jobs = 2, episodes = 50;
   double period = 1.25;
   std::vector<std::string> curricula{"none", "location", "speed", "sds"};
-  std::string csv = "sds.csv", png = "sds.png";
+  std::string csv = "sds.csv", png = "sds.png", baoding;
+  app.add_option("--baoding", baoding,
+                 "instead of the ablation: one SDS run on MyoSuite's Baoding (path to myohand_baoding.xml)");
   app.add_option("--steps", steps, "environment steps per run")->check(CLI::PositiveNumber);
   app.add_option("--seeds", seeds, "seeds per curriculum")->check(CLI::PositiveNumber);
   app.add_option("--jobs", jobs, "runs at a time (each on one thread)")->check(CLI::PositiveNumber);
@@ -191,6 +235,7 @@ int main(int argc, char** argv) {
   app.add_option("--csv", csv, "results table (CSV); per run: <csv>.<curriculum>.<seed>.{episodes,stages}.csv");
   app.add_option("--plot", png, "PNG of the learning curves and <png>.stages.png of the stages (gnuplot; empty: none)");
   CLI11_PARSE(app, argc, argv);
+  if (!baoding.empty()) return baoding_run(baoding, steps, 0, csv + ".baoding");
 
   std::vector<std::pair<std::string, int>> queue;
   for (const auto& name : curricula)

@@ -17,7 +17,7 @@ static_assert(Environment<BallTray>);
 static_assert(PrivilegedEnvironment<BallTray>);
 static_assert(curriculum::check_task_environment<BallTray>());
 
-TEST_CASE("BallTray: left alone the ball rolls off; reward terms and the target orbit from the observation") {
+TEST_CASE("BallTray: left alone the ball rolls off, reward terms and the target orbit from the observation") {
   BallTray tray({.task = BallTrayTask::moving(2.0)});
   Rng rng(1);
   auto o = tray.reset(rng);

@@ -148,7 +148,7 @@ TEST_CASE("Baoding: the physics is MyoSuite's loop (muscle sigmoid, 10 substeps,
   }
 }
 
-TEST_CASE("Baoding: task parameters apply at the next reset; P2's ranges, ball physics as privileged information, RSI") {
+TEST_CASE("Baoding: task parameters apply at the next reset, P2's ranges, ball physics as privileged information, RSI") {
   if (!have_scene()) return;
   Baoding env({.model = baoding_scene()});
   static_assert(PrivilegedEnvironment<Baoding>);
