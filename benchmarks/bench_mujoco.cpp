@@ -107,14 +107,19 @@ std::filesystem::path baoding_scene() {
 // The balls drop within ~30 steps of a poor policy: every 20 steps the start state comes back.
 constexpr int baoding_stretch = 20;
 
-void baoding_spindle(benchmark::State& state) {
-  myosuite::Baoding env({.model = baoding_scene(), .max_episode_steps = 1'000'000'000});
+// A MyoSuite task's whole step through spindle vs sigmoid controls and 10 mj_steps on the same
+// model and data (plus, with `observe`, MyoSuite's forwarded observation copy); both restore
+// the start state every 20 steps, untimed.
+template <class Task, class Config>
+void myosuite_spindle(benchmark::State& state, Config config) {
+  config.max_episode_steps = 1'000'000'000;
+  Task env(config);
   spindle::Rng rng(0);
   env.reset(rng);
   spindle::StateWords start;
   env.save_state(start);
   spindle::Step<spindle::dynamic, float> s;
-  Eigen::VectorXf a = Eigen::VectorXf::Constant(39, 0.2f);
+  Eigen::VectorXf a = Eigen::VectorXf::Constant(env.action_size(), 0.2f);
   int k = 0;
   for (auto _ : state) {
     if (++k % baoding_stretch == 0) {
@@ -129,9 +134,10 @@ void baoding_spindle(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-
-void baoding_floor(benchmark::State& state, bool observe) {
-  myosuite::Baoding env({.model = baoding_scene(), .max_episode_steps = 1'000'000'000});
+template <class Task, class Config>
+void myosuite_floor(benchmark::State& state, Config config, bool observe) {
+  config.max_episode_steps = 1'000'000'000;
+  Task env(config);
   spindle::Rng rng(0);
   env.reset(rng);
   const mjModel* m = env.env().model().get();
@@ -163,59 +169,6 @@ void baoding_floor(benchmark::State& state, bool observe) {
   state.SetItemsProcessed(state.iterations());
 }
 
-// The pose and reach tasks: the whole step through spindle vs sigmoid controls and 10 mj_steps
-// on the same model and data (both restore the start state every 20 steps, untimed).
-template <class Task, class Config>
-void myosuite_spindle(benchmark::State& state, Config config) {
-  config.max_episode_steps = 1'000'000'000;
-  Task env(config);
-  spindle::Rng rng(0);
-  env.reset(rng);
-  spindle::StateWords start;
-  env.save_state(start);
-  spindle::Step<spindle::dynamic, float> s;
-  Eigen::VectorXf a = Eigen::VectorXf::Constant(env.action_size(), 0.2f);
-  int k = 0;
-  for (auto _ : state) {
-    if (++k % baoding_stretch == 0) {
-      state.PauseTiming();
-      spindle::StateReader in(start);
-      env.load_state(in);
-      state.ResumeTiming();
-    }
-    a = -a;
-    env.step(a, s);
-    benchmark::DoNotOptimize(s.observation.data());
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-template <class Task, class Config>
-void myosuite_floor(benchmark::State& state, Config config) {
-  config.max_episode_steps = 1'000'000'000;
-  Task env(config);
-  spindle::Rng rng(0);
-  env.reset(rng);
-  const mjModel* m = env.env().model().get();
-  mjData* d = &env.env().data();
-  Data start(env.env().model());
-  mj_copyData(start.get(), m, d);
-  float a = 0.2f;
-  int k = 0;
-  for (auto _ : state) {
-    if (++k % baoding_stretch == 0) {
-      state.PauseTiming();
-      mj_copyData(d, m, start.get());
-      state.ResumeTiming();
-    }
-    a = -a;
-    const double ctrl = 1.0f / (1.0f + std::exp(-5.0f * (a - 0.5f)));
-    for (int i = 0; i < m->nu; ++i) d->ctrl[i] = ctrl;
-    for (int f = 0; f < 10; ++f) mj_step(m, d);
-    benchmark::DoNotOptimize(d->qpos);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-
 const int registered = [] {
   const auto shared = baoding_scene().parent_path().parent_path();
   const auto elbow = shared / "myosuite_envs/myoelbow_1dof6muscles.xml", finger = shared / "myo_sim/finger/myofinger_v0.xml",
@@ -228,16 +181,19 @@ const int registered = [] {
                                        std::pair{std::string("finger_pose"), myosuite::finger_pose(finger, Variant::random)},
                                        std::pair{std::string("hand_pose"), myosuite::hand_pose(hand, Variant::random)}}) {
       benchmark::RegisterBenchmark((name + "/spindle").c_str(), myosuite_spindle<Pose, myosuite::PoseConfig>, config)->UseRealTime();
-      benchmark::RegisterBenchmark((name + "/floor").c_str(), myosuite_floor<Pose, myosuite::PoseConfig>, config)->UseRealTime();
+      benchmark::RegisterBenchmark((name + "/floor").c_str(), myosuite_floor<Pose, myosuite::PoseConfig>, config, false)->UseRealTime();
     }
     const myosuite::ReachConfig reach{.model = hand};
     benchmark::RegisterBenchmark("hand_reach/spindle", myosuite_spindle<Reach, myosuite::ReachConfig>, reach)->UseRealTime();
-    benchmark::RegisterBenchmark("hand_reach/floor", myosuite_floor<Reach, myosuite::ReachConfig>, reach)->UseRealTime();
+    benchmark::RegisterBenchmark("hand_reach/floor", myosuite_floor<Reach, myosuite::ReachConfig>, reach, false)->UseRealTime();
   }
   if (std::filesystem::exists(baoding_scene())) {
-    benchmark::RegisterBenchmark("baoding/spindle", baoding_spindle)->UseRealTime();
-    benchmark::RegisterBenchmark("baoding/floor", baoding_floor, false)->UseRealTime();
-    benchmark::RegisterBenchmark("baoding/floor_myosuite", baoding_floor, true)->UseRealTime();
+    using myosuite::Baoding;
+    const myosuite::BaodingConfig baoding{.model = baoding_scene()};
+    benchmark::RegisterBenchmark("baoding/spindle", myosuite_spindle<Baoding, myosuite::BaodingConfig>, baoding)->UseRealTime();
+    benchmark::RegisterBenchmark("baoding/floor", myosuite_floor<Baoding, myosuite::BaodingConfig>, baoding, false)->UseRealTime();
+    benchmark::RegisterBenchmark("baoding/floor_myosuite", myosuite_floor<Baoding, myosuite::BaodingConfig>, baoding, true)
+        ->UseRealTime();
   }
   for (const std::string task : {"muscle_arm", "quadruped", "runner"}) {
     benchmark::RegisterBenchmark((task + "/spindle").c_str(), step_spindle, task);

@@ -38,6 +38,7 @@
 #include "../../../curriculum/scheduler.hpp"
 #include "../../env.hpp"
 #include "../orbit.hpp"
+#include "common.hpp"
 
 namespace spindle::mujoco::myosuite {
 
@@ -105,11 +106,8 @@ class Baoding {
     if (m->nu != 39 || m->na != 39 || ball_qpos_[0] != hand_joints_)
       throw std::invalid_argument("myosuite::Baoding: '" + m.source() + "' is not MyoSuite's Baoding scene (expected 39 muscles, "
                                   "23 hand joints, then the balls; got nu " + std::to_string(m->nu) + ")");
-    for (int b : {0, 1}) {
-      nominal_mass_[b] = m->body_mass[ball_body_[b]];
-      nominal_radius_[b] = m->geom_size[3 * ball_geom_[b]];
+    for (int b : {0, 1})
       for (int k = 0; k < 3; ++k) nominal_friction_[b][k] = m->geom_friction[3 * ball_geom_[b] + k];
-    }
     action_space_ = Box<float>(-1.0f, 1.0f, 39);
   }
   Baoding(const Baoding&) = default;
@@ -168,9 +166,8 @@ class Baoding {
       }
       env_.set_state(s);
     }
-    solved_steps_ = 0;
-    effort_sum_ = 0;
-    solved_ = dropped_ = false;
+    tally_ = {};
+    dropped_ = false;
     Observation o(observation_length);
     write_observation(0, o.data());
     return o;
@@ -185,13 +182,9 @@ class Baoding {
     const Terms r = write_observation(k, out.observation.data());
     const mjModel& m = *env_.model();
     const mjData& d = env_.observed_data();
-    double act_norm = 0;
-    for (int i = 0; i < m.na; ++i) act_norm += d.act[i] * d.act[i];
-    act_norm = std::sqrt(act_norm) / m.na;
-    effort_sum_ += act_norm;
+    const double act_norm = activation_norm(m, d);
+    tally_.record(act_norm, r.solved);
     dropped_ = r.fall;
-    solved_ = r.solved;
-    solved_steps_ += r.solved ? 1 : 0;
     const BaodingWeights& w = config_.weights;
     out.reward = env_.unstable() ? 0.0f
                                  : static_cast<float>(-w.pos_dist_1 * r.d1 - w.pos_dist_2 * r.d2 + w.alive * (r.fall ? 0.0 : 1.0) +
@@ -208,16 +201,16 @@ class Baoding {
 
   // ------------------------------------------------------------------ metrics
   /// Both balls within 0.015 m of their targets after the latest step, none dropped.
-  bool solved() const noexcept { return solved_; }
+  bool solved() const noexcept { return tally_.solved; }
   /// Solved on at least success_fraction of the episode's steps so far, without a drop.
   bool success() const noexcept {
     return !dropped_ && env_.episode_steps() > 0 &&
-           static_cast<double>(solved_steps_) >= config_.success_fraction * static_cast<double>(env_.episode_steps());
+           static_cast<double>(tally_.solved_steps) >= config_.success_fraction * static_cast<double>(env_.episode_steps());
   }
   /// MyoSuite's score: solved steps / max_episode_steps (a drop leaves the rest unsolved).
-  double score() const noexcept { return static_cast<double>(solved_steps_) / static_cast<double>(config_.max_episode_steps); }
+  double score() const noexcept { return static_cast<double>(tally_.solved_steps) / static_cast<double>(config_.max_episode_steps); }
   /// MyoSuite's effort: the mean over the episode's steps of ‖act‖₂ / na.
-  double effort() const noexcept { return env_.episode_steps() > 0 ? effort_sum_ / static_cast<double>(env_.episode_steps()) : 0.0; }
+  double effort() const noexcept { return tally_.effort(env_.episode_steps()); }
   /// The mean over the episode's steps of the mean squared activation.
   double mean_squared_activation() const noexcept { return env_.episode_effort(); }
 
@@ -246,9 +239,7 @@ class Baoding {
   void save_state(StateWords& out) const {
     env_.save_state(out);
     orbit_.save(out);
-    put_word(out, effort_sum_);
-    put_word(out, std::int64_t{solved_steps_});
-    put_word(out, std::int64_t{solved_});
+    tally_.save(out);
     put_word(out, std::int64_t{dropped_});
     const BaodingTask& t = config_.task;
     t.orbit.save(out);
@@ -261,9 +252,7 @@ class Baoding {
   void load_state(StateReader& in) {
     env_.load_state(in);
     orbit_.load(in);
-    effort_sum_ = in.real();
-    solved_steps_ = in.integer();
-    solved_ = in.integer() != 0;
+    tally_.load(in);
     dropped_ = in.integer() != 0;
     BaodingTask& t = config_.task;
     t.orbit.load(in);
@@ -351,11 +340,10 @@ class Baoding {
   Box<float> action_space_{-1.0f, 1.0f, 1};
   int hand_joints_ = 23;
   int ball_body_[2]{}, ball_geom_[2]{}, ball_site_[2]{}, target_site_[2]{}, ball_qpos_[2]{}, ball_qvel_[2]{};
-  double nominal_mass_[2]{}, nominal_radius_[2]{}, nominal_friction_[2][3]{};
+  double nominal_friction_[2][3]{};
   Orbit orbit_{.phase = std::numbers::pi / 4};
-  long solved_steps_ = 0;
-  double effort_sum_ = 0;
-  bool solved_ = false, dropped_ = false;
+  EpisodeTally tally_{};
+  bool dropped_ = false;
   Step<spindle::dynamic, float> inner_{};
 };
 

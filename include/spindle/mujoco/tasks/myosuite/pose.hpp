@@ -22,6 +22,7 @@
 
 #include "../../../curriculum/scheduler.hpp"
 #include "../../env.hpp"
+#include "common.hpp"
 
 namespace spindle::mujoco::myosuite {
 
@@ -105,28 +106,6 @@ inline PoseConfig hand_pose(std::filesystem::path model, Variant v) {
   return c;
 }
 
-/// Builds MyoSuite's muscle environment: frame skip 10, sigmoid controls, `steps` per episode.
-inline Env muscle_env(const std::filesystem::path& path, long steps, Observe observe, Task task = {}) {
-  if (steps <= 0) throw std::invalid_argument("myosuite: max_episode_steps must be positive");
-  Model model = Model::from_file(path);
-  if (model->na != model->nu)
-    throw std::invalid_argument("myosuite: '" + path.string() + "' is not a MyoSuite muscle model (" + std::to_string(model->nu) +
-                                " actuators, " + std::to_string(model->na) + " activation states)");
-  EnvConfig config{.frame_skip = 10,
-                   .max_episode_steps = steps,
-                   .observation = {obs::custom(1, [](const mjModel&, const mjData&, float* out) { out[0] = 0; })},
-                   .action_map = ActionMap::muscle_sigmoid,
-                   .observe = observe};
-  return Env(std::move(model), std::move(config), std::move(task));
-}
-
-/// ‖act‖₂ / na: MyoSuite's effort of one step (−act_reg).
-inline double activation_norm(const mjModel& m, const mjData& d) noexcept {
-  double s = 0;
-  for (int i = 0; i < m.na; ++i) s += d.act[i] * d.act[i];
-  return m.na > 0 ? std::sqrt(s) / m.na : 0.0;
-}
-
 class Pose {
  public:
   static constexpr int obs_dim = spindle::dynamic, act_dim = spindle::dynamic;
@@ -164,8 +143,7 @@ class Pose {
         if (m.jnt_limited[j]) s(m.jnt_qposadr[j]) = rng.uniform(m.jnt_range[2 * j], m.jnt_range[2 * j + 1]);
       env_.set_state(s);
     }
-    effort_sum_ = 0;
-    solved_steps_ = 0;
+    tally_ = {};
     Observation o(observation_size());
     write_observation(o.data());
     return o;
@@ -177,10 +155,8 @@ class Pose {
     out.observation.resize(observation_size());
     const double d = write_observation(out.observation.data());
     const double effort = activation_norm(*env_.model(), env_.data());
-    effort_sum_ += effort;
     const bool solved = d < config_.threshold, far = d > 2 * std::numbers::pi;
-    solved_steps_ += solved ? 1 : 0;
-    solved_ = solved;
+    tally_.record(effort, solved);
     const PoseWeights& w = config_.weights;
     const double bonus = (d < config_.threshold ? 1.0 : 0.0) + (d < 1.5 * config_.threshold ? 1.0 : 0.0);
     out.reward = env_.unstable() ? 0.0f
@@ -197,11 +173,11 @@ class Pose {
   }
 
   /// Within the threshold after the latest step.
-  bool solved() const noexcept { return solved_; }
+  bool solved() const noexcept { return tally_.solved; }
   /// MyoSuite's success: solved on more than 5 steps of the episode.
-  bool success() const noexcept { return solved_steps_ > 5; }
+  bool success() const noexcept { return tally_.solved_steps > 5; }
   /// MyoSuite's effort: mean over the episode's steps of ‖act‖₂ / na.
-  double effort() const noexcept { return env_.episode_steps() > 0 ? effort_sum_ / static_cast<double>(env_.episode_steps()) : 0.0; }
+  double effort() const noexcept { return tally_.effort(env_.episode_steps()); }
   /// Mean over the episode's steps of the mean squared activation.
   double mean_squared_activation() const noexcept { return env_.episode_effort(); }
   const Eigen::VectorXd& target() const noexcept { return target_; }
@@ -212,16 +188,12 @@ class Pose {
   void save_state(StateWords& out) const {
     env_.save_state(out);
     for (double v : target_) put_word(out, v);
-    put_word(out, effort_sum_);
-    put_word(out, std::int64_t{solved_steps_});
-    put_word(out, std::int64_t{solved_});
+    tally_.save(out);
   }
   void load_state(StateReader& in) {
     env_.load_state(in);
     for (double& v : target_) v = in.real();
-    effort_sum_ = in.real();
-    solved_steps_ = in.integer();
-    solved_ = in.integer() != 0;
+    tally_.load(in);
   }
 
  private:
@@ -247,9 +219,7 @@ class Pose {
   Box<float> action_space_{-1.0f, 1.0f, 1};
   int nq_ = 0;
   Eigen::VectorXd target_;
-  double effort_sum_ = 0;
-  long solved_steps_ = 0;
-  bool solved_ = false;
+  EpisodeTally tally_{};
   Step<spindle::dynamic, float> inner_{};
 };
 

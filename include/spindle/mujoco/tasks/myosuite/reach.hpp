@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <limits>
 
-#include "pose.hpp"
+#include "common.hpp"
 
 namespace spindle::mujoco::myosuite {
 
@@ -72,8 +72,7 @@ class Reach {
         for (int i = 0; i < 3; ++i) target_(i, t) = rng.uniform(boxes[static_cast<std::size_t>(t)].first(i), boxes[static_cast<std::size_t>(t)].second(i));
     }
     env_.reset(rng);
-    effort_sum_ = 0;
-    solved_steps_ = 0;
+    tally_ = {};
     Observation o(115);
     write_observation(o.data());
     return o;
@@ -86,12 +85,10 @@ class Reach {
     const double d = write_observation(out.observation.data());
     const mjModel& m = *env_.model();
     const mjData& data = env_.observed_data();
-    effort_sum_ += activation_norm(m, data);
     const double dt = env_.config().frame_skip * m.opt.timestep;
     const double far = data.time > 2 * dt ? far_ : std::numeric_limits<double>::infinity();
     const bool beyond = d > far;
-    solved_ = d < near;
-    solved_steps_ += solved_ ? 1 : 0;
+    tally_.record(activation_norm(m, data), d < near);
     const double bonus = (d < 2 * near ? 1.0 : 0.0) + (d < near ? 1.0 : 0.0);
     out.reward = env_.unstable() ? 0.0f : static_cast<float>(-d + 4 * bonus - 50 * (beyond ? 1.0 : 0.0));
     out.terminated = !env_.unstable() && beyond;
@@ -104,10 +101,10 @@ class Reach {
     return out;
   }
 
-  bool solved() const noexcept { return solved_; }
+  bool solved() const noexcept { return tally_.solved; }
   /// MyoSuite's success: solved on more than 5 steps of the episode.
-  bool success() const noexcept { return solved_steps_ > 5; }
-  double effort() const noexcept { return env_.episode_steps() > 0 ? effort_sum_ / static_cast<double>(env_.episode_steps()) : 0.0; }
+  bool success() const noexcept { return tally_.solved_steps > 5; }
+  double effort() const noexcept { return tally_.effort(env_.episode_steps()); }
   double mean_squared_activation() const noexcept { return env_.episode_effort(); }
   /// The targets of this episode (3 × 5, world, tips in THtip, IFtip, MFtip, RFtip, LFtip order).
   const Eigen::Matrix<double, 3, 5>& targets() const noexcept { return target_; }
@@ -124,16 +121,12 @@ class Reach {
   void save_state(StateWords& out) const {
     env_.save_state(out);
     for (Eigen::Index k = 0; k < target_.size(); ++k) put_word(out, target_.data()[k]);
-    put_word(out, effort_sum_);
-    put_word(out, std::int64_t{solved_steps_});
-    put_word(out, std::int64_t{solved_});
+    tally_.save(out);
   }
   void load_state(StateReader& in) {
     env_.load_state(in);
     for (Eigen::Index k = 0; k < target_.size(); ++k) target_.data()[k] = in.real();
-    effort_sum_ = in.real();
-    solved_steps_ = in.integer();
-    solved_ = in.integer() != 0;
+    tally_.load(in);
   }
 
  private:
@@ -162,9 +155,8 @@ class Reach {
   Box<float> action_space_{-1.0f, 1.0f, 1};
   std::array<int, 5> tip_site_{};
   Eigen::Matrix<double, 3, 5> target_;
-  double far_ = 0.17, effort_sum_ = 0;
-  long solved_steps_ = 0;
-  bool solved_ = false;
+  double far_ = 0.17;
+  EpisodeTally tally_{};
   Step<spindle::dynamic, float> inner_{};
 };
 
