@@ -135,23 +135,30 @@ std::pair<double, double> evaluate(Algorithm& ppo, const mujoco::BallTrayTask& t
   return {success / episodes, score / episodes};
 }
 
-Result run(const std::string& name, int seed, long steps, double P, int episodes, const std::string& prefix) {
-  const std::size_t n_stages = curriculum_named(name, P, 0).size();
-  const long cap = n_stages > 1 ? steps / (2 * static_cast<long>(n_stages - 1)) : 0;  // the final stage gets ≥ half
-  auto scheduler = std::make_shared<Scheduler>(curriculum_named(name, P, cap),
-                                               Rule{.signal = Signal::success_rate, .window = 50, .threshold = 0.8,
-                                                    .min_steps = 50'000});
+/// PPO's settings for both tasks: 256 steps per environment, minibatches of 256, 10 epochs,
+/// lr 3e-4, observation and reward normalisation; the episode log at `csv`.
+algo::PpoConfig ppo_settings(int seed, Eigen::Index n_envs, Eigen::Index hidden, const std::string& csv) {
   algo::PpoConfig c;
-  c.n_envs = 8;
+  c.n_envs = n_envs;
   c.n_steps = 256;
   c.batch_size = 256;
   c.n_epochs = 10;
   c.learning_rate = 3e-4;
   c.normalize_observations = true;
   c.normalize_rewards = true;
-  c.policy_hidden = c.value_hidden = {64, 64};
+  c.policy_hidden = c.value_hidden = {hidden, hidden};
   c.seed = static_cast<std::uint64_t>(seed);
-  c.csv_path = prefix + ".episodes.csv";
+  c.csv_path = csv;
+  return c;
+}
+
+Result run(const std::string& name, int seed, long steps, double P, int episodes, const std::string& prefix) {
+  const std::size_t n_stages = curriculum_named(name, P, 0).size();
+  const long cap = n_stages > 1 ? steps / (2 * static_cast<long>(n_stages - 1)) : 0;  // the final stage gets ≥ half
+  auto scheduler = std::make_shared<Scheduler>(curriculum_named(name, P, cap),
+                                               Rule{.signal = Signal::success_rate, .window = 50, .threshold = 0.8,
+                                                    .min_steps = 50'000});
+  const algo::PpoConfig c = ppo_settings(seed, 8, 64, prefix + ".episodes.csv");
   algo::Ppo<Staged<BallTray>> ppo(Staged<BallTray>(BallTray(mujoco::BallTrayConfig{}), scheduler), c, {.log_std_init = -0.5});
   attach(ppo, scheduler, {.csv_path = prefix + ".stages.csv"});
   const auto t0 = std::chrono::steady_clock::now();
@@ -178,18 +185,8 @@ int baoding_run(const std::filesystem::path& model, long steps, int seed, const 
   // Success: solved on at least half the steps without a drop; advance at 0.5 over 20 episodes.
   auto scheduler = std::make_shared<Scheduler>(stages, Rule{.signal = Signal::success_rate, .window = 20, .threshold = 0.5,
                                                             .min_steps = 20'000});
-  algo::PpoConfig c;
-  c.n_envs = 4;
-  c.n_steps = 256;
-  c.batch_size = 256;
-  c.n_epochs = 10;
-  c.learning_rate = 3e-4;
-  c.normalize_observations = true;
-  c.normalize_rewards = true;
-  c.policy_hidden = c.value_hidden = {256, 256};
+  algo::PpoConfig c = ppo_settings(seed, 4, 256, prefix + ".episodes.csv");
   c.activation = autodiff::Activation::relu;
-  c.seed = static_cast<std::uint64_t>(seed);
-  c.csv_path = prefix + ".episodes.csv";
   c.progress = true;
   const mujoco::myosuite::BaodingConfig config{.model = model, .weights = mujoco::myosuite::BaodingWeights::winners()};
   algo::Ppo<Staged<Baoding>, noise::Gsde<float>> ppo(Staged<Baoding>(Baoding(config), scheduler), c, {.log_std_init = -1.0});

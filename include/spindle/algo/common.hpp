@@ -4,11 +4,13 @@
 // progress line, and the packing of a run's exact state into a checkpoint.
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "../core/environment.hpp"
@@ -17,6 +19,14 @@
 #include "../nn/mlp.hpp"
 
 namespace spindle::algo {
+
+/// Throws "<who>: <name> = <value> is outside <range>" unless `ok` and the value is finite
+/// (set_hyperparameter's check).
+inline void check_hyperparameter(const char* who, std::string_view name, double value, bool ok, const char* range) {
+  if (!ok || !std::isfinite(value))
+    throw std::invalid_argument(std::string(who) + ": " + std::string(name) + " = " + std::to_string(value) + " is outside " +
+                                range);
+}
 
 /// What load() restored: everything, environments mid-episode included, or everything but the
 /// environments (they cannot save their state), which then start new episodes.

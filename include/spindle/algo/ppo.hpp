@@ -91,10 +91,7 @@ struct PpoConfig {
 /// then on; ent_coef, vf_coef, gamma (the discount of advantages and bootstraps; reward
 /// normalisation keeps the one it was built with) and gae_lambda.
 inline void set_hyperparameter(PpoConfig& c, std::string_view name, double value) {
-  auto check = [&](bool ok, const char* range) {
-    if (!ok || !std::isfinite(value))
-      throw std::invalid_argument("PPO: " + std::string(name) + " = " + std::to_string(value) + " is outside " + range);
-  };
+  auto check = [&](bool ok, const char* range) { check_hyperparameter("PPO", name, value, ok, range); };
   if (name == "learning_rate") check(value >= 0, "[0, ∞)"), c.learning_rate = value;
   else if (name == "clip_range") check(value > 0, "(0, ∞)"), c.clip_range = value;
   else if (name == "ent_coef") check(true, "the finite numbers"), c.ent_coef = value;

@@ -311,10 +311,7 @@ class Sac {
   /// (curriculum::Stage::hyperparameters): learning_rate (all three optimizers), tau, gamma,
   /// ent_coef (a fixed α only; an automatic one is learned).
   void set_hyperparameter(std::string_view name, double value) {
-    auto check = [&](bool ok, const char* range) {
-      if (!ok || !std::isfinite(value))
-        throw std::invalid_argument("SAC: " + std::string(name) + " = " + std::to_string(value) + " is outside " + range);
-    };
+    auto check = [&](bool ok, const char* range) { check_hyperparameter("SAC", name, value, ok, range); };
     if (name == "learning_rate") {
       check(value >= 0, "[0, ∞)");
       config_.learning_rate = value;
