@@ -2,8 +2,11 @@
 // off) next to a hand-written Eigen floor doing the same math, in one binary.
 //   diag:    u = W z + b + σ ⊙ ξ (fresh normals),   log N(u; μ, σ²)
 //   gsde:    u = W z + b + E_iᵀ z (per-env matrix), log N(u; μ, z²·S² + ε)
-//   lattice: u = W(z + α P_x,iᵀ z) + b + P_a,iᵀ z,  full-covariance log N(u; μ, Σ(z)): per sample a
-//            rank-L update, Cholesky and triangular solve (the unavoidable work)
+//   lattice: u = W(z + α P_x,iᵀ z) + b + P_a,iᵀ z,  full-covariance log N(u; μ, Σ(z)): every
+//            sample's Σ (one GEMM from 4 samples on, else a rank-L update each), Cholesky and solve
+//   lowrank_logp(_grad): the full-covariance log-density alone (training: forward, and forward +
+//            backward), L × A × B in {64, 256} × {8, 39, 80} × {32, 256}, with GFLOP/s;
+//   peak/sgemm_512: this core's practical peak, for the GFLOP/s columns.
 // Args: latent L, actions A, batch B. Single thread, float.
 #include <benchmark/benchmark.h>
 
@@ -98,6 +101,153 @@ void gsde_floor(benchmark::State& state) {
   }
 }
 
+// ---------------------------------------------------------------- Lattice's full-covariance log-density
+// The arithmetic, in plain Eigen: per sample Σ_b = α² W diag(v_x,b) Wᵀ + diag(v_a,b). From 4
+// samples on, every Σ_b's packed lower triangle is a column of Kᵀ V_x (K: L × A(A+1)/2, columns
+// w_i ∘ w_j) — one GEMM at full speed instead of B small rank-L updates; then per sample a Cholesky
+// and a solve. The backward: per sample Σ⁻¹ from the factor and G = ½(yyᵀ − Σ⁻¹), packed; then
+// ∂V_x = K Gp and ∂W from V_x Gpᵀ (two more GEMMs).
+struct LowRankFloor {
+  Eigen::Index A, L, B, P;
+  Mat Wt, K, Sp, chol, Y, inv, G, Gp, dVx, H, dWt, scaled;
+  Vec logp, y;
+  LowRankFloor(Eigen::Index a, Eigen::Index l, Eigen::Index b)
+      : A(a), L(l), B(b), P(a * (a + 1) / 2), Wt(l, a), K(l, P), Sp(P, b), chol(a, a * b), Y(a, b), inv(a, a), G(a, a),
+        Gp(P, b), dVx(l, b), H(l, P), dWt(l, a), scaled(a, l), logp(b), y(a) {}
+  static Eigen::Index column(Eigen::Index A, Eigen::Index j) { return j * A - j * (j - 1) / 2; }
+  void khatri_rao(const Mat& W) {
+    Wt = W.transpose();
+    for (Eigen::Index j = 0; j < A; ++j)
+      for (Eigen::Index i = j; i < A; ++i) K.col(column(A, j) + i - j) = Wt.col(i).cwiseProduct(Wt.col(j));
+  }
+  // log p of d (A × B) under Σ_b from W, V = [v_a; v_x] ((A + L) × B): the factors kept in `chol`, Σ⁻¹d in Y.
+  void forward(const Mat& W, const Mat& V, const Mat& D, S alpha) {
+    if (B >= 4) {
+      khatri_rao(W);
+      Sp.noalias() = K.transpose() * V.bottomRows(L);
+    }
+    for (Eigen::Index b = 0; b < B; ++b) {
+      auto C = chol.middleCols(b * A, A);
+      if (B >= 4) {
+        for (Eigen::Index j = 0; j < A; ++j) C.col(j).tail(A - j) = alpha * alpha * Sp.col(b).segment(column(A, j), A - j);
+      } else {
+        scaled.noalias() = W * (alpha * V.col(b).tail(L).array().sqrt()).matrix().asDiagonal();
+        C.triangularView<Eigen::Lower>().setZero();
+        C.selfadjointView<Eigen::Lower>().rankUpdate(scaled);
+      }
+      C.diagonal() += V.col(b).head(A);
+      if (A <= 64)
+        Eigen::internal::llt_inplace<S, Eigen::Lower>::unblocked(C);  // small factors: the column kernel
+      else
+        Eigen::LLT<Eigen::Ref<Mat>> llt(C);
+      y = D.col(b);
+      C.triangularView<Eigen::Lower>().solveInPlace(y);
+      logp(b) = S(-0.5) * y.squaredNorm() - C.diagonal().array().log().sum() - S(A) * half_log_two_pi;
+      C.triangularView<Eigen::Lower>().transpose().solveInPlace(y);
+      Y.col(b) = y;
+    }
+  }
+  // ∂Σ log p_b (unit weights) w.r.t. v_x (in dVx) and W (in dWt, transposed); needs forward() first (B ≥ 4).
+  void backward(const Mat& V, S alpha) {
+    for (Eigen::Index b = 0; b < B; ++b) {
+      inv.setIdentity();
+      chol.middleCols(b * A, A).triangularView<Eigen::Lower>().solveInPlace(inv);
+      G.noalias() = inv.transpose() * inv;
+      G.noalias() = S(0.5) * (Y.col(b) * Y.col(b).transpose() - G);
+      for (Eigen::Index j = 0; j < A; ++j) {
+        auto c = Gp.col(b).segment(column(A, j), A - j);
+        c = (2 * alpha * alpha) * G.col(j).tail(A - j);
+        c(0) *= S(0.5);
+      }
+    }
+    dVx.noalias() = K * Gp;
+    H.noalias() = V.bottomRows(L) * Gp.transpose();
+    dWt.setZero();
+    for (Eigen::Index j = 0; j < A; ++j)
+      for (Eigen::Index i = j; i < A; ++i) {
+        dWt.col(i) += H.col(column(A, j) + i - j).cwiseProduct(Wt.col(j));
+        dWt.col(j) += H.col(column(A, j) + i - j).cwiseProduct(Wt.col(i));
+      }
+  }
+};
+
+void logp_args(benchmark::internal::Benchmark* b) {
+  for (long L : {64, 256})
+    for (long A : {8, 39, 80})
+      for (long B : {32, 256}) b->Args({L, A, B});
+  b->ArgNames({"L", "A", "B"});
+}
+
+struct LogpSetup {
+  Eigen::Index L, A, B;
+  Mat W, V, D;
+  explicit LogpSetup(const benchmark::State& s) : L(s.range(0)), A(s.range(1)), B(s.range(2)) {
+    Rng rng(5);
+    W.resize(A, L);
+    V.resize(A + L, B);
+    D.resize(A, B);
+    rng.fill_normal(W);
+    W *= S(0.2);
+    rng.fill_normal(V);
+    V = V.array().abs() * S(0.05) + S(0.01);
+    rng.fill_normal(D);
+    D *= S(0.3);
+  }
+  // The arithmetic of the forward (Kᵀ V_x GEMM, Cholesky, two solves) and of the backward
+  // (per-sample inverse from the factor and Σ⁻¹ product, two GEMMs), for the GFLOP/s counters.
+  double forward_flops() const {
+    const double a = double(A), l = double(L), b = double(B), p = a * (a + 1) / 2;
+    return b * (2 * p * l + a * a * a / 3 + 2 * a * a);
+  }
+  double backward_flops() const {
+    const double a = double(A), l = double(L), b = double(B), p = a * (a + 1) / 2;
+    return b * (4 * p * l + 2 * a * a * a) + 4 * p * l;
+  }
+};
+
+template <bool with_backward>
+void lowrank_spindle(benchmark::State& state) {
+  LogpSetup s(state);
+  Mat gW = Mat::Zero(s.A, s.L), gV = Mat::Zero(s.A + s.L, s.B);
+  autodiff::Tape<S> t;
+  for (auto _ : state) {
+    t.clear();
+    const auto W = t.parameter(s.W.data(), gW.data(), s.A, s.L);
+    const auto V = t.parameter(s.V.data(), gV.data(), s.A + s.L, s.B);
+    const auto logp = autodiff::lowrank_gaussian_log_prob(t.view(s.D.data(), s.A, s.B), W, V);
+    if constexpr (with_backward) t.backward(autodiff::sum(logp));
+    benchmark::DoNotOptimize(logp.value().data());
+    benchmark::DoNotOptimize(gW.data());
+  }
+  const double flops = s.forward_flops() + (with_backward ? s.backward_flops() : 0.0);
+  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <bool with_backward>
+void lowrank_floor(benchmark::State& state) {
+  LogpSetup s(state);
+  LowRankFloor f(s.A, s.L, s.B);
+  for (auto _ : state) {
+    f.forward(s.W, s.V, s.D, S(1));
+    if constexpr (with_backward) f.backward(s.V, S(1));
+    benchmark::DoNotOptimize(f.logp.data());
+    benchmark::DoNotOptimize(f.dWt.data());
+  }
+  const double flops = s.forward_flops() + (with_backward ? s.backward_flops() : 0.0);
+  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// This core's practical peak: Eigen's single-precision GEMM at 512³ (one thread).
+void sgemm_peak(benchmark::State& state) {
+  const Eigen::Index n = 512;
+  Mat a = Mat::Random(n, n), b = Mat::Random(n, n), c(n, n);
+  for (auto _ : state) {
+    c.noalias() = a * b;
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOPs"] = benchmark::Counter(2.0 * double(n * n * n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // ---------------------------------------------------------------- Lattice
 void lattice_floor(benchmark::State& state) {
   Setup s(state);
@@ -109,8 +259,9 @@ void lattice_floor(benchmark::State& state) {
   const S std0 = std::exp(S(-0.5) * std::log(S(L)));
   P *= std0;
   Mat C2 = Mat::Constant(L, L, std0 * std0), D2 = Mat::Constant(L, A, std0 * std0);
-  Vec b = Vec::Random(A), logp(s.B), xt(L), u(A), d(A), z2(L), vx(L), va(A);
-  Mat Sigma(A, A), scaled(A, L);
+  Vec b = Vec::Random(A), xt(L), u(A), z2(L);
+  Mat D(A, s.B), V(A + L, s.B);
+  LowRankFloor density(A, L, s.B);
   for (auto _ : state) {
     for (Eigen::Index i = 0; i < s.B; ++i) {
       const auto z = s.Z.col(i);
@@ -120,20 +271,14 @@ void lattice_floor(benchmark::State& state) {
       u.noalias() = W * xt;
       u += b;
       u.noalias() += Pi.rightCols(A).transpose() * z;
-      d = u - b;
-      d.noalias() -= W * z;  // u − μ
+      D.col(i) = u - b;
+      D.col(i).noalias() -= W * z;  // u − μ
       z2 = z.array().square();
-      vx.noalias() = C2.transpose() * z2;
-      va.noalias() = D2.transpose() * z2;
-      scaled.noalias() = W * (alpha * vx.array().sqrt()).matrix().asDiagonal();
-      Sigma.triangularView<Eigen::Lower>().setZero();
-      Sigma.selfadjointView<Eigen::Lower>().rankUpdate(scaled);
-      Sigma.diagonal() += va;
-      Eigen::LLT<Eigen::Ref<Mat>> llt(Sigma);
-      Sigma.triangularView<Eigen::Lower>().solveInPlace(d);
-      logp(i) = S(-0.5) * d.squaredNorm() - Sigma.diagonal().array().log().sum() - S(A) * half_log_two_pi;
+      V.col(i).head(A).noalias() = D2.transpose() * z2;
+      V.col(i).tail(L).noalias() = C2.transpose() * z2;
     }
-    benchmark::DoNotOptimize(logp.data());
+    density.forward(W, V, D, alpha);
+    benchmark::DoNotOptimize(density.logp.data());
   }
 }
 
@@ -160,6 +305,16 @@ int main(int argc, char** argv) {
   add("gsde/floor", gsde_floor);
   add("lattice/spindle", explore_spindle<noise::Lattice<S>>);
   add("lattice/floor", lattice_floor);
+  const auto add_logp = [&](const char* name, void (*fn)(benchmark::State&)) {
+    auto* b = benchmark::RegisterBenchmark(name, fn)->Apply(logp_args);
+    if (iterations > 0) b->Iterations(iterations);
+  };
+  add_logp("lowrank_logp/spindle", lowrank_spindle<false>);
+  add_logp("lowrank_logp/floor", lowrank_floor<false>);
+  add_logp("lowrank_logp_grad/spindle", lowrank_spindle<true>);
+  add_logp("lowrank_logp_grad/floor", lowrank_floor<true>);
+  auto* peak = benchmark::RegisterBenchmark("peak/sgemm_512", sgemm_peak);
+  if (iterations > 0) peak->Iterations(iterations);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

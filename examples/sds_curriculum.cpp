@@ -1,15 +1,15 @@
 // The static-to-dynamic (SDS) curriculum ablation of the 2022 MyoChallenge winners, on the ball
 // tray (mujoco::BallTray, a Baoding-like task sized for 2 cores): PPO with no curriculum, a
 // location-only curriculum (the start mismatch widened at full speed), a speed-only curriculum
-// (the period shortened, no static stage) and SDS (hold still, then slow, then fast, then the
-// mismatch, directions and ball physics), several seeds each, every stage advanced by the
-// success rate in one run. All end at a phase-2-like task (any direction, any start phase,
+// (the period shortened, no static stage) and SDS (hold still, then slow, then fast, with random
+// directions from the first moving stage as the winners had them, then the mismatch and ball
+// physics), several seeds each, every stage advanced by the success rate in one run. All end at a phase-2-like task (any direction, any start phase,
 // period ±20%, ball mass and friction varied); the table gives success rates on a phase-1-like
 // task (one direction, start near the ball, nominal ball) and on the phase-2-like one (mean ± SEM
 // over seeds), each run's stage timeline, and with gnuplot the learning curves and the
 // stage-versus-steps plot.
 //
-//   sds_curriculum --steps 6000000 --seeds 3 --jobs 2 --period 1.25 --csv sds.csv --plot sds.png
+//   sds_curriculum --steps 8000000 --seeds 3 --jobs 2 --period 1.25 --csv sds.csv --plot sds.png
 //   sds_curriculum --baoding ../shared/myosuite_envs/myohand_baoding.xml --steps 500000
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -97,10 +97,11 @@ std::vector<Stage> curriculum_named(const std::string& name, double P, long cap)
     }
     s.push_back(stage("final", final));
   } else {  // sds: hold the ball still, then the target moves, faster; then mismatch, directions, ball physics
-    s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, false, 0, 0.9, false}),
-         stage("2P", {2 * P, 2 * P, false, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, false, 0, 0, false}),
-         stage("P", {P, P, false, 0.25, 0, false}),  stage("any phase", {P, P, false, 1, 0, false}),
-         stage("any direction", {0.8 * P, 1.2 * P, true, 1, 0, false}), stage("final", final)};
+    // As the winners did, the direction is random from the first moving stage on (their stages 2–5).
+    s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, true, 0, 0.9, false}),
+         stage("2P", {2 * P, 2 * P, true, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, true, 0, 0, false}),
+         stage("P", {P, P, true, 0.25, 0, false}), stage("any phase", {0.8 * P, 1.2 * P, true, 1, 0, false}),
+         stage("final", final)};
   }
   for (std::size_t k = 0; k + 1 < s.size(); ++k) s[k].max_steps = cap;
   return s;
@@ -109,7 +110,8 @@ std::vector<Stage> curriculum_named(const std::string& name, double P, long cap)
 struct Result {
   std::string curriculum;
   int seed = 0;
-  double final_success = 0, final_score = 0, varied_success = 0, varied_score = 0, seconds = 0;
+  double final_success = 0, final_score = 0, varied_success = 0, varied_score = 0, moving_success = 0, moving_score = 0,
+         seconds = 0;
   std::vector<Transition> timeline{};
   std::size_t stages = 0;
 };
@@ -167,6 +169,14 @@ Result run(const std::string& name, int seed, long steps, double P, int episodes
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::tie(r.final_success, r.final_score) = evaluate(ppo, phase1_task(P), episodes, 1000 + static_cast<std::uint64_t>(seed));
   std::tie(r.varied_success, r.varied_score) = evaluate(ppo, phase2_task(P), episodes, 2000 + static_cast<std::uint64_t>(seed));
+  // A third of phase 2's episodes hold the target still: report the moving ones apart (half CW, half CCW).
+  for (double direction : {-1.0, 1.0}) {
+    mujoco::BallTrayTask t = phase2_task(P);
+    t.orbit.direction = curriculum::fixed(direction);
+    const auto [success, score] = evaluate(ppo, t, (episodes + 1) / 2, 3000 + static_cast<std::uint64_t>(seed));
+    r.moving_success += success / 2;
+    r.moving_score += score / 2;
+  }
   r.timeline = scheduler->timeline();
   r.stages = scheduler->stage_count();
   return r;
@@ -215,7 +225,7 @@ std::pair<double, double> mean_sem(const std::vector<double>& x) {
 
 int main(int argc, char** argv) {
   CLI::App app{"The SDS curriculum ablation on the ball tray: none, location-only, speed-only, SDS"};
-  long steps = 6'000'000;
+  long steps = 8'000'000;
   int seeds = 3, jobs = 2, episodes = 50;
   double period = 1.25;
   std::vector<std::string> curricula{"none", "location", "speed", "sds"};
@@ -253,8 +263,9 @@ int main(int argc, char** argv) {
       results[i] = run(name, seed, steps, period, episodes, csv + "." + name + "." + std::to_string(seed));
       const Result& r = results[i];
       const std::lock_guard<std::mutex> guard(lock);
-      std::printf("%-9s seed %d: phase-1-like success %.2f (score %.2f), phase-2-like %.2f (score %.2f), stage %zu/%zu reached, %.0f s\n",
-                  r.curriculum.c_str(), r.seed, r.final_success, r.final_score, r.varied_success, r.varied_score,
+      std::printf("%-9s seed %d: phase-1-like success %.2f (score %.2f), phase-2-like %.2f (score %.2f; moving targets %.2f), "
+                  "stage %zu/%zu reached, %.0f s\n",
+                  r.curriculum.c_str(), r.seed, r.final_success, r.final_score, r.varied_success, r.varied_score, r.moving_success,
                   (r.timeline.empty() ? 0 : r.timeline.back().to) + 1, r.stages, r.seconds);
       std::fflush(stdout);
     }
@@ -264,19 +275,22 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
 
   std::ofstream table(csv);
-  table << "curriculum,seed,final_success,final_score,varied_success,varied_score,train_seconds\n";
+  table << "curriculum,seed,final_success,final_score,varied_success,varied_score,moving_success,moving_score,train_seconds\n";
   for (const Result& r : results)
     table << r.curriculum << ',' << r.seed << ',' << r.final_success << ',' << r.final_score << ',' << r.varied_success << ','
-          << r.varied_score << ',' << r.seconds << '\n';
-  std::printf("\n| curriculum | phase-1-like: success | score | phase-2-like (trained on): success | score |\n|---|---|---|---|---|\n");
+          << r.varied_score << ',' << r.moving_success << ',' << r.moving_score << ',' << r.seconds << '\n';
+  std::printf("\n| curriculum | phase-1-like: success | score | phase-2-like (trained on): success | score | phase-2-like, "
+              "moving targets: success | score |\n|---|---|---|---|---|---|---|\n");
   for (const auto& name : curricula) {
-    std::vector<double> fs, fc, vs, vc;
+    std::vector<double> fs, fc, vs, vc, ms, mc;
     for (const Result& r : results)
       if (r.curriculum == name) {
         fs.push_back(r.final_success);
         fc.push_back(r.final_score);
         vs.push_back(r.varied_success);
         vc.push_back(r.varied_score);
+        ms.push_back(r.moving_success);
+        mc.push_back(r.moving_score);
       }
     auto cell = [](const std::vector<double>& x) {
       const auto [m, s] = mean_sem(x);
@@ -284,7 +298,8 @@ int main(int argc, char** argv) {
       std::snprintf(buf, sizeof buf, "%.0f%% ± %.0f", 100 * m, 100 * s);
       return std::string(buf);
     };
-    std::printf("| %s | %s | %s | %s | %s |\n", name.c_str(), cell(fs).c_str(), cell(fc).c_str(), cell(vs).c_str(), cell(vc).c_str());
+    std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", name.c_str(), cell(fs).c_str(), cell(fc).c_str(), cell(vs).c_str(),
+                cell(vc).c_str(), cell(ms).c_str(), cell(mc).c_str());
   }
   std::printf("\nstage timelines (step: from → to, signal):\n");
   for (const Result& r : results) {

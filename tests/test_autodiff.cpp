@@ -115,6 +115,14 @@ TEST_CASE("gradcheck: matmul, linear with every activation, slices, concat, stop
   const Eigen::MatrixXd A = random(3, 4), B = random(4, 5), x = random(4, 6), W = random(3, 4), b = random(3, 1);
   check_grad("matmul", [](Tape<double>&, Vars v) { return matmul(v[0], v[1]); }, {A, B});
   check_grad("matmul vector", [](Tape<double>&, Vars v) { return matmul(v[0], v[1]); }, {A, random(4, 1)});
+  check_grad("matmul_tn", [](Tape<double>&, Vars v) { return matmul_tn(v[0], v[1]); }, {random(4, 3), random(4, 5)});
+  check_grad("matmul_tn large", [](Tape<double>&, Vars v) { return matmul_tn(v[0], v[1]); }, {random(40, 30), random(40, 20)});
+  {
+    Tape<double> t;
+    const Eigen::MatrixXd a = random(6, 3), b = random(6, 2);
+    CHECK((matmul_tn(t.constant(a), t.constant(b)).value() - a.transpose() * b).norm() < 1e-14);
+    CHECK_THROWS_AS(matmul_tn(t.constant(a), t.constant(random(5, 2))), spindle::shape_error);
+  }
   for (Activation act : {Activation::identity, Activation::tanh, Activation::relu, Activation::elu, Activation::gelu,
                          Activation::softplus, Activation::sigmoid})
     for (Eigen::Index batch : {1, 6}) {
@@ -423,4 +431,67 @@ TEST_CASE("conv1d: matches a direct convolution and passes gradcheck, stride 1 a
   CHECK_THROWS_AS(conv1d(t.constant(Eigen::MatrixXd::Zero(10, 1)), t.constant(Eigen::MatrixXd::Zero(2, 6)),
                          t.constant(Eigen::MatrixXd::Zero(2, 1)), 3),
                   spindle::shape_error);
+}
+
+TEST_CASE("lowrank Gaussian: the batched path (one GEMM for every sample's covariance) equals the per-sample one") {
+  const Eigen::Index A = 7, L = 9, B = 6;
+  static_assert(B >= detail::lowrank_batched_from);
+  const double alpha = 0.7;
+  const Eigen::MatrixXd W = random(A, L), d = random(A, B);
+  const Eigen::MatrixXd v = random(A + L, B, 0.05, 1.2);
+  for (bool entropy : {false, true}) {
+    CAPTURE(entropy);
+    // the whole batch (GEMM path) against each column on its own (rank-L update path)
+    Tape<double> t;
+    Eigen::MatrixXd gW = Eigen::MatrixXd::Zero(A, L), gv = Eigen::MatrixXd::Zero(A + L, B), gd = Eigen::MatrixXd::Zero(A, B);
+    Eigen::MatrixXd Wc = W, vc = v, dc = d;
+    auto Wp = t.parameter(Wc.data(), gW.data(), A, L);
+    auto vp = t.parameter(vc.data(), gv.data(), A + L, B);
+    auto dp = t.parameter(dc.data(), gd.data(), A, B);
+    auto y = entropy ? lowrank_gaussian_entropy(Wp, vp, alpha) : lowrank_gaussian_log_prob(dp, Wp, vp, alpha);
+    t.backward(weighted_sum(y));
+    const Eigen::MatrixXd batch = y.value();
+    Eigen::MatrixXd gW1 = Eigen::MatrixXd::Zero(A, L);
+    for (Eigen::Index b = 0; b < B; ++b) {
+      Tape<double> s;
+      Eigen::MatrixXd W1 = W, v1 = v.col(b), d1 = d.col(b), gv1 = Eigen::MatrixXd::Zero(A + L, 1), gd1 = Eigen::MatrixXd::Zero(A, 1);
+      Eigen::MatrixXd gWb = Eigen::MatrixXd::Zero(A, L);
+      auto W1p = s.parameter(W1.data(), gWb.data(), A, L);
+      auto v1p = s.parameter(v1.data(), gv1.data(), A + L, 1);
+      auto d1p = s.parameter(d1.data(), gd1.data(), A, 1);
+      auto y1 = entropy ? lowrank_gaussian_entropy(W1p, v1p, alpha) : lowrank_gaussian_log_prob(d1p, W1p, v1p, alpha);
+      // column b's weight in weighted_sum over the batch
+      const double weight = 0.5 + 0.37 * double(b % 7) - 0.11 * double(b % 3);
+      s.backward(sum(y1 * weight));
+      CHECK(std::abs(y1.value()(0, 0) - batch(0, b)) < 1e-12 * (1 + std::abs(batch(0, b))));
+      CHECK((gv1 - gv.col(b)).cwiseAbs().maxCoeff() < 1e-10 * (1 + gv.cwiseAbs().maxCoeff()));
+      if (!entropy) CHECK((gd1 - gd.col(b)).cwiseAbs().maxCoeff() < 1e-10 * (1 + gd.cwiseAbs().maxCoeff()));
+      gW1 += gWb;
+    }
+    CHECK((gW1 - gW).cwiseAbs().maxCoeff() < 1e-10 * (1 + gW.cwiseAbs().maxCoeff()));
+  }
+  // and the batched path passes gradcheck on its own (W, v, d; α ≠ 1)
+  check_grad("lowrank log-prob, batched", [&](Tape<double>&, Vars x) { return lowrank_gaussian_log_prob(x[2], x[0], x[1], alpha); },
+             {W, v, d});
+  check_grad("lowrank entropy, batched", [&](Tape<double>&, Vars x) { return lowrank_gaussian_entropy(x[0], x[1], alpha); },
+             {W, v});
+}
+
+TEST_CASE("lowrank Gaussian: forward and backward on a batch allocate nothing after the first pass") {
+  const Eigen::Index A = 39, L = 64, B = 32;
+  Tape<float> t;
+  Eigen::MatrixXf W = Eigen::MatrixXf::Random(A, L), gW = Eigen::MatrixXf::Zero(A, L);
+  Eigen::MatrixXf v = Eigen::MatrixXf::Random(A + L, B).array().abs() + 0.1f, gv = Eigen::MatrixXf::Zero(A + L, B);
+  Eigen::MatrixXf d = Eigen::MatrixXf::Random(A, B);
+  auto pass = [&] {
+    t.clear();
+    auto Wp = t.parameter(W.data(), gW.data(), A, L);
+    auto vp = t.parameter(v.data(), gv.data(), A + L, B);
+    t.backward(sum(lowrank_gaussian_log_prob(t.view(d.data(), A, B), Wp, vp)) + sum(lowrank_gaussian_entropy(Wp, vp)));
+  };
+  pass();
+  pass();
+  const auto before = spindle_test::allocations();
+  for (int k = 0; k < 5; ++k) pass();
+  CHECK(spindle_test::allocations() == before);
 }

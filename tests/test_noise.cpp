@@ -479,3 +479,41 @@ TEST_CASE("noise hot path: explore and log_prob allocate nothing in the steady s
   for (int i = 0; i < 10; ++i) act();
   CHECK(spindle_test::allocations() == before_acting);
 }
+
+TEST_CASE("Lattice single-use resampling: the same distribution as fresh matrices, drawing L + A normals") {
+  Rng rng(23);
+  const Mat Z = random_matrix(L, 1, rng);
+  nn::Parameters<double> p;
+  noise::Lattice<double> h(L, A, p, rng, {.alpha = 0.8, .std_max = 10, .std_reg = 0.05, .log_std_init = -0.2});
+  Rng r(7);
+  for (Eigen::Index i = 0; i < p.value(2).size(); ++i) p.value(2)(i) = r.uniform(-1.5, 0.5);  // varied std
+  Tape<double> t;
+  const Mat want = h.covariance(p, t.constant(Z), 0);
+  // (covariance() includes std_reg², which exploration does not add: compare against the draws' own Σ)
+  const Mat sampled_cov = want - 0.05 * 0.05 * Mat::Identity(A, A);
+  Rng draws(11);
+  t.set_grad_enabled(false);
+  const double err = empirical_covariance_error(200000, [&]() -> Eigen::VectorXd {
+    t.clear();
+    h.reset_noise_single_use(p, 1, draws);
+    return h.explore(p, t.constant(Z), draws).action.value().col(0);
+  }, sampled_cov);
+  MESSAGE("Lattice single-use relative Frobenius error " << err);
+  CHECK(err < 0.03);
+  CHECK(h.exploration_matrices().size() == 0);
+  // and the full matrices (the reference) give the same covariance the same way
+  const double err_matrices = empirical_covariance_error(200000, [&]() -> Eigen::VectorXd {
+    t.clear();
+    h.reset_noise(p, 1, draws);
+    return h.explore(p, t.constant(Z), draws).action.value().col(0);
+  }, sampled_cov);
+  CHECK(err_matrices < 0.03);
+  // the log-prob is the full-covariance density of the action taken, for a batch of latents
+  const Mat Zb = random_matrix(L, 5, rng);
+  t.clear();
+  h.reset_noise_single_use(p, 5, draws);
+  const auto s = h.explore(p, t.constant(Zb), draws);
+  Tape<double> u;
+  const auto logp = h.log_prob(p, u.constant(Zb), u.constant(s.action.value()));
+  CHECK((logp.value() - s.log_prob.value()).cwiseAbs().maxCoeff() < 1e-10);
+}

@@ -285,7 +285,7 @@ TEST_CASE("PPO is bit-identical for one seed, and a resumed run continues bit-id
 
 namespace {
 template <class Head>
-void check_ppo_allocation_free() {
+void check_ppo_allocation_free(long sde_sample_freq = 8) {
   algo::PpoConfig c;
   c.n_steps = 64;
   c.n_envs = 3;
@@ -295,7 +295,7 @@ void check_ppo_allocation_free() {
   c.value_hidden = {16, 16};
   c.normalize_observations = true;
   c.normalize_rewards = true;
-  c.sde_sample_freq = 8;
+  c.sde_sample_freq = sde_sample_freq;
   algo::Ppo<envs::Pendulum, Head> ppo(envs::Pendulum{}, c);
   ppo.learn(2 * 192);  // sizes every buffer, tape and minibatch
   const auto before = spindle_test::allocations();
@@ -309,6 +309,7 @@ TEST_CASE("PPO collects and updates without heap allocations once warmed up") {
   check_ppo_allocation_free<noise::Gsde<float>>();
   check_ppo_allocation_free<noise::DiagGaussian<float>>();
   check_ppo_allocation_free<noise::Lattice<float>>();
+  check_ppo_allocation_free<noise::Lattice<float>>(1);  // single-use resampling
 }
 
 TEST_CASE("PPO adds γ V(final observation) to truncated rewards, not to terminated ones") {

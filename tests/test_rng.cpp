@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <spindle/core/rng.hpp>
 #include <vector>
@@ -94,4 +95,71 @@ TEST_CASE("Rng: fill_normal fills every coefficient in column-major order") {
   a.fill_normal(m);
   for (int j = 0; j < 4; ++j)
     for (int i = 0; i < 3; ++i) CHECK(m(i, j) == b.normal<float>());
+}
+
+TEST_CASE("Rng: fill_normal_fast draws standard normals: moments, tails and Kolmogorov-Smirnov over 10^7 draws") {
+  Rng r(11);
+  const Eigen::Index n = 10'000'000;
+  Eigen::VectorXf z(n);
+  r.fill_normal_fast(z);
+  REQUIRE(z.allFinite());
+  const double mean = z.cast<double>().mean();
+  const double variance = (z.cast<double>().array() - mean).square().mean();
+  const double sd_of_mean = 1 / std::sqrt(double(n)), sd_of_variance = std::sqrt(2.0 / double(n));
+  CHECK(std::abs(mean) < 5 * sd_of_mean);
+  CHECK(std::abs(variance - 1) < 5 * sd_of_variance);
+  // P(|z| > k) for k = 1 .. 5, each count within 5 binomial standard deviations (+1 for the far tail)
+  for (int k = 1; k <= 5; ++k) {
+    const double p = std::erfc(k / std::sqrt(2.0));
+    const double count = double((z.array().abs() > float(k)).count());
+    const double expected = p * double(n), sd = std::sqrt(double(n) * p * (1 - p));
+    CAPTURE(k);
+    CAPTURE(count);
+    CAPTURE(expected);
+    CHECK(std::abs(count - expected) < 5 * sd + 1);
+  }
+  // neighbours (the two values of a pair sit 16 apart; plain neighbours come from different pairs)
+  for (int lag : {1, 16}) {
+    const double c = (z.head(n - lag).cast<double>().array() * z.tail(n - lag).cast<double>().array()).mean();
+    CAPTURE(lag);
+    CHECK(std::abs(c) < 5 * sd_of_mean);
+  }
+  std::vector<float> sorted(z.data(), z.data() + n);
+  std::sort(sorted.begin(), sorted.end());
+  double d = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const double f = 0.5 * std::erfc(-double(sorted[std::size_t(i)]) / std::sqrt(2.0));
+    d = std::max({d, std::abs(f - double(i) / double(n)), std::abs(f - double(i + 1) / double(n))});
+  }
+  CHECK(d < 1.95 / std::sqrt(double(n)));  // the 0.1% critical value
+}
+
+TEST_CASE("Rng: fill_normal_fast depends only on the state and the size, in column-major order") {
+  Rng a(4), b(4), c(5);
+  Eigen::MatrixXd m(3, 5);
+  Eigen::VectorXf v(40);
+  a.fill_normal_fast(m);
+  b.fill_normal_fast(v);
+  for (int j = 0; j < 5; ++j)
+    for (int i = 0; i < 3; ++i) CHECK(m(i, j) == double(v(3 * j + i)));
+  // the rest of a block of 32 is dropped: 15 values use as many draws as 32
+  Rng e(4);
+  Eigen::VectorXf block(32);
+  e.fill_normal_fast(block);
+  CHECK(a.state() == e.state());
+  CHECK(b.state() != e.state());
+  Eigen::MatrixXd again(3, 5);
+  Rng a2(4);
+  a2.fill_normal_fast(again);
+  CHECK(again == m);
+  Eigen::MatrixXd other(3, 5);
+  c.fill_normal_fast(other);
+  CHECK(other != m);
+  // a block of a matrix is filled in place
+  Eigen::MatrixXf big = Eigen::MatrixXf::Zero(4, 4);
+  Rng d(4);
+  d.fill_normal_fast(big.block(1, 1, 3, 3));
+  CHECK(big.row(0).isZero());
+  CHECK(big(1, 1) == float(m(0, 0)));
+  CHECK(big(1, 2) == float(m(0, 1)));
 }

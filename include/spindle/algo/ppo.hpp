@@ -426,11 +426,11 @@ class Ppo {
     buffer_.reset();
     if (needs_.any()) rollout_context_.start_rollout(live_);
     noise::ResampleSchedule schedule(config_.sde_sample_freq);
-    if (schedule.start_rollout()) head_.reset_noise(policy_, n, rng_);
+    if (schedule.start_rollout()) noise::resample(head_, policy_, n, rng_, schedule);
     Tape& t = act_tape_;
     t.set_grad_enabled(false);
     for (Eigen::Index s = 0; s < config_.n_steps; ++s) {
-      if (schedule.before_step()) head_.reset_noise(policy_, n, rng_);
+      if (schedule.before_step()) noise::resample(head_, policy_, n, rng_, schedule);
       // The observation acted on: the normalised one (zeros where a dropped transition left NaN/Inf).
       // (acted on from an aligned copy: tape views need 16-byte alignment, buffer steps may not have it)
       act_obs_ = envs_.observations().transpose();

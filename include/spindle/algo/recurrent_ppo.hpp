@@ -360,11 +360,11 @@ class RecurrentPpo {
     const Eigen::Index n = ppo_.n_envs;
     buffer_.reset();
     noise::ResampleSchedule schedule(ppo_.sde_sample_freq);
-    if (schedule.start_rollout()) head_.reset_noise(policy_, n, rng_);
+    if (schedule.start_rollout()) noise::resample(head_, policy_, n, rng_, schedule);
     Tape& t = act_tape_;
     t.set_grad_enabled(false);
     for (Eigen::Index s = 0; s < ppo_.n_steps; ++s) {
-      if (schedule.before_step()) head_.reset_noise(policy_, n, rng_);
+      if (schedule.before_step()) noise::resample(head_, policy_, n, rng_, schedule);
       act_obs_ = envs_.observations().transpose();
       for (Eigen::Index i = 0; i < n; ++i)
         if (bad_observation_[static_cast<std::size_t>(i)]) {

@@ -423,11 +423,11 @@ class Sac {
   long collect_rollouts(long steps) {
     const Eigen::Index n = config_.n_envs;
     noise::ResampleSchedule schedule(config_.sde_sample_freq);
-    if (schedule.start_rollout()) head_.reset_noise(actor_, n, rng_);
+    if (schedule.start_rollout()) noise::resample(head_, actor_, n, rng_, schedule);
     Tape& t = act_tape_;
     t.set_grad_enabled(false);
     for (long s = 0; s < steps; ++s) {
-      if (schedule.before_step()) head_.reset_noise(actor_, n, rng_);
+      if (schedule.before_step()) noise::resample(head_, actor_, n, rng_, schedule);
       Context context;
       if (needs_.any()) {
         for (Eigen::Index i = 0; i < n; ++i) {

@@ -9,16 +9,21 @@
 // The low-rank-plus-diagonal form is the Lattice covariance: W (A × L) is the
 // action head, v = [v_a; v_x] stacks the A action variances over the L latent
 // variances (one column per sample, or one column shared by the batch).
-// Forward: per sample Σ is formed by a rank-L update and factorised in place
-// (Cholesky); log p = −½‖L⁻¹d‖² − Σ ln L_kk − (A/2) ln 2π.
+// Forward: per sample Σ is formed and factorised in place (Cholesky);
+// log p = −½‖L⁻¹d‖² − Σ ln L_kk − (A/2) ln 2π.
 // Backward uses ∂log p/∂Σ = ½(Σ⁻¹ddᵀΣ⁻¹ − Σ⁻¹), so
 //   ∂/∂W = 2α² G W diag(v_x),  ∂/∂v_x,k = α² w_kᵀ G w_k,  ∂/∂v_a,k = G_kk,  ∂/∂d = −Σ⁻¹d.
+// Batches with one covariance per sample skip the per-sample rank-L updates: with K the L × P
+// matrix whose column (i, j) is w_i ∘ w_j (rows of W, i ≥ j, P = A(A+1)/2), every sample's packed
+// lower triangle is one column of α² Kᵀ V_x, and the backward's ∂/∂V_x and ∂/∂W come from the
+// packed G's the same way — three GEMMs for the batch instead of 3B small products.
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <sstream>
 
+#include "eigen_gemm.hpp"
 #include "elementwise.hpp"
 #include "tape.hpp"
 
@@ -231,8 +236,15 @@ void lowrank_covariance(const WT& W, const VT& v, Eigen::Index b, Scalar alpha,
 /// Cholesky in place (lower); throws naming the sample and what to change when Σ is not positive definite.
 template <class Scalar>
 void cholesky_in_place(Eigen::Ref<Matrix<Scalar>> sigma, Eigen::Index sample, const char* where) {
-  Eigen::LLT<Eigen::Ref<Matrix<Scalar>>, Eigen::Lower> llt(sigma);
-  bool ok = llt.info() == Eigen::Success;
+  bool ok;
+  if (sigma.rows() <= 64) {
+    // Small factors: Eigen's column-by-column kernel directly. LLT's blocked path splits a 39 × 39
+    // factor into 8-wide panels whose triangular solves cost more than the arithmetic.
+    ok = Eigen::internal::llt_inplace<Scalar, Eigen::Lower>::unblocked(sigma) == -1;
+  } else {
+    Eigen::LLT<Eigen::Ref<Matrix<Scalar>>, Eigen::Lower> llt(sigma);
+    ok = llt.info() == Eigen::Success;
+  }
   for (Eigen::Index k = 0; ok && k < sigma.rows(); ++k) ok = sigma(k, k) > Scalar(0) && std::isfinite(sigma(k, k));
   if (!ok) {
     std::ostringstream msg;
@@ -241,6 +253,27 @@ void cholesky_in_place(Eigen::Ref<Matrix<Scalar>> sigma, Eigen::Index sample, co
            " set std_reg > 0) or holds NaN";
     throw not_positive_definite_error(msg.str());
   }
+}
+
+/// Batches with one covariance per sample take the GEMM path from this many samples on
+/// (measured: spindle_bench_noise's lattice rows and log-density rows).
+inline constexpr Eigen::Index lowrank_batched_from = 4;
+
+/// Packed lower triangle of an A × A matrix, column by column: (i, j), i ≥ j.
+struct PackedLower {
+  Eigen::Index A;
+  Eigen::Index size() const noexcept { return A * (A + 1) / 2; }
+  Eigen::Index column(Eigen::Index j) const noexcept { return j * A - j * (j - 1) / 2; }  // offset of (j, j)
+};
+
+/// K (L × P): column (i, j) = wᵢ ∘ wⱼ for the rows wᵢ of W (A × L), through Wᵀ (L × A, scratch).
+template <class Scalar, class WT>
+void khatri_rao_lower(const WT& W, MatrixMap<Scalar> w_t, MatrixMap<Scalar> K) {
+  const Eigen::Index A = W.rows();
+  const PackedLower packed{A};
+  w_t = W.transpose();
+  for (Eigen::Index j = 0; j < A; ++j)
+    for (Eigen::Index i = j; i < A; ++i) K.col(packed.column(j) + i - j) = w_t.col(i).cwiseProduct(w_t.col(j));
 }
 
 // Offsets into tape scratch memory stay 64-byte aligned (the maps assume alignment).
@@ -277,6 +310,11 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   MatrixMap<Scalar> outer(work + 2 * sq + 2 * wl + padded<Scalar>(A + L), A, A);  // y yᵀ, not a heap temporary
   dW.setZero();
   const bool want_w = t.needs_grad(w_id), want_v = t.needs_grad(v_id);
+  const bool batched = v.cols() == B && B >= lowrank_batched_from;
+  const PackedLower packed{A};
+  const Eigen::Index P = packed.size();
+  // Batched: packed α²G_b (off-diagonals doubled: Σ's (i, j) and (j, i) are one packed entry).
+  MatrixMap<Scalar> Gp(batched ? t.scratch(static_cast<std::size_t>(P * B)) : work, P, batched ? B : 0);
   for (Eigen::Index b = 0; b < B; ++b) {
     const Scalar g = n.grad[b];
     const ConstMatrixMap<Scalar> chol(layout.factor(n.aux, b), A, A);
@@ -301,6 +339,22 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
       }
     }
     if (!want_w && !want_v) continue;
+    if (batched) {
+      for (Eigen::Index j = 0; j < A; ++j) {
+        auto column = Gp.col(b).segment(packed.column(j), A - j);
+        column = (Scalar(2) * alpha * alpha) * G.col(j).tail(A - j);
+        column(0) *= Scalar(0.5);
+      }
+      if (want_v) {
+        Node<Scalar>& vn = t.node(v_id);
+        MatrixMap<Scalar> gv(vn.grad, vn.rows, vn.cols);
+        if (vn.external_grad || vn.grad_written)
+          gv.col(b).head(A) += G.diagonal();
+        else
+          gv.col(b).head(A) = G.diagonal();
+      }
+      continue;
+    }
     GW.noalias() = G * W;
     const Eigen::Index c = v.cols() == 1 ? 0 : b;
     if (want_w) dW.noalias() += (Scalar(2) * alpha * alpha) * GW * v.col(c).segment(A, L).asDiagonal();
@@ -317,6 +371,31 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
         else
           gv.col(b) = dv.col(0);
       }
+    }
+  }
+  if (batched && (want_w || want_v)) {
+    // K again (cheaper than keeping it): ∂/∂V_x = K Gp, and ∂/∂W from H = V_x Gpᵀ (L × P).
+    MatrixMap<Scalar> w_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
+    MatrixMap<Scalar> K(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * P))), L, P);
+    khatri_rao_lower<Scalar>(W, w_t, K);
+    if (want_v) {
+      Node<Scalar>& vn = t.node(v_id);
+      MatrixMap<Scalar> gv(vn.grad, vn.rows, vn.cols);
+      product_into(gv.bottomRows(L), vn.external_grad || vn.grad_written, K, Gp);
+    }
+    if (want_w) {
+      MatrixMap<Scalar> H(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * P))), L, P);
+      product_into(H, false, v.bottomRows(L), Gp.transpose());
+      // ∂(wᵢ∘wⱼ)/∂wᵢ = wⱼ: column (i, j) of H sends H ∘ wⱼ to row i of W and H ∘ wᵢ to row j.
+      MatrixMap<Scalar> dW_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
+      dW_t.setZero();
+      for (Eigen::Index j = 0; j < A; ++j)
+        for (Eigen::Index i = j; i < A; ++i) {
+          const auto h = H.col(packed.column(j) + i - j);
+          dW_t.col(i) += h.cwiseProduct(w_t.col(j));
+          dW_t.col(j) += h.cwiseProduct(w_t.col(i));
+        }
+      dW = dW_t.transpose();
     }
   }
   // The per-column writes above must mark the node only after every column is written.
@@ -358,9 +437,24 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
   const auto vv = t.value(v.id);
   check_finite(vv, where, "v (variances)");
   auto out = t.value(id);
+  const bool batched = vv.cols() == B && B >= lowrank_batched_from;
+  const PackedLower packed{A};
+  MatrixMap<Scalar> Sp(batched ? t.scratch(static_cast<std::size_t>(packed.size() * B)) : scaled, packed.size(), batched ? B : 0);
+  if (batched) {  // every sample's packed Σ at once: Sp = Kᵀ V_x (α² applied when unpacking)
+    MatrixMap<Scalar> w_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
+    MatrixMap<Scalar> K(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * packed.size()))), L, packed.size());
+    khatri_rao_lower<Scalar>(Wv, w_t, K);
+    product_into(Sp, false, K.transpose(), vv.bottomRows(L));
+  }
+  const Scalar alpha2 = alpha * alpha;
   for (Eigen::Index b = 0; b < B; ++b) {
     MatrixMap<Scalar> chol(layout.factor(aux, b), A, A);
-    lowrank_covariance<Scalar>(Wv, vv, b, alpha, chol, MatrixMap<Scalar>(scaled, A, L));
+    if (batched) {
+      for (Eigen::Index j = 0; j < A; ++j) chol.col(j).tail(A - j) = alpha2 * Sp.col(b).segment(packed.column(j), A - j);
+      chol.diagonal() += vv.col(b).head(A);
+    } else {
+      lowrank_covariance<Scalar>(Wv, vv, b, alpha, chol, MatrixMap<Scalar>(scaled, A, L));
+    }
     cholesky_in_place<Scalar>(chol, b, where);
     const Scalar half_logdet = chol.diagonal().array().log().sum();
     if (entropy) {

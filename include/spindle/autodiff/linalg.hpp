@@ -31,6 +31,13 @@ void matmul_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   if (t.needs_grad(n.input[1])) t.accumulate_product(n.input[1], t.value(n.input[0]).transpose() * g);
 }
 
+template <class Scalar>
+void matmul_tn_backward(Tape<Scalar>& t, const Node<Scalar>& n) {  // y = aᵀ b: ∂a = b gᵀ, ∂b = a g
+  const ConstMatrixMap<Scalar> g(n.grad, n.rows, n.cols);
+  if (t.needs_grad(n.input[0])) t.accumulate_product(n.input[0], t.value(n.input[1]) * g.transpose());
+  if (t.needs_grad(n.input[1])) t.accumulate_product(n.input[1], t.value(n.input[0]) * g);
+}
+
 // In place: G ← G ⊙ f'(z), from the output y (and the pre-activation z where f' needs it).
 template <class Scalar>
 void activation_backward_inplace(const Node<Scalar>& n, Activation act) {
@@ -90,6 +97,22 @@ Var<S> matmul(Var<S> a, Var<S> b) {
   n.input[1] = b.id;
   if (n.requires_grad) n.backward = &detail::matmul_backward<S>;
   detail::product_into(t.value(id), false, t.value(a.id), t.value(b.id));
+  return {&t, id};
+}
+
+/// aᵀ · b without forming aᵀ (a: k × m, b: k × n).
+template <class S>
+Var<S> matmul_tn(Var<S> a, Var<S> b) {
+  if (a.rows() != b.rows())
+    throw shape_error("matmul_tn: shapes " + spindle::detail::shape_string(a.rows(), a.cols()) + " (transposed) and " +
+                      spindle::detail::shape_string(b.rows(), b.cols()) + " do not multiply");
+  Tape<S>& t = *a.tape;
+  const int id = t.push(a.cols(), b.cols(), t.needs_grad(a.id) || t.needs_grad(b.id));
+  Node<S>& n = t.node(id);
+  n.input[0] = a.id;
+  n.input[1] = b.id;
+  if (n.requires_grad) n.backward = &detail::matmul_tn_backward<S>;
+  detail::product_into(t.value(id), false, t.value(a.id).transpose(), t.value(b.id));
   return {&t, id};
 }
 

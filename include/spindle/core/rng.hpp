@@ -6,11 +6,13 @@
 // standard library (std::normal_distribution is implementation-defined, which
 // is why normals are drawn with our own Box-Muller).
 #include <Eigen/Core>
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <numbers>
+#include <type_traits>
 
 namespace spindle {
 
@@ -103,11 +105,67 @@ class Rng {
     fill_normal(out);
   }
 
+  /// Fills `out` with standard normals (column-major order), 32 at a time: Box–Muller in float
+  /// on Eigen's SIMD log, sqrt, sin and cos, one 64-bit draw per pair. About 10× faster than
+  /// fill_normal, for bulk draws such as Lattice's exploration matrices; a stream of its own (it
+  /// does not reproduce fill_normal's values) and float resolution (tails reach 6.7σ). Unused
+  /// values of the last block of 32 are dropped, so the draws depend only on the state and size.
+  template <class Derived>
+  void fill_normal_fast(Eigen::DenseBase<Derived>& out) noexcept {
+    using T = typename Derived::Scalar;
+    const Eigen::Index size = out.size();
+    if constexpr (std::is_same_v<T, float> && bool(Derived::Flags & Eigen::DirectAccessBit)) {
+      auto& dense = out.derived();
+      if (dense.innerStride() == 1 && (dense.outerStride() == dense.innerSize() || dense.outerSize() == 1)) {
+        const Eigen::Index whole = size / normal_block * normal_block;
+        for (Eigen::Index k = 0; k < whole; k += normal_block) normals_into(dense.data() + k);
+        if (whole == size) return;
+        alignas(64) float rest[normal_block];
+        normals_into(rest);
+        std::copy(rest, rest + (size - whole), dense.data() + whole);
+        return;
+      }
+    }
+    alignas(64) float block[normal_block];
+    const Eigen::Index rows = out.rows();
+    Eigen::Index i = 0, j = 0;
+    for (Eigen::Index done = 0; done < size;) {
+      normals_into(block);
+      for (int k = 0; k < normal_block && done < size; ++k, ++done) {
+        out(i, j) = static_cast<T>(block[k]);
+        if (++i == rows) {
+          i = 0;
+          ++j;
+        }
+      }
+    }
+  }
+  template <class Derived>
+  void fill_normal_fast(Eigen::DenseBase<Derived>&& out) noexcept {
+    fill_normal_fast(out);
+  }
+
   const State& state() const noexcept { return state_; }
   void set_state(const State& s) noexcept { state_ = s; }
   friend bool operator==(const Rng& a, const Rng& b) noexcept { return a.state_ == b.state_; }
 
  private:
+  static constexpr int normal_block = 32;
+  /// 32 standard normals: 16 Box–Muller pairs (cosines first, then sines).
+  void normals_into(float* out) noexcept {
+    constexpr int pairs = normal_block / 2;
+    Eigen::Array<float, pairs, 1> u1, u2;
+    for (int k = 0; k < pairs; ++k) {
+      const std::uint64_t bits = (*this)();
+      u1[k] = (static_cast<float>(static_cast<std::uint32_t>(bits >> 32)) + 0.5f) * 0x1.0p-32f;  // (0, 1]
+      u2[k] = static_cast<float>(static_cast<std::uint32_t>(bits) >> 8) * 0x1.0p-24f;           // [0, 1)
+    }
+    const Eigen::Array<float, pairs, 1> r = (-2.0f * u1.log()).sqrt();
+    const Eigen::Array<float, pairs, 1> angle = (2.0f * std::numbers::pi_v<float>) * u2;
+    Eigen::Map<Eigen::Array<float, pairs, 1>> cosines(out), sines(out + pairs);
+    cosines = r * angle.cos();
+    sines = r * angle.sin();
+  }
   static constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept {
     return (x << k) | (x >> (64 - k));
   }

@@ -62,22 +62,34 @@ class Lattice {
 
   /// [C | D] (L × (L + A)): standard deviations of P_x's and P_a's entries (Actor.get_std for logging).
   Var<S> std_matrix(nn::Parameters<S>& p, autodiff::Tape<S>& t) const {
-    const Var<S> theta = autodiff::clamp(p.on(t, log_std_), S(std::log(config_.std_min)), S(std::log(config_.std_max))) -
-                         S(0.5 * std::log(static_cast<double>(latent_dim_)));
-    Var<S> s = config_.use_expln ? autodiff::expln(theta, S(config_.epsilon)) : autodiff::exp(theta);
+    const Var<S> s = std_columns(p, t);
     if (config_.full_std) return s;
     const Var<S> c = t.constant(Matrix<S>::Ones(latent_dim_, latent_dim_)) * autodiff::slice_cols(s, 0, 1);
     const Var<S> d = t.constant(Matrix<S>::Ones(latent_dim_, action_dim_)) * autodiff::slice_cols(s, 1, 1);
     return autodiff::concat_cols(c, d);
   }
+  /// The std of θ's columns: [C | D] with full_std, else [c | d] (L × 2, one per latent row).
+  Var<S> std_columns(nn::Parameters<S>& p, autodiff::Tape<S>& t) const {
+    const Var<S> theta = autodiff::clamp(p.on(t, log_std_), S(std::log(config_.std_min)), S(std::log(config_.std_max))) -
+                         S(0.5 * std::log(static_cast<double>(latent_dim_)));
+    return config_.use_expln ? autodiff::expln(theta, S(config_.epsilon)) : autodiff::exp(theta);
+  }
   /// v = [σ_a²; σ_x²] ((A + L) × batch), the input of autodiff::lowrank_gaussian_*.
   Var<S> variances(nn::Parameters<S>& p, Var<S> z) const {
-    const Var<S> s2 = autodiff::square(std_matrix(p, *z.tape));
+    autodiff::Tape<S>& t = *z.tape;
     const Var<S> z2 = autodiff::square(features(z));
-    const Var<S> vx = autodiff::matmul(autodiff::transpose(autodiff::slice_cols(s2, 0, latent_dim_)), z2);
-    Var<S> va = autodiff::matmul(autodiff::transpose(autodiff::slice_cols(s2, latent_dim_, action_dim_)), z2);
+    if (!config_.full_std) {
+      // One std per latent row: every σ_x,k² is Σ_j z_j² c_j² (and σ_a,k² with d): two values
+      // per sample, spread over the rows, instead of an (L + A) × L product.
+      const Var<S> w = autodiff::matmul_tn(autodiff::square(std_columns(p, t)), z2);  // 2 × B: [σ_x²; σ_a²]
+      Var<S> va = t.constant(Matrix<S>::Ones(action_dim_, 1)) * autodiff::slice_rows(w, 1, 1);
+      if (config_.std_reg != 0) va = va + S(config_.std_reg * config_.std_reg);
+      return autodiff::concat_rows(va, t.constant(Matrix<S>::Ones(latent_dim_, 1)) * autodiff::slice_rows(w, 0, 1));
+    }
+    const Var<S> v = autodiff::matmul_tn(autodiff::square(std_matrix(p, t)), z2);  // [σ_x²; σ_a²], no transposed copy
+    Var<S> va = autodiff::slice_rows(v, latent_dim_, action_dim_);
     if (config_.std_reg != 0) va = va + S(config_.std_reg * config_.std_reg);
-    return autodiff::concat_rows(va, vx);
+    return autodiff::concat_rows(va, autodiff::slice_rows(v, 0, latent_dim_));
   }
   /// Σ of sample b (A × A), for logging.
   Matrix<S> covariance(nn::Parameters<S>& p, Var<S> z, Eigen::Index b) const {
@@ -98,7 +110,7 @@ class Lattice {
   Sampled<S> rsample(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
     autodiff::Tape<S>& t = *z.tape;
     normals_.resize(latent_dim_, latent_dim_ + action_dim_);
-    rng.fill_normal(normals_);
+    rng.fill_normal_fast(normals_);
     const Var<S> P = std_matrix(p, t) * t.constant(normals_);
     const Var<S> f = features(z);
     const Var<S> latent_noise = autodiff::matmul(autodiff::transpose(autodiff::slice_cols(P, 0, latent_dim_)), f) * S(config_.alpha);
@@ -109,8 +121,21 @@ class Lattice {
   /// Resamples P_x and P_a for each of n_envs environments.
   void reset_noise(nn::Parameters<S>& p, Eigen::Index n_envs, Rng& rng) {
     const Eigen::Index L = latent_dim_, A = action_dim_;
+    single_use_ = false;
     matrices_.resize(L, (L + A) * n_envs);
-    rng.fill_normal(matrices_);
+    rng.fill_normal_fast(matrices_);  // L(L + A) normals per environment: the bulk generator
+    scale_matrices(p);
+  }
+
+  /// Fresh matrices for exactly one explore() (sde_sample_freq 1, the Lattice authors' MyoSuite
+  /// setting). A matrix used once gives P_xᵀz ~ N(0, diag(σ_x²)) and P_aᵀz ~ N(0, diag(σ_a²)) with
+  /// σ_x,k² = Σ_j z_j² C_jk² (likewise D for σ_a): the next explore() draws those L + A normals per
+  /// environment instead of L(L + A) — the same distribution, the same log-prob. Any later
+  /// explore() before the next reset draws afresh again; exploration_matrices() is empty meanwhile.
+  void reset_noise_single_use(nn::Parameters<S>& p, Eigen::Index n_envs, Rng&) {
+    single_use_ = true;
+    single_use_envs_ = n_envs;
+    matrices_.resize(latent_dim_, 0);
     scale_matrices(p);
   }
 
@@ -120,6 +145,7 @@ class Lattice {
     const Eigen::Index L = latent_dim_, A = action_dim_;
     if (normals.rows() != L || normals.cols() % (L + A) != 0 || normals.cols() == 0)
       throw_shape_error("Lattice::set_exploration_normals", "normals", L, L + A, normals.rows(), normals.cols());
+    single_use_ = false;
     matrices_ = normals.template cast<S>();
     scale_matrices(p);
   }
@@ -128,18 +154,38 @@ class Lattice {
   void scale_matrices(nn::Parameters<S>& p) {
     const Eigen::Index L = latent_dim_, A = action_dim_, n_envs = matrices_.cols() / (L + A);
     const auto theta = p.value(log_std_);
-    const double lo = std::log(config_.std_min), hi = std::log(config_.std_max), shift = 0.5 * std::log(double(L));
     Matrix<S>& s = std_;  // a member: resampling allocates nothing
-    s.resize(L, L + A);
-    for (Eigen::Index k = 0; k < L + A; ++k) {
-      const Eigen::Index c = config_.full_std ? k : (k < L ? 0 : 1);
-      for (Eigen::Index j = 0; j < L; ++j) {
-        const S x = static_cast<S>(std::clamp(static_cast<double>(theta(j, c)), lo, hi) - shift);
-        s(j, k) = config_.use_expln ? (x <= S(0) ? std::exp(x) : std::log1p(x + S(config_.epsilon)) + S(1)) : std::exp(x);
+    // θ changes only at updates: between them (every step with sde_sample_freq 1) the std stays.
+    const bool same_theta = s.rows() == L && s.cols() == L + A && theta_seen_.rows() == theta.rows() &&
+                            theta_seen_.cols() == theta.cols() && theta_seen_ == theta;
+    if (!same_theta) {
+      theta_seen_ = theta;
+      const double lo = std::log(config_.std_min), hi = std::log(config_.std_max), shift = 0.5 * std::log(double(L));
+      s.resize(L, L + A);
+      for (Eigen::Index k = 0; k < L + A; ++k) {
+        const Eigen::Index c = config_.full_std ? k : (k < L ? 0 : 1);
+        if (!config_.full_std && k != 0 && k != L) {  // one std per latent row: copy the column computed
+          s.col(k) = s.col(k < L ? 0 : L);
+          continue;
+        }
+        for (Eigen::Index j = 0; j < L; ++j) {
+          const S x = static_cast<S>(std::clamp(static_cast<double>(theta(j, c)), lo, hi) - shift);
+          s(j, k) = config_.use_expln ? (x <= S(0) ? std::exp(x) : std::log1p(x + S(config_.epsilon)) + S(1)) : std::exp(x);
+        }
       }
+      std_squared_ = s.array().square();
     }
     for (Eigen::Index i = 0; i < n_envs; ++i) matrices_.middleCols(i * (L + A), L + A).array() *= s.array();
-    std_squared_ = s.array().square();
+  }
+
+  /// v = [σ_a² + std_reg²; σ_x²] of each column of Z with the std of the last resample; σ_a² alone in `noise_`.
+  template <class Z>
+  void acting_variances(const Z& latent) {
+    const Eigen::Index L = latent_dim_, A = action_dim_;
+    variances_.resize(A + L, latent.cols());
+    squared_latent_ = latent.array().square();
+    autodiff::detail::product_into(variances_.topRows(A), false, std_squared_.rightCols(A).transpose(), squared_latent_);
+    autodiff::detail::product_into(variances_.bottomRows(L), false, std_squared_.leftCols(L).transpose(), squared_latent_);
   }
 
 
@@ -148,26 +194,32 @@ class Lattice {
   Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
     check_finite(z.value(), "Lattice::explore", "latent");
     autodiff::Tape<S>& t = *z.tape;
-    const Eigen::Index L = latent_dim_, A = action_dim_, n = matrices_.cols() / (L + A);
-    if (n != z.cols() && n != 1) reset_noise(p, z.cols(), rng);
-    const bool shared = matrices_.cols() == L + A;
+    const Eigen::Index L = latent_dim_, A = action_dim_;
+    if (single_use_ && single_use_envs_ != z.cols() && single_use_envs_ != 1) reset_noise_single_use(p, z.cols(), rng);
+    const Eigen::Index n = single_use_ ? single_use_envs_ : matrices_.cols() / (L + A);
+    if (!single_use_ && n != z.cols() && n != 1) reset_noise(p, z.cols(), rng);
     perturbed_.resize(L, z.cols());
     noise_.resize(A, z.cols());
     const auto Z = checked(z).value();
-    for (Eigen::Index i = 0; i < z.cols(); ++i) {
-      const auto P = matrices_.middleCols((shared ? 0 : i) * (L + A), L + A);
-      perturbed_.col(i) = Z.col(i);
-      perturbed_.col(i).noalias() += S(config_.alpha) * (P.leftCols(L).transpose() * Z.col(i));
-      noise_.col(i).noalias() = P.rightCols(A).transpose() * Z.col(i);
+    // (acting records no gradient through the variances: v is computed directly, with the std
+    // the matrices were drawn with — θ is fixed between resamples in a rollout)
+    acting_variances(Z);
+    if (single_use_) {  // the matrices' one product, drawn directly: z + α σ_x ⊙ ξ_x and σ_a ⊙ ξ_a
+      draws_.resize(L + A, z.cols());
+      rng.fill_normal_fast(draws_);
+      perturbed_ = Z.array() + S(config_.alpha) * variances_.bottomRows(L).array().sqrt() * draws_.topRows(L).array();
+      noise_ = variances_.topRows(A).array().sqrt() * draws_.bottomRows(A).array();
+    } else {
+      const bool shared = matrices_.cols() == L + A;
+      for (Eigen::Index i = 0; i < z.cols(); ++i) {
+        const auto P = matrices_.middleCols((shared ? 0 : i) * (L + A), L + A);
+        perturbed_.col(i) = Z.col(i);
+        perturbed_.col(i).noalias() += S(config_.alpha) * (P.leftCols(L).transpose() * Z.col(i));
+        noise_.col(i).noalias() = P.rightCols(A).transpose() * Z.col(i);
+      }
     }
-    // log-prob with the std the matrices were drawn with (θ is fixed between resamples in a rollout)
     const Var<S> u = mean(p, t.constant(perturbed_)) + t.constant(noise_);
-    // (acting records no gradient through the variances: v is computed directly)
-    variances_.resize(A + L, z.cols());
-    squared_latent_ = Z.array().square();
-    autodiff::detail::product_into(variances_.topRows(A), false, std_squared_.rightCols(A).transpose(), squared_latent_);
     variances_.topRows(A).array() += S(config_.std_reg * config_.std_reg);
-    autodiff::detail::product_into(variances_.bottomRows(L), false, std_squared_.leftCols(L).transpose(), squared_latent_);
     const Var<S> logp = autodiff::lowrank_gaussian_log_prob(u - mean(p, z), p.on(t, mean_.weight),
                                                            t.view(variances_.data(), A + L, z.cols()), S(config_.alpha));
     return squash_if(squashed(), u, logp, S(config_.epsilon));
@@ -198,7 +250,9 @@ class Lattice {
   Eigen::Index latent_dim_, action_dim_;
   nn::Dense mean_;
   int log_std_ = -1;
-  Matrix<S> matrices_, normals_, perturbed_, noise_, std_, std_squared_, variances_, squared_latent_;
+  Matrix<S> matrices_, normals_, perturbed_, noise_, std_, std_squared_, variances_, squared_latent_, draws_, theta_seen_;
+  bool single_use_ = false;  // reset_noise_single_use: the next explore() draws its noise directly
+  Eigen::Index single_use_envs_ = 0;
 };
 
 }  // namespace spindle::noise

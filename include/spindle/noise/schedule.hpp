@@ -2,6 +2,10 @@
 // When state-dependent exploration resamples its matrices (SB3's sde_sample_freq):
 // at the start of every rollout, and before every sample_freq-th step of it when
 // sample_freq > 0 (−1: once per rollout).
+#include <Eigen/Core>
+
+#include "../core/rng.hpp"
+
 namespace spindle::noise {
 
 class ResampleSchedule {
@@ -25,5 +29,19 @@ class ResampleSchedule {
   long sample_freq_;
   long step_ = 0;
 };
+
+/// Resamples a head's exploration state (reset_noise). When the state serves a single step
+/// (sample_freq 1), a head that can draw that step's noise directly (Lattice:
+/// reset_noise_single_use) does so instead of drawing whole matrices.
+template <class Head, class Params>
+void resample(Head& head, Params& p, Eigen::Index n_envs, Rng& rng, const ResampleSchedule& schedule) {
+  if constexpr (requires { head.reset_noise_single_use(p, n_envs, rng); }) {
+    if (schedule.sample_freq() == 1) {
+      head.reset_noise_single_use(p, n_envs, rng);
+      return;
+    }
+  }
+  head.reset_noise(p, n_envs, rng);
+}
 
 }  // namespace spindle::noise
