@@ -28,8 +28,12 @@ def main():
         runs = json.load(f)["benchmarks"]
     times = defaultdict(list)  # (family, variant, args) -> cpu times in ns
     scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+    # Every repetition when the report has them, else the medians (--benchmark_report_aggregates_only).
+    has_iterations = any(r.get("run_type") == "iteration" for r in runs)
     for r in runs:
-        if r.get("run_type") != "iteration":
+        if has_iterations and r.get("run_type") != "iteration":
+            continue
+        if not has_iterations and r.get("aggregate_name") != "median":
             continue
         family, variant, *rest = r["run_name"].split("/")
         times[(family, variant, "/".join(rest))].append(r["cpu_time"] * scale[r["time_unit"]])

@@ -34,7 +34,9 @@ void matmul_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
 template <class Scalar>
 void matmul_tn_backward(Tape<Scalar>& t, const Node<Scalar>& n) {  // y = aᵀ b: ∂a = b gᵀ, ∂b = a g
   const ConstMatrixMap<Scalar> g(n.grad, n.rows, n.cols);
-  if (t.needs_grad(n.input[0])) t.accumulate_product(n.input[0], t.value(n.input[1]) * g.transpose());
+  if (t.needs_grad(n.input[0]))  // b gᵀ: the weight-gradient shape, through SmallGemm where it applies
+    t.accumulate_with(n.input[0],
+                      [&](MatrixMap<Scalar> out, bool acc) { gemm_into<Scalar>(out, acc, t.value(n.input[1]), g, true); });
   if (t.needs_grad(n.input[1])) t.accumulate_product(n.input[1], t.value(n.input[0]) * g);
 }
 

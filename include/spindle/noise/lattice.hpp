@@ -132,6 +132,7 @@ class Lattice {
   /// σ_x,k² = Σ_j z_j² C_jk² (likewise D for σ_a): the next explore() draws those L + A normals per
   /// environment instead of L(L + A) — the same distribution, the same log-prob. Any later
   /// explore() before the next reset draws afresh again; exploration_matrices() is empty meanwhile.
+  /// (n_envs 1 with a batch of latents means one matrix shared by the batch: explore draws it.)
   void reset_noise_single_use(nn::Parameters<S>& p, Eigen::Index n_envs, Rng&) {
     single_use_ = true;
     single_use_envs_ = n_envs;
@@ -195,7 +196,12 @@ class Lattice {
     check_finite(z.value(), "Lattice::explore", "latent");
     autodiff::Tape<S>& t = *z.tape;
     const Eigen::Index L = latent_dim_, A = action_dim_;
-    if (single_use_ && single_use_envs_ != z.cols() && single_use_envs_ != 1) reset_noise_single_use(p, z.cols(), rng);
+    if (single_use_ && single_use_envs_ != z.cols()) {
+      if (single_use_envs_ == 1)
+        reset_noise(p, 1, rng);  // one matrix shared by the batch: its columns are correlated, draw it
+      else
+        reset_noise_single_use(p, z.cols(), rng);
+    }
     const Eigen::Index n = single_use_ ? single_use_envs_ : matrices_.cols() / (L + A);
     if (!single_use_ && n != z.cols() && n != 1) reset_noise(p, z.cols(), rng);
     perturbed_.resize(L, z.cols());
