@@ -110,7 +110,7 @@ class Lattice {
   Sampled<S> rsample(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
     autodiff::Tape<S>& t = *z.tape;
     normals_.resize(latent_dim_, latent_dim_ + action_dim_);
-    rng.fill_normal_fast(normals_);
+    rng.fill_normal(normals_);
     const Var<S> P = std_matrix(p, t) * t.constant(normals_);
     const Var<S> f = features(z);
     const Var<S> latent_noise = autodiff::matmul(autodiff::transpose(autodiff::slice_cols(P, 0, latent_dim_)), f) * S(config_.alpha);
@@ -123,7 +123,7 @@ class Lattice {
     const Eigen::Index L = latent_dim_, A = action_dim_;
     single_use_ = false;
     matrices_.resize(L, (L + A) * n_envs);
-    rng.fill_normal_fast(matrices_);  // L(L + A) normals per environment: the bulk generator
+    rng.fill_normal(matrices_);
     scale_matrices(p);
   }
 
@@ -212,7 +212,7 @@ class Lattice {
     acting_variances(Z);
     if (single_use_) {  // the matrices' one product, drawn directly: z + α σ_x ⊙ ξ_x and σ_a ⊙ ξ_a
       draws_.resize(L + A, z.cols());
-      rng.fill_normal_fast(draws_);
+      rng.fill_normal(draws_);
       perturbed_ = Z.array() + S(config_.alpha) * variances_.bottomRows(L).array().sqrt() * draws_.topRows(L).array();
       noise_ = variances_.topRows(A).array().sqrt() * draws_.bottomRows(A).array();
     } else {
