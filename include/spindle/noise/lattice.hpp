@@ -179,7 +179,7 @@ class Lattice {
     for (Eigen::Index i = 0; i < n_envs; ++i) matrices_.middleCols(i * (L + A), L + A).array() *= s.array();
   }
 
-  /// v = [σ_a² + std_reg²; σ_x²] of each column of Z with the std of the last resample; σ_a² alone in `noise_`.
+  /// v = [σ_a²; σ_x²] of each column of Z with the std of the last resample (explore adds std_reg² to σ_a² after use).
   template <class Z>
   void acting_variances(const Z& latent) {
     const Eigen::Index L = latent_dim_, A = action_dim_;
