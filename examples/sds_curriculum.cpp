@@ -96,6 +96,11 @@ std::vector<Stage> curriculum_named(const std::string& name, double P, long cap)
       s.push_back(stage(std::to_string(k).substr(0, 3) + "P", slow));
     }
     s.push_back(stage("final", final));
+  } else if (name == "sds_late") {  // SDS with one direction (CCW) until the full speed, then directions
+    s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, false, 0, 0.9, false}),
+         stage("2P", {2 * P, 2 * P, false, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, false, 0, 0, false}),
+         stage("P", {P, P, false, 0.25, 0, false}), stage("P, directions", {P, P, true, 0.25, 0, false}),
+         stage("any phase", {0.8 * P, 1.2 * P, true, 1, 0, false}), stage("final", final)};
   } else {  // sds: hold the ball still, then the target moves, faster; then mismatch, directions, ball physics
     // As the winners did, the direction is random from the first moving stage on (their stages 2–5).
     s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, true, 0, 0.9, false}),
@@ -237,8 +242,8 @@ int main(int argc, char** argv) {
   app.add_option("--jobs", jobs, "runs at a time (each on one thread)")->check(CLI::PositiveNumber);
   app.add_option("--period", period, "the final task's period P (s per revolution)")->check(CLI::PositiveNumber);
   app.add_option("--episodes", episodes, "evaluation episodes per task")->check(CLI::PositiveNumber);
-  app.add_option("--curricula", curricula, "which of none, location, speed, sds")
-      ->check(CLI::IsMember({"none", "location", "speed", "sds"}));
+  app.add_option("--curricula", curricula, "which of none, location, speed, sds, sds_late (SDS, directions only at full speed)")
+      ->check(CLI::IsMember({"none", "location", "speed", "sds", "sds_late"}));
   app.add_option("--csv", csv, "results table (CSV); per run: <csv>.<curriculum>.<seed>.{episodes,stages}.csv");
   app.add_option("--plot", png, "PNG of the learning curves and <png>.stages.png of the stages (gnuplot; empty: none)");
   CLI11_PARSE(app, argc, argv);

@@ -3,10 +3,12 @@
 /// Reverse-mode automatic differentiation over Eigen (features × batch, column-major).
 #include "autodiff/activation.hpp"
 #include "autodiff/arena.hpp"
+#include "autodiff/attention.hpp"
 #include "autodiff/conv.hpp"
 #include "autodiff/elementwise.hpp"
 #include "autodiff/gaussian.hpp"
 #include "autodiff/gradcheck.hpp"
+#include "autodiff/grouped.hpp"
 #include "autodiff/linalg.hpp"
 #include "autodiff/recurrent.hpp"
 #include "autodiff/reduce.hpp"

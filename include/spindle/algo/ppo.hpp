@@ -300,6 +300,10 @@ class Ppo {
   const PpoUpdate& last_update() const noexcept { return last_; }
   Hooks& hooks() noexcept { return hooks_; }
   nn::Parameters<S>& policy() noexcept { return policy_; }
+  /// The actor's architecture (its settings, e.g. policy::Dmap's ablate_embedding for evaluation).
+  Actor& actor_network() noexcept { return actor_; }
+  /// The context predict() acts on: after a call, its window holds that step's (normalised) history.
+  const policy::LiveContext<S>& predict_context() const noexcept { return predict_context_; }
   Head& head() noexcept { return head_; }
   Envs& envs() noexcept { return envs_; }
   RolloutBuffer<S>& rollout_buffer() noexcept { return buffer_; }
@@ -356,7 +360,11 @@ class Ppo {
                                critic_config, init);
     }
     if constexpr (requires { head_config.head; })
-      if (config_.ortho_init) head_config.head = {nn::Init::orthogonal, 0.01};
+      if (config_.ortho_init) {
+        head_config.head.init = nn::Init::orthogonal;
+        head_config.head.gain = 0.01;
+      }
+    policy::set_head_groups(actor_, head_config);
     return Head(latent, act_dim_, policy_, init, head_config);
   }
   /// The actor's latent size: its latent_size() when it has one, else the last hidden size.

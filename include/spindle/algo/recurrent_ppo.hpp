@@ -295,7 +295,10 @@ class RecurrentPpo {
     vf.push_back(1);
     mlp_vf_ = nn::MlpStack::create(policy_, "vf.", {.sizes = vf, .hidden = ppo_.activation, .init = kind}, init);
     if constexpr (requires { head_config.head; })
-      if (ppo_.ortho_init) head_config.head = {nn::Init::orthogonal, 0.01};
+      if (ppo_.ortho_init) {
+        head_config.head.init = nn::Init::orthogonal;
+        head_config.head.gain = 0.01;
+      }
     return Head(pi.back(), act_dim_, policy_, init, head_config);
   }
 

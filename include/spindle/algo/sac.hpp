@@ -357,7 +357,9 @@ class Sac {
     actor_net_ = Actor::create(actor_, b, actor_config, init);
     Eigen::Index latent = b.output_size();
     if constexpr (requires(const Actor& a) { a.latent_size(); }) latent = actor_net_.latent_size();
-    return Head(latent, act_dim_, actor_, init, head_config);
+    typename Head::Config config = head_config;
+    policy::set_head_groups(actor_net_, config);
+    return Head(latent, act_dim_, actor_, init, config);
   }
   void build_critics(const typename Critic::Config& critic_config) {
     Rng init(config_.seed, /*stream=*/0xC417);

@@ -63,6 +63,26 @@ void activation_backward_inplace(const Node<Scalar>& n, Activation act) {
   }
 }
 
+// In place: Y ← f(Y) for the node n of Y, keeping the pre-activation in n.aux where the
+// backward pass needs it (activation_backward_inplace).
+template <class Scalar>
+void activate_inplace(Tape<Scalar>& t, Node<Scalar>& n, MatrixMap<Scalar> Y, Activation act) {
+  if (n.requires_grad && (act == Activation::gelu || act == Activation::softplus)) {
+    n.aux = t.scratch(static_cast<std::size_t>(Y.size()));
+    MatrixMap<Scalar>(n.aux, Y.rows(), Y.cols()) = Y;
+  }
+  auto A = Y.array();
+  switch (act) {
+    case Activation::identity: break;
+    case Activation::tanh: TanhOp::forward(n, A, A); break;
+    case Activation::relu: ReluOp::forward(n, A, A); break;
+    case Activation::elu: n.param[0] = Scalar(1); EluOp::forward(n, A, A); break;
+    case Activation::gelu: GeluOp::forward(n, A, A); break;
+    case Activation::softplus: SoftplusOp::forward(n, A, A); break;
+    case Activation::sigmoid: SigmoidOp::forward(n, A, A); break;
+  }
+}
+
 template <class Scalar>
 void linear_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   activation_backward_inplace(n, static_cast<Activation>(n.tag));
@@ -140,20 +160,7 @@ Var<S> linear(Var<S> x, Var<S> W, Var<S> b, Activation act = Activation::identit
   // Bias first, then accumulate the product: Eigen's GEMM then skips its zero fill of Y.
   Y.colwise() = t.value(b.id).col(0);
   detail::gemm_into<S>(Y, true, t.value(W.id), t.value(x.id), false);
-  if (n.requires_grad && (act == Activation::gelu || act == Activation::softplus)) {
-    n.aux = t.scratch(static_cast<std::size_t>(Y.size()));
-    MatrixMap<S>(n.aux, Y.rows(), Y.cols()) = Y;
-  }
-  auto A = Y.array();
-  switch (act) {
-    case Activation::identity: break;
-    case Activation::tanh: detail::TanhOp::forward(n, A, A); break;
-    case Activation::relu: detail::ReluOp::forward(n, A, A); break;
-    case Activation::elu: n.param[0] = S(1); detail::EluOp::forward(n, A, A); break;
-    case Activation::gelu: detail::GeluOp::forward(n, A, A); break;
-    case Activation::softplus: detail::SoftplusOp::forward(n, A, A); break;
-    case Activation::sigmoid: detail::SigmoidOp::forward(n, A, A); break;
-  }
+  detail::activate_inplace(t, n, Y, act);
   return {&t, id};
 }
 

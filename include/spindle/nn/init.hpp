@@ -8,6 +8,11 @@
 
 namespace spindle::nn {
 
+enum class Init {
+  pytorch_default,  // U(±1/√fan_in) for weights and biases
+  orthogonal,       // orthogonal weights with a gain, zero biases (SB3's ortho_init)
+};
+
 /// PyTorch's nn.Linear default: W, b ~ U(−1/√fan_in, 1/√fan_in)
 /// (kaiming_uniform with a = √5 for W reduces to this bound).
 template <class WeightMap, class BiasMap>

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../autodiff/activation.hpp"
+#include "../autodiff/grouped.hpp"
 #include "../autodiff/linalg.hpp"
 #include "init.hpp"
 #include "parameters.hpp"
@@ -14,32 +15,54 @@ namespace spindle::nn {
 
 using autodiff::Activation;
 
-enum class Init {
-  pytorch_default,  // U(±1/√fan_in) for weights and biases
-  orthogonal,       // orthogonal weights with a gain, zero biases (SB3's ortho_init)
-};
 
 /// A dense layer y = f(W x + b) whose W (out × in) and b (out × 1) live in a Parameters set.
+/// With groups G > 1 it is G independent layers on G stacked inputs (block-diagonal, as
+/// autodiff::grouped_linear): W is (out/G) × in, group g's matrix in columns [g·in/G, (g+1)·in/G).
 struct Dense {
   int weight = -1, bias = -1;
   Activation activation = Activation::identity;
+  Eigen::Index groups = 1;
 
   template <class Scalar>
   static Dense create(Parameters<Scalar>& params, const std::string& name, Eigen::Index in, Eigen::Index out,
-                      Activation activation) {
+                      Activation activation, Eigen::Index groups = 1) {
+    if (groups <= 0 || in % groups != 0 || out % groups != 0)
+      throw std::invalid_argument("Dense '" + name + "': " + std::to_string(in) + " inputs and " + std::to_string(out) +
+                                  " outputs do not split into " + std::to_string(groups) + " groups");
     Dense d;
-    d.weight = params.add(name + ".weight", out, in);
+    d.weight = params.add(name + ".weight", out / groups, in);
     d.bias = params.add(name + ".bias", out, 1);
     d.activation = activation;
+    d.groups = groups;
     return d;
   }
 
   template <class Scalar>
   autodiff::Var<Scalar> operator()(Parameters<Scalar>& params, autodiff::Var<Scalar> x) const {
     autodiff::Tape<Scalar>& t = *x.tape;
-    return autodiff::linear(x, params.on(t, weight), params.on(t, bias), activation);
+    return apply(x, params.on(t, weight), params.on(t, bias));
+  }
+  /// The layer with the given weight and bias nodes (frozen copies, target networks).
+  template <class Scalar>
+  autodiff::Var<Scalar> apply(autodiff::Var<Scalar> x, autodiff::Var<Scalar> W, autodiff::Var<Scalar> b) const {
+    return groups == 1 ? autodiff::linear(x, W, b, activation) : autodiff::grouped_linear(x, W, b, groups, activation);
   }
 };
+
+/// Initialises a layer (each group on its own with groups > 1: fan-in and orthogonality per group).
+template <class Scalar>
+void init_dense(Parameters<Scalar>& params, const Dense& d, Init init, double gain, Rng& rng) {
+  auto W = params.value(d.weight);
+  auto b = params.value(d.bias);
+  const Eigen::Index in = W.cols() / d.groups, out = W.rows();
+  for (Eigen::Index g = 0; g < d.groups; ++g) {
+    auto Wg = W.middleCols(g * in, in);
+    auto bg = b.col(0).segment(g * out, out);
+    if (init == Init::orthogonal) init_orthogonal(Wg, bg, gain, rng);
+    else init_pytorch_default(Wg, bg, rng);
+  }
+}
 
 struct MlpConfig {
   std::vector<Eigen::Index> sizes;  // input, hidden..., output: {27, 256, 256, 8}
@@ -89,8 +112,7 @@ struct MlpStack {
   template <class Scalar>
   autodiff::Var<Scalar> frozen(Parameters<Scalar>& params, autodiff::Var<Scalar> x) const {
     autodiff::Tape<Scalar>& t = *x.tape;
-    for (const Dense& d : layers)
-      x = autodiff::linear(x, params.on_frozen(t, d.weight), params.on_frozen(t, d.bias), d.activation);
+    for (const Dense& d : layers) x = d.apply(x, params.on_frozen(t, d.weight), params.on_frozen(t, d.bias));
     return x;
   }
 };

@@ -42,6 +42,9 @@ class Lattice {
   Lattice(Eigen::Index latent_dim, Eigen::Index action_dim, nn::Parameters<S>& p, Rng& rng, Config c = {})
       : config_(c), latent_dim_(latent_dim), action_dim_(action_dim) {
     check_dims(latent_dim, action_dim, "Lattice");
+    if (c.head.groups != 1)  // its covariance α² W diag(σ_x²) Wᵀ reads the mean layer as one dense W
+      throw std::invalid_argument("Lattice: per-actuator action layers (policy::Dmap's grouped head) are not supported; "
+                                  "use DiagGaussian, SquashedGaussian or Gsde");
     if (!(c.std_min > 0) || !(c.std_max >= c.std_min))
       throw std::invalid_argument("Lattice: std_clip needs 0 < std_min <= std_max");
     mean_ = make_mean_layer(p, latent_dim, action_dim, c.head, rng);

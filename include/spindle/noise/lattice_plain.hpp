@@ -36,6 +36,9 @@ class LatticePlain {
   LatticePlain(Eigen::Index latent_dim, Eigen::Index action_dim, nn::Parameters<S>& p, Rng& rng, Config c = {})
       : config_(c), latent_dim_(latent_dim), action_dim_(action_dim), source_(c.source) {
     check_dims(latent_dim, action_dim, "LatticePlain");
+    if (c.head.groups != 1)  // its covariance α² W diag(σ_x²) Wᵀ reads the mean layer as one dense W
+      throw std::invalid_argument("LatticePlain: per-actuator action layers (policy::Dmap's grouped head) are not supported; "
+                                  "use DiagGaussian, SquashedGaussian or Gsde");
     mean_ = make_mean_layer(p, latent_dim, action_dim, c.head, rng);
     if (c.state_dependent)
       log_std_layer_ = make_mean_layer(p, latent_dim, action_dim + latent_dim, c.head, rng, "log_std");

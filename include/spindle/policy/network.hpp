@@ -120,6 +120,20 @@ Eigen::Index history_length(const N& n) {
   else return 0;
 }
 
+template <class>
+inline constexpr bool always_false = false;
+
+/// An actor whose latent is one block of rows per action (policy::Dmap: `head_groups()`, the
+/// action size) gets a noise head whose mean (and state-dependent log-std) layers are
+/// per-actuator, so each action reads only its own block (noise::HeadInit::groups).
+template <class Actor, class HeadConfig>
+void set_head_groups(const Actor& actor, HeadConfig& config) {
+  if constexpr (requires { actor.head_groups(); }) {
+    if constexpr (requires { config.head.groups; }) config.head.groups = actor.head_groups();
+    else static_assert(always_false<HeadConfig>, "this actor needs a noise head with per-actuator layers (HeadInit::groups)");
+  }
+}
+
 /// The newest `length` entries of a longer window (entries of `entry` rows, oldest first).
 template <class S>
 autodiff::Var<S> newest(autodiff::Var<S> window, Eigen::Index length, Eigen::Index entry) {
