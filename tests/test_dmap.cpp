@@ -150,7 +150,7 @@ TEST_CASE("Dmap: attention rows sum to 1, one encoder shared by every channel, s
   rng.fill_normal(prev);
 
   // Attention: A × (C·B), each actuator's weights over a sample's channels sum to 1.
-  const Mat alpha = net.attention_weights<double>(p, window);
+  const Mat alpha = net.attention_weights(p, window);
   REQUIRE(alpha.rows() == A);
   REQUIRE(alpha.cols() == C * B);
   for (Eigen::Index b = 0; b < B; ++b)
@@ -166,7 +166,7 @@ TEST_CASE("Dmap: attention rows sum to 1, one encoder shared by every channel, s
   Mat permuted(T * C, B);
   for (Eigen::Index t = 0; t < T; ++t)
     for (Eigen::Index j = 0; j < C; ++j) permuted.row(t * C + j) = window.row(t * C + perm[static_cast<std::size_t>(j)]);
-  const Mat alpha_p = net.attention_weights<double>(p, permuted);
+  const Mat alpha_p = net.attention_weights(p, permuted);
   for (Eigen::Index b = 0; b < B; ++b)
     for (Eigen::Index j = 0; j < C; ++j)
       CHECK((alpha_p.col(b * C + j) - alpha.col(b * C + perm[static_cast<std::size_t>(j)])).cwiseAbs().maxCoeff() < 1e-12);

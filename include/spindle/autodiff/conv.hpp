@@ -4,9 +4,11 @@
 // A sample is C_in channels × T steps flattened channel-major into one column (row c·T + t),
 // so a batch stays features × batch like every other value. The output is C_out × T_out
 // flattened the same way, T_out = (T − K)/stride + 1. W is C_out × (C_in·K) (W(o, c·K + k)
-// is PyTorch's weight[o, c, k]), b is C_out × 1. Forward: im2col into tape scratch, one GEMM,
-// bias; backward: two GEMMs and a col2im scatter-add. Steady state allocates nothing.
-#include "tape.hpp"
+// is PyTorch's weight[o, c, k]), b is C_out × 1; an activation may follow in the same node.
+// Forward: im2col into tape scratch, one GEMM (the small-layer kernel, in column chunks), bias
+// and activation while reordering to channel-major; backward: two GEMMs and a col2im
+// scatter-add. Steady state allocates nothing.
+#include "linalg.hpp"
 
 namespace spindle::autodiff {
 
@@ -33,36 +35,45 @@ ConvShape conv_shape(const Node<Scalar>& n, const Tape<Scalar>& t) {
 
 template <class Scalar>
 void conv1d_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
+  activation_backward_inplace(n, static_cast<Activation>(n.tag));
   const ConvShape s = conv_shape(n, t);
   const Eigen::Index cols_n = s.t_out * s.batch, ck = s.c_in * s.k;
   const ConstMatrixMap<Scalar> G(n.grad, n.rows, n.cols);
   MatrixMap<Scalar> Gcol(t.scratch(static_cast<std::size_t>(s.c_out * cols_n)), s.c_out, cols_n);
   for (Eigen::Index b = 0; b < s.batch; ++b)
-    for (Eigen::Index o = 0; o < s.c_out; ++o)
-      for (Eigen::Index to = 0; to < s.t_out; ++to) Gcol(o, b * s.t_out + to) = G(o * s.t_out + to, b);
-  const ConstMatrixMap<Scalar> cols(n.aux, ck, cols_n);
-  if (t.needs_grad(n.input[1])) t.accumulate_product(n.input[1], Gcol * cols.transpose());
+    for (Eigen::Index to = 0; to < s.t_out; ++to)
+      for (Eigen::Index o = 0; o < s.c_out; ++o) Gcol(o, b * s.t_out + to) = G(o * s.t_out + to, b);
+  const Scalar* cols = n.aux;
+  if (t.needs_grad(n.input[1]))  // ∂W = Gcol colsᵀ
+    t.accumulate_with(n.input[1], [&](MatrixMap<Scalar> dW, bool acc) {
+      strided_gemm<Scalar>(dW.data(), s.c_out, Gcol.data(), s.c_out, cols, ck, true, s.c_out, ck, cols_n, acc);
+    });
   if (t.needs_grad(n.input[2])) t.accumulate(n.input[2], Gcol.rowwise().sum());
-  if (t.needs_grad(n.input[0])) {
+  if (t.needs_grad(n.input[0])) {  // ∂cols = Wᵀ Gcol, scattered back onto the input steps
     MatrixMap<Scalar> dcols(t.scratch(static_cast<std::size_t>(ck * cols_n)), ck, cols_n);
-    dcols.noalias() = t.value(n.input[1]).transpose() * Gcol;
+    MatrixMap<Scalar> WT(t.scratch(static_cast<std::size_t>(ck * s.c_out)), ck, s.c_out);
+    WT = t.value(n.input[1]).transpose();
+    strided_gemm<Scalar>(dcols.data(), ck, WT.data(), ck, Gcol.data(), s.c_out, false, ck, cols_n, s.c_out, false);
     Node<Scalar>& xn = t.node(n.input[0]);
     MatrixMap<Scalar> dx(xn.grad, xn.rows, xn.cols);
     if (!xn.external_grad && !xn.grad_written) dx.setZero();
     for (Eigen::Index b = 0; b < s.batch; ++b)
-      for (Eigen::Index to = 0; to < s.t_out; ++to)
+      for (Eigen::Index to = 0; to < s.t_out; ++to) {
+        const Scalar* src = dcols.data() + (b * s.t_out + to) * ck;
+        Scalar* dst = dx.data() + b * xn.rows + to * s.stride;
         for (Eigen::Index c = 0; c < s.c_in; ++c)
-          for (Eigen::Index k = 0; k < s.k; ++k)
-            dx(c * s.t_in + to * s.stride + k, b) += dcols(c * s.k + k, b * s.t_out + to);
+          for (Eigen::Index k = 0; k < s.k; ++k) dst[c * s.t_in + k] += src[c * s.k + k];
+      }
     xn.grad_written = true;
   }
 }
 
 }  // namespace detail
 
-/// y = conv1d(x) + b: x (C_in·T) × batch, W C_out × (C_in·K), b C_out × 1; result (C_out·T_out) × batch.
+/// y = f(conv1d(x) + b): x (C_in·T) × batch, W C_out × (C_in·K), b C_out × 1; result (C_out·T_out) × batch.
 template <class S>
-Var<S> conv1d(Var<S> x, Var<S> W, Var<S> b, Eigen::Index length, Eigen::Index stride = 1) {
+Var<S> conv1d(Var<S> x, Var<S> W, Var<S> b, Eigen::Index length, Eigen::Index stride = 1,
+              Activation act = Activation::identity) {
   if (length <= 0 || stride <= 0 || x.rows() % length != 0)
     throw shape_error("conv1d: input has " + std::to_string(x.rows()) + " rows, not a whole number of channels of length " +
                       std::to_string(length) + " (stride " + std::to_string(stride) + ")");
@@ -83,21 +94,26 @@ Var<S> conv1d(Var<S> x, Var<S> W, Var<S> b, Eigen::Index length, Eigen::Index st
   n.input[2] = b.id;
   n.index[0] = length;
   n.index[1] = stride;
+  n.tag = static_cast<int>(act);
   n.aux = cols_data;
   if (n.requires_grad) n.backward = &detail::conv1d_backward<S>;
-  const auto X = t.value(x.id);
-  MatrixMap<S> cols(cols_data, ck, cols_n);
-  for (Eigen::Index j = 0; j < batch; ++j)
-    for (Eigen::Index to = 0; to < t_out; ++to)
+  const S* X = t.node(x.id).value;
+  for (Eigen::Index j = 0; j < batch; ++j)  // im2col: column (j, to) is the window at to·stride
+    for (Eigen::Index to = 0; to < t_out; ++to) {
+      S* dst = cols_data + (j * t_out + to) * ck;
+      const S* src = X + j * x.rows() + to * stride;
       for (Eigen::Index c = 0; c < c_in; ++c)
-        for (Eigen::Index kk = 0; kk < k; ++kk) cols(c * k + kk, j * t_out + to) = X(c * length + to * stride + kk, j);
-  MatrixMap<S> Y(y_data, c_out, cols_n);
-  Y.noalias() = t.value(W.id) * cols;
-  Y.colwise() += t.value(b.id).col(0);
+        for (Eigen::Index kk = 0; kk < k; ++kk) dst[c * k + kk] = src[c * length + kk];
+    }
+  detail::strided_gemm<S>(y_data, c_out, t.node(W.id).value, c_out, cols_data, ck, false, c_out, cols_n, ck, false);
+  const auto bias = t.value(b.id);
   auto out = t.value(id);
   for (Eigen::Index j = 0; j < batch; ++j)
-    for (Eigen::Index o = 0; o < c_out; ++o)
-      for (Eigen::Index to = 0; to < t_out; ++to) out(o * t_out + to, j) = Y(o, j * t_out + to);
+    for (Eigen::Index to = 0; to < t_out; ++to) {
+      const S* y = y_data + (j * t_out + to) * c_out;
+      for (Eigen::Index o = 0; o < c_out; ++o) out(o * t_out + to, j) = y[o] + bias(o, 0);
+    }
+  detail::activate_inplace(t, n, out, act);
   return {&t, id};
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 // Matrix product and the fused dense layer y = f(W x + b).
+#include <algorithm>
+
 #include "activation.hpp"
 #include "small_gemm.hpp"
 #include "tape.hpp"
@@ -21,6 +23,42 @@ void gemm_into(MatrixMap<S> out, bool accumulate, const MapA& A, const MapX& X, 
     product_into(out, accumulate, A, X.transpose());
   } else {
     product_into(out, accumulate, A, X);
+  }
+}
+
+/// C (m × n, leading dimension ldc) (= or +=) A (m × k, lda) · op(B), B k × n with leading
+/// dimension ldb, or its transpose (stored n × k). SmallGemm where it applies (in chunks of at
+/// most its maximum size over the columns and the inner dimension), else Eigen's GEMM on
+/// strided maps (no allocation).
+template <class S>
+void strided_gemm(S* c, Eigen::Index ldc, const S* a, Eigen::Index lda, const S* b, Eigen::Index ldb, bool transpose_b,
+                  Eigen::Index m, Eigen::Index n, Eigen::Index k, bool accumulate) {
+  constexpr Eigen::Index chunk = SmallGemm<S>::max_dimension;
+  if (m == 0 || n == 0) return;
+  if (SmallGemm<S>::applies(m, std::min(n, chunk), std::min(k, chunk))) {
+    const Eigen::Index brs = transpose_b ? ldb : 1, bcs = transpose_b ? 1 : ldb;
+    for (Eigen::Index j = 0; j < n; j += chunk) {
+      const Eigen::Index cols = std::min(chunk, n - j);
+      for (Eigen::Index p = 0; p < k; p += chunk) {
+        const Eigen::Index depth = std::min(chunk, k - p);
+        const S* ap = a + p * lda;
+        const S* bp = b + j * bcs + p * brs;
+        if (accumulate || p > 0) SmallGemm<S>::template run<true>(m, cols, depth, ap, lda, bp, brs, bcs, c + j * ldc, ldc);
+        else SmallGemm<S>::template run<false>(m, cols, depth, ap, lda, bp, brs, bcs, c + j * ldc, ldc);
+      }
+    }
+    return;
+  }
+  using Map = Eigen::Map<Matrix<S>, 0, Eigen::OuterStride<>>;
+  using ConstMap = Eigen::Map<const Matrix<S>, 0, Eigen::OuterStride<>>;
+  Map C(c, m, n, Eigen::OuterStride<>(ldc));
+  const ConstMap A(a, m, k, Eigen::OuterStride<>(lda));
+  if (k == 0) {
+    if (!accumulate) C.setZero();
+  } else if (transpose_b) {
+    product_into(C, accumulate, A, ConstMap(b, n, k, Eigen::OuterStride<>(ldb)).transpose());
+  } else {
+    product_into(C, accumulate, A, ConstMap(b, k, n, Eigen::OuterStride<>(ldb)));
   }
 }
 

@@ -218,6 +218,10 @@ class Env {
     perturbation_ = p;
   }
 
+  /// Stops drawing a new body at every reset: the body stays the one use_body() chose (fixed
+  /// test sets of bodies, one episode each).
+  void freeze_body() noexcept { config_.morphology.draw = nullptr; }
+
   /// Allocation-free step (VectorEnv uses it).
   template <class Derived>
   void step(const Eigen::MatrixBase<Derived>& a, Step<spindle::dynamic, float>& out) {

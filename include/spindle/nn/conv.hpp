@@ -44,7 +44,7 @@ struct Conv1d {
   template <class Scalar>
   autodiff::Var<Scalar> operator()(Parameters<Scalar>& params, autodiff::Var<Scalar> x, Eigen::Index length) const {
     autodiff::Tape<Scalar>& t = *x.tape;
-    return autodiff::activate(autodiff::conv1d(x, params.on(t, weight), params.on(t, bias), length, stride), activation);
+    return autodiff::conv1d(x, params.on(t, weight), params.on(t, bias), length, stride, activation);
   }
 };
 

@@ -170,9 +170,9 @@ struct Dmap {
   }
   /// The attention weights (A × (C·B)) of windows ((T·C) × B, e.g. Ppo::predict_context().window()),
   /// for inspection: a private tape, no gradients.
-  template <class S>
-  Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> attention_weights(
-      nn::Parameters<S>& p, const Eigen::Ref<const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>>& windows) const {
+  template <class S, class Derived>
+  Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> attention_weights(nn::Parameters<S>& p,
+                                                                     const Eigen::MatrixBase<Derived>& windows) const {
     autodiff::Tape<S> t;
     t.set_grad_enabled(false);
     const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> w = windows;  // contiguous for the view
