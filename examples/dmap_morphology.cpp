@@ -9,6 +9,8 @@
 //   tcn     — temporal convolutions over the window → code, MLP; privileged critic
 //   dmap    — policy::Dmap (budget preset); privileged critic. dmap-ne: the same weights
 //             evaluated with the embeddings and previous action zeroed
+//   rma     — after each oracle: its policy frozen, a TCN adaptation module regresses the
+//             oracle's code from the window (RMA's second step), evaluated without p
 // Writes the test bodies (p vectors), a results CSV and table (mean ± SEM over seeds of the mean
 // return over bodies), a bar plot, and DMAP's attention (actuators × channels, averaged over one
 // episode of one test body) as CSV and a heat map. --sanity trains only the simple agent on the
@@ -23,6 +25,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <thread>
 #include <spindle/algo.hpp>
 #include <spindle/mujoco.hpp>
@@ -40,6 +43,7 @@ struct Options {
   long steps = 1'000'000;
   double sigma = 0.3;
   int bodies = 50;
+  int rma_rounds = 10, rma_episodes = 5;  // the paper: 10 rounds of 20 episodes
   std::string out = "dmap";
 };
 
@@ -86,38 +90,156 @@ struct Result {
   double seconds = 0;
 };
 
-/// One deterministic episode per body; the mean return.
-template <class Algo>
-double evaluate(Algo& ppo, Env& env, const Bodies& bodies, Eigen::MatrixXd* attention = nullptr) {
-  using Actor = std::remove_reference_t<decltype(ppo.actor_network())>;
+/// One deterministic episode per body with `act(obs, action)` (after `reset()` at each start); the
+/// mean return. `each_step` runs after every action (the attention read-out).
+template <class Act, class Reset, class Each>
+double evaluate_with(Env& env, const Bodies& bodies, Act&& act, Reset&& reset, Each&& each_step) {
   double total = 0;
   Eigen::VectorXf a(env.action_size());
   for (std::size_t k = 0; k < bodies.size(); ++k) {
     env.use_body(bodies[k]);
     Rng rng(777, k);
     Eigen::VectorXf obs = env.reset(rng);
-    ppo.reset_context();
+    reset();
     double ret = 0;
-    long steps = 0;
-    for (bool done = false; !done; ++steps) {
-      if constexpr (policy::reads_privileged<Actor>()) ppo.predict(obs, a, env.privileged());
-      else ppo.predict(obs, a);
-      if constexpr (std::is_same_v<Actor, policy::Dmap>)
-        if (attention && k == 0) {  // body 0's episode: the attention of every step, summed
-          const auto w = ppo.actor_network().attention_weights(ppo.policy(), ppo.predict_context().window());
-          if (attention->size() == 0) *attention = Eigen::MatrixXd::Zero(w.rows(), w.cols());
-          *attention += w.template cast<double>();
-        }
+    for (bool done = false; !done;) {
+      act(obs, a);
+      each_step(k);
       const auto s = env.step(a);
       obs = s.observation;
       ret += s.reward;
       done = s.terminated || s.truncated;
     }
-    if (attention && k == 0 && attention->size() > 0) *attention /= double(steps);
     total += ret;
   }
   return total / double(bodies.size());
 }
+
+/// The same for a trained PPO agent; with `attention` (DMAP), the mean attention over the
+/// episode of the first body.
+template <class Algo>
+double evaluate(Algo& ppo, Env& env, const Bodies& bodies, Eigen::MatrixXd* attention = nullptr) {
+  using Actor = std::remove_reference_t<decltype(ppo.actor_network())>;
+  long steps = 0;
+  const double r = evaluate_with(
+      env, bodies,
+      [&](const Eigen::VectorXf& obs, Eigen::VectorXf& a) {
+        if constexpr (policy::reads_privileged<Actor>()) ppo.predict(obs, a, env.privileged());
+        else ppo.predict(obs, a);
+      },
+      [&] { ppo.reset_context(); },
+      [&](std::size_t k) {
+        if constexpr (std::is_same_v<Actor, policy::Dmap>)
+          if (attention && k == 0) {
+            const auto w = ppo.actor_network().attention_weights(ppo.policy(), ppo.predict_context().window());
+            if (attention->size() == 0) *attention = Eigen::MatrixXd::Zero(w.rows(), w.cols());
+            *attention += w.template cast<double>();
+            ++steps;
+          }
+      });
+  if (attention && steps > 0) *attention /= double(steps);
+  return r;
+}
+
+/// RMA's second step (../shared/specs/dmap.md): the trained Oracle's policy is frozen and a TCN
+/// adaptation module learns to regress the Oracle's code of the body from the window of recent
+/// states and actions (MSE, Adam 1e-3, batches of 32, 10 epochs a round), on episodes collected
+/// with the current module; the dataset grows every round.
+template <class Oracle>
+struct Rma {
+  Oracle& oracle;
+  nn::Parameters<float> q;
+  policy::Tcn module;
+  nn::Adam<float> adam;
+  policy::LiveContext<float> live;
+  autodiff::Tape<float> tape;
+  Eigen::MatrixXf windows, targets;  // the dataset, one column per step
+  Eigen::Index count = 0, code_size = 0;
+  Eigen::Matrix<float, 1, Eigen::Dynamic> row;
+  Eigen::VectorXf low, high;
+
+  Rma(Oracle& o, const Env& env, const policy::Tcn::Config& tcn, std::uint64_t seed)
+      : oracle(o), module(make_module(q, env, tcn, seed)), adam(q, {.lr = 1e-3}),
+        live(1, shapes(env), {.history = tcn.history, .previous_action = true}),
+        low(env.action_space().low), high(env.action_space().high) {
+    code_size = oracle.policy().value(oracle.actor_network().encoder.layers.back().bias).rows();
+    if (code_size != tcn.code_size) throw std::invalid_argument("Rma: the module's code size differs from the Oracle's");
+  }
+
+  static policy::Shapes shapes(const Env& env) { return {env.observation_size(), env.action_size(), 0}; }
+  static policy::Tcn make_module(nn::Parameters<float>& q, const Env& env, const policy::Tcn::Config& tcn, std::uint64_t seed) {
+    Rng rng(seed, 0x7A4);
+    return policy::Tcn::create(q, {.role = policy::Role::actor, .shapes = shapes(env), .prefix = "rma.", .hidden = {1}}, tcn, rng);
+  }
+
+  void reset() { live.reset(0); }
+  /// The frozen Oracle's deterministic action with the module's code in place of the body's.
+  void act(const Eigen::VectorXf& obs, Eigen::VectorXf& a) {
+    row = obs.transpose();
+    oracle.envs().normalize_observations(row, row);
+    live.observe(0, row.transpose());
+    tape.clear();
+    tape.set_grad_enabled(false);
+    const auto z = module.code(q, tape.view(live.window().data(), live.window().rows(), 1));
+    const auto x = autodiff::concat_rows(autodiff::concat_rows(tape.view(row.data(), row.cols(), 1),
+                                                               tape.view(live.previous_action().data(), a.size(), 1)),
+                                         z);
+    const Eigen::VectorXf u =
+        oracle.head().mode(oracle.policy(), oracle.actor_network().mlp(oracle.policy(), x)).value().col(0).cwiseMax(-1.0f).cwiseMin(1.0f);
+    live.acted(0, u);
+    a = low + (u.array() + 1.0f).matrix().cwiseProduct(high - low) / 2.0f;
+  }
+  /// Adds the current window with the Oracle's code of the body as its target.
+  void record(const Eigen::VectorXd& body) {
+    if (count == windows.cols()) {
+      windows.conservativeResize(live.window().rows(), std::max<Eigen::Index>(1024, 2 * count));
+      targets.conservativeResize(code_size, windows.cols());
+    }
+    const Eigen::VectorXf p = body.cast<float>();
+    tape.clear();
+    tape.set_grad_enabled(false);
+    targets.col(count) = oracle.actor_network().code(oracle.policy(), tape.view(p.data(), p.size(), 1)).value();
+    windows.col(count++) = live.window().col(0);
+  }
+  /// One round: `episodes` on new bodies with the current module, then 10 epochs on everything.
+  double round(Env& env, Rng& rng, int episodes) {
+    Eigen::VectorXf a(env.action_size());
+    for (int e = 0; e < episodes; ++e) {
+      Eigen::VectorXf obs = env.reset(rng);  // a new body
+      reset();
+      for (bool done = false; !done;) {
+        act(obs, a);
+        record(env.perturbation());
+        const auto s = env.step(a);
+        obs = s.observation;
+        done = s.terminated || s.truncated;
+      }
+    }
+    std::vector<Eigen::Index> order(static_cast<std::size_t>(count));
+    std::iota(order.begin(), order.end(), Eigen::Index{0});
+    Eigen::MatrixXf wb(windows.rows(), 32), tb(targets.rows(), 32);
+    double loss = 0;
+    for (int epoch = 0; epoch < 10; ++epoch) {
+      for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);  // Fisher–Yates
+      loss = 0;
+      for (Eigen::Index first = 0; first + 32 <= count; first += 32) {
+        for (Eigen::Index j = 0; j < 32; ++j) {
+          wb.col(j) = windows.col(order[static_cast<std::size_t>(first + j)]);
+          tb.col(j) = targets.col(order[static_cast<std::size_t>(first + j)]);
+        }
+        tape.clear();
+        tape.set_grad_enabled(true);
+        q.zero_grad();
+        const auto z = module.code(q, tape.view(wb.data(), wb.rows(), 32));
+        const auto l = autodiff::mean(autodiff::square(z - tape.view(tb.data(), tb.rows(), 32)));
+        tape.backward(l);
+        adam.step(q);
+        loss += l.value()(0, 0) * 32;
+      }
+    }
+    return loss / double(count - count % 32);
+  }
+};
 
 template <class Actor, class Critic>
 Result train(const Options& o, const std::string& agent, int seed, double train_sigma,
@@ -133,6 +255,22 @@ Result train(const Options& o, const std::string& agent, int seed, double train_
   Env env = make_env(o, 0.3);  // a body builder; its bodies come from the test sets
   env.freeze_body();
   for (const auto& [name, bodies] : sets) r.mean_return[name] = evaluate(ppo, env, bodies, name == "0.3" ? attention : nullptr);
+  if constexpr (std::is_same_v<Actor, policy::Oracle>) {
+    if (o.rma_rounds > 0) {
+      Rma<Algo> rma(ppo, env, {.history = policy::Dmap::Config::budget().history, .step_hidden = {32}, .step_features = 16,
+                               .filters = 16, .convolutions = {{4, 2}, {3, 1}, {3, 1}}},
+                    static_cast<std::uint64_t>(seed));
+      Env collect = make_env(o, o.sigma);  // new bodies at the training σ
+      Rng rng(static_cast<std::uint64_t>(seed), 0x4D4);
+      double mse = 0;
+      for (int k = 0; k < o.rma_rounds; ++k) mse = rma.round(collect, rng, o.rma_episodes);
+      std::printf("oracle seed %d: RMA module trained on %ld steps, final code MSE %.4f\n", seed, long(rma.count), mse);
+      for (const auto& [name, bodies] : sets)
+        r.mean_return["rma:" + name] = evaluate_with(
+            env, bodies, [&](const Eigen::VectorXf& obs, Eigen::VectorXf& a) { rma.act(obs, a); }, [&] { rma.reset(); },
+            [](std::size_t) {});
+    }
+  }
   if constexpr (std::is_same_v<Actor, policy::Dmap>) {
     ppo.actor_network().ablate_embedding = true;  // DMAP-ne: the same weights without embeddings
     for (const auto& [name, bodies] : sets) r.mean_return["ne:" + name] = evaluate(ppo, env, bodies);
@@ -211,6 +349,9 @@ int main(int argc, char** argv) {
   app.add_option("--agents", agents, "which of simple, history, oracle, tcn, dmap")
       ->check(CLI::IsMember({"simple", "history", "oracle", "tcn", "dmap"}));
   app.add_option("--out", o.out, "prefix of every file written");
+  app.add_option("--rma-rounds", o.rma_rounds, "RMA after each oracle: rounds of data collection and regression (0: no RMA)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--rma-episodes", o.rma_episodes, "RMA: new episodes per round")->check(CLI::PositiveNumber);
   app.add_flag("--sanity", sanity, "train the simple agent on the nominal body; report its loss on sigma 0.3 bodies");
   CLI11_PARSE(app, argc, argv);
 
@@ -259,6 +400,7 @@ int main(int argc, char** argv) {
 
   // Table: mean ± SEM over seeds of each agent's mean return over the test bodies.
   std::vector<std::string> rows = agents;
+  if (std::find(agents.begin(), agents.end(), "oracle") != agents.end() && o.rma_rounds > 0 && !sanity) rows.push_back("rma");
   if (std::find(agents.begin(), agents.end(), "dmap") != agents.end()) rows.push_back("dmap-ne");
   std::vector<std::string> columns;
   for (const auto& [name, b] : sets) columns.push_back(name);
@@ -275,9 +417,11 @@ int main(int argc, char** argv) {
     for (const auto& col : columns) {
       std::vector<double> v;
       for (const Result& r : results) {
-        const bool ne = row == "dmap-ne";
-        if (r.agent != (ne ? "dmap" : row)) continue;
-        const double x = r.mean_return.at(ne ? "ne:" + col : col);
+        // dmap-ne and rma are evaluations of the dmap and oracle runs
+        const std::string from = row == "dmap-ne" ? "dmap" : row == "rma" ? "oracle" : row;
+        const std::string key = row == "dmap-ne" ? "ne:" + col : row == "rma" ? "rma:" + col : col;
+        if (r.agent != from) continue;
+        const double x = r.mean_return.at(key);
         v.push_back(x);
         csv << row << "," << r.seed << "," << col << "," << x << "," << r.seconds << "\n";
         if (col == columns.front()) seconds.push_back(r.seconds);
