@@ -384,12 +384,12 @@ TEST_CASE("PPO with DMAP learns a hidden actuator sign from the history, which t
                                .code_size = 8, .embedding = 4, .controller_hidden = {32}};
   algo::Ppo<HiddenGain, noise::DiagGaussian<float>, policy::Dmap, policy::PrivilegedCritic> dmap(
       {}, c, {.log_std_init = -0.5}, d, {.encoder_hidden = {16}});
-  dmap.learn(60'000);
+  dmap.learn(150'000);
   algo::Ppo<HiddenGain> mlp({}, c, {.log_std_init = -0.5});
-  mlp.learn(60'000);
+  mlp.learn(150'000);
   const double with_history = dmap.evaluate(100), without = mlp.evaluate(100);
   MESSAGE("DMAP " << with_history << ", MLP " << without << " (a = 0 earns about -5.3)");
-  CHECK(with_history > without + 1.0);
+  CHECK(with_history > without + 2.0);  // seeds 1–3, 5, 6: DMAP −0.6 to −2.0, the MLP −5.3 to −6.3
 }
 
 TEST_CASE("Dmap rejects bad configurations with clear errors") {
