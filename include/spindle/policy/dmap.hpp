@@ -14,6 +14,7 @@
 //     through the shared state x_t and a_{t−1}.
 // The attention is a function of the set of channels: permuting the channels permutes α's
 // columns and leaves every embedding unchanged. DMAP-ne (ablate_embedding) zeroes e and a_{t−1}.
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
