@@ -17,6 +17,7 @@
 
 #include "alloc_counter.hpp"
 #include "hidden_tasks.hpp"
+#include "parameter_gradcheck.hpp"
 
 using namespace spindle;
 using spindle_test::HiddenGain;
@@ -29,23 +30,6 @@ int slot_named(const nn::Parameters<double>& p, const std::string& name) {
     if (p.slot(i).name == name) return i;
   FAIL("no parameter " << name);
   return -1;
-}
-
-/// Central differences of f() over every parameter value, against the analytic gradient.
-template <class F>
-double worst_parameter_error(nn::Parameters<double>& p, F&& loss_value, const Eigen::VectorXd& analytic) {
-  double worst = 0;
-  for (Eigen::Index k = 0; k < p.size(); ++k) {
-    const double v = p.values()(k), h = 1e-6;
-    p.values()(k) = v + h;
-    const double up = loss_value();
-    p.values()(k) = v - h;
-    const double down = loss_value();
-    p.values()(k) = v;
-    const double numeric = (up - down) / (2 * h);
-    worst = std::max(worst, std::abs(numeric - analytic(k)) / std::max(1.0, std::abs(numeric)));
-  }
-  return worst;
 }
 
 // Small, but wide enough that the ReLU code is alive at this initialisation (checked below: a
@@ -223,8 +207,7 @@ TEST_CASE("Dmap: attention rows sum to 1, one encoder shared by every channel, s
     p.zero_grad();
     t.backward(loss_on(t.constant(window), t.constant(obs), t.constant(prev)));
   }
-  const Eigen::VectorXd analytic = p.grads();
-  CHECK(worst_parameter_error(p, loss_value, analytic) < 1e-6);
+  CHECK(spindle_test::worst_parameter_error(p, loss_value, p.grads()) < 1e-6);
 }
 
 TEST_CASE("Dmap: the controllers compute what one small MLP per actuator would, DMAP-ne zeroes the embedding") {

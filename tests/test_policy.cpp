@@ -16,6 +16,7 @@
 
 #include "alloc_counter.hpp"
 #include "hidden_tasks.hpp"
+#include "parameter_gradcheck.hpp"
 
 using namespace spindle;
 using spindle_test::HiddenGain;
@@ -326,19 +327,7 @@ TEST_CASE("Tcn: per-step MLP, convolutions over time and the code equal a direct
     p.zero_grad();
     t.backward(loss_on(t, t.constant(window), t.constant(obs), t.constant(prev)));
   }
-  const Eigen::VectorXd analytic = p.grads();
-  double worst = 0;
-  for (Eigen::Index k = 0; k < p.size(); ++k) {
-    const double v = p.values()(k), h = 1e-6;
-    p.values()(k) = v + h;
-    const double up = loss_value();
-    p.values()(k) = v - h;
-    const double down = loss_value();
-    p.values()(k) = v;
-    const double numeric = (up - down) / (2 * h);
-    worst = std::max(worst, std::abs(numeric - analytic(k)) / std::max(1.0, std::abs(numeric)));
-  }
-  CHECK(worst < 1e-6);
+  CHECK(spindle_test::worst_parameter_error(p, loss_value, p.grads()) < 1e-6);
   CHECK_THROWS_WITH(policy::Tcn::create(p, build, {.history = 4}, rng), doctest::Contains("too short"));
   CHECK_THROWS_WITH(policy::Tcn::create(p, build, {.history = 0}, rng), doctest::Contains("history length must be positive"));
 }
