@@ -11,6 +11,7 @@
 #include <spindle/mujoco.hpp>
 #include <spindle/noise.hpp>
 
+#include "film.hpp"
 #include "support.hpp"
 
 namespace {
@@ -40,7 +41,8 @@ spindle::algo::PpoConfig arm_config(std::uint64_t seed, const std::string& csv) 
 }
 
 template <class Head>
-Outcome train(std::uint64_t seed, long steps, int episodes, const typename Head::Config& h, const std::string& csv) {
+Outcome train(std::uint64_t seed, long steps, int episodes, const typename Head::Config& h, const std::string& csv,
+              const spindle_examples::FilmOptions& film = {}) {
   spindle::algo::Ppo<Env, Head> ppo(spindle::mujoco::muscle_arm(), arm_config(seed, csv), h);
   const auto t0 = std::chrono::steady_clock::now();
   ppo.learn(steps);
@@ -62,6 +64,8 @@ Outcome train(std::uint64_t seed, long steps, int episodes, const typename Head:
     o.success += env.success();
     o.effort += env.episode_effort();
   }
+  if (!film.video.empty())
+    spindle_examples::film(env, rng, [&](const Eigen::VectorXf& ob, Eigen::VectorXf& act) { ppo.predict(ob, act); }, film);
   o.success /= episodes;
   o.ret /= episodes;
   o.effort /= episodes;
@@ -74,12 +78,15 @@ int main(int argc, char** argv) {
   CLI::App app{"PPO with Lattice vs the diagonal Gaussian on spindle's muscle arm"};
   long steps = 200'000;
   int seeds = 3, episodes = 50;
-  std::string csv = "muscle_arm.csv", png = "muscle_arm.png";
+  std::string csv = "muscle_arm.csv", png = "muscle_arm.png", video{};
   app.add_option("--steps", steps, "environment steps per run")->check(CLI::PositiveNumber);
   app.add_option("--seeds", seeds, "seeds per noise")->check(CLI::PositiveNumber);
   app.add_option("--episodes", episodes, "evaluation episodes per run")->check(CLI::PositiveNumber);
   app.add_option("--csv", csv, "results table (CSV); learning curves go to <csv>.<noise>.<seed>.csv");
   app.add_option("--plot", png, "PNG of the learning curves of every run (needs gnuplot; empty: none)");
+  app.add_option("--video", video,
+                 "film 3 deterministic reaches of each noise's seed-0 policy: <stem>.<noise>.mp4 and a still <stem>.<noise>.png "
+                 "(muscles coloured by activation; needs spindle::render)");
   CLI11_PARSE(app, argc, argv);
 
   std::ofstream table(csv);
@@ -90,9 +97,18 @@ int main(int argc, char** argv) {
     Outcome mean;
     for (int seed = 0; seed < seeds; ++seed) {
       const std::string curve = csv + "." + noise + "." + std::to_string(seed) + ".csv";
+      spindle_examples::FilmOptions film{};
+      if (!video.empty() && seed == 0) {
+        const std::filesystem::path v(video);
+        const auto stem = (v.parent_path() / v.stem()).string() + "." + noise;
+        film = {.video = stem + v.extension().string(), .still = stem + ".png", .still_step = 20, .episodes = 3};
+#ifdef SPINDLE_EXAMPLES_RENDER
+        film.camera = spindle::render::Camera::free({.distance = 1.3, .azimuth = 90, .elevation = -89, .lookat = {{0.25, 0.1, 0}}});
+#endif
+      }
       const Outcome o = noise == "lattice"
-                            ? train<spindle::noise::Lattice<float>>(seed, steps, episodes, {}, curve)
-                            : train<spindle::noise::DiagGaussian<float>>(seed, steps, episodes, {}, curve);
+                            ? train<spindle::noise::Lattice<float>>(seed, steps, episodes, {}, curve, film)
+                            : train<spindle::noise::DiagGaussian<float>>(seed, steps, episodes, {}, curve, film);
       std::printf("%-8s %4d %8.2f %9.2f %8.4f %8.1f\n", noise.c_str(), seed, o.success, o.ret, o.effort, o.seconds);
       table << noise << ',' << seed << ',' << o.success << ',' << o.ret << ',' << o.effort << ',' << o.seconds << '\n';
       runs.push_back({curve, noise + " seed " + std::to_string(seed), noise == "lattice" ? 2 : 1});

@@ -13,6 +13,7 @@
 #include <spindle/mujoco.hpp>
 #include <spindle/noise.hpp>
 
+#include "film.hpp"
 #include "support.hpp"
 
 namespace {
@@ -25,7 +26,7 @@ struct Options {
   double sigma = 0.0;
   int threads = 1;
   int episodes = 5;
-  std::string csv = "quadruped.csv", png = "quadruped.png", save{};
+  std::string csv = "quadruped.csv", png = "quadruped.png", save{}, video{}, still{};
 };
 
 // CleanRL's / SB3's MuJoCo PPO settings: 2048 steps per rollout, minibatches of 64, 10 epochs,
@@ -103,6 +104,13 @@ void run(const Options& o, const typename Head::Config& head) {
   }
   std::printf("deterministic evaluation over %d episodes: return %.1f, forward distance %.2f m, length %.0f steps\n",
               o.episodes, ret / o.episodes, distance / o.episodes, length / o.episodes);
+  if (!o.video.empty()) {
+    spindle_examples::FilmOptions film{.video = o.video, .still = o.still};
+#ifdef SPINDLE_EXAMPLES_RENDER
+    film.camera = spindle::render::Camera::tracking("torso", {.distance = 5, .azimuth = 60, .elevation = -20});
+#endif
+    spindle_examples::film(env, rng, [&](const Eigen::VectorXf& ob, Eigen::VectorXf& act) { ppo.predict(ob, act); }, film);
+  }
   if (!o.save.empty()) {
     ppo.save(o.save);
     std::printf("saved %s\n", o.save.c_str());
@@ -126,6 +134,8 @@ int main(int argc, char** argv) {
   app.add_option("--csv", o.csv, "per-episode log (CSV; empty: none)");
   app.add_option("--plot", o.png, "PNG of return vs steps (needs gnuplot; empty: none)");
   app.add_option("--save", o.save, "checkpoint written after training");
+  app.add_option("--video", o.video, "film one deterministic episode after training (.mp4 or .gif; needs spindle::render)");
+  app.add_option("--still", o.still, "with --video: a PNG of the 100th step");
   CLI11_PARSE(app, argc, argv);
   if (noise == "lattice") run<spindle::noise::Lattice<float>>(o, {});
   else if (noise == "gsde") run<spindle::noise::Gsde<float>>(o, {.log_std_init = 0.0});

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "../env.hpp"
+#include "scenery.hpp"
 
 namespace spindle::mujoco {
 
@@ -43,7 +44,8 @@ inline std::string muscle_arm_xml(const MuscleArmConfig& c = {}) {
   return "<mujoco model=\"muscle_arm\">\n"
          "  <compiler angle=\"radian\"/>\n"
          "  <option timestep=\"0.002\" gravity=\"0 0 0\"/>\n"
-         "  <default><joint damping=\"0.2\" limited=\"true\"/><geom contype=\"0\" conaffinity=\"0\" density=\"1000\"/></default>\n"
+         "  <default><joint damping=\"0.2\" limited=\"true\"/><geom contype=\"0\" conaffinity=\"0\" density=\"1000\"/></default>\n" +
+         std::string(detail::scenery_assets) +
          "  <worldbody>\n"
          "    <body name=\"upper\">\n"
          "      <joint name=\"shoulder\" type=\"hinge\" axis=\"0 0 1\" range=\"-1.57 1.57\"/>\n"

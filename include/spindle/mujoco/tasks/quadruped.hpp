@@ -15,6 +15,7 @@
 #include <string>
 
 #include "../env.hpp"
+#include "scenery.hpp"
 
 namespace spindle::mujoco {
 
@@ -46,8 +47,9 @@ inline std::string quadruped_xml(const QuadrupedBody& b) {
        "  <option timestep=\"0.01\" integrator=\"RK4\"/>\n"
        "  <default><joint armature=\"1\" damping=\"1\" limited=\"true\"/>"
        "<geom conaffinity=\"0\" condim=\"3\" density=\"5.0\" friction=\"1 0.5 0.5\" margin=\"0.01\"/></default>\n"
-       "  <worldbody>\n"
-       "    <geom name=\"floor\" type=\"plane\" size=\"40 40 40\" conaffinity=\"1\" rgba=\"0.8 0.9 0.8 1\"/>\n"
+    << detail::scenery_assets <<
+       "  <worldbody>\n" << detail::scenery_light <<
+       "    <geom name=\"floor\" type=\"plane\" size=\"40 40 40\" conaffinity=\"1\" material=\"spindle_floor\"/>\n"
        "    <body name=\"torso\" pos=\"0 0 " << start_z << "\">\n"
        "      <geom name=\"torso_geom\" type=\"sphere\" size=\"" << b.torso_radius << "\"/>\n"
        "      <joint name=\"root\" type=\"free\" armature=\"0\" damping=\"0\" limited=\"false\" margin=\"0.01\"/>\n";

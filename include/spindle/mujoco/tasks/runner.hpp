@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../env.hpp"
+#include "scenery.hpp"
 
 namespace spindle::mujoco {
 
@@ -37,8 +38,9 @@ inline std::string runner_xml(const RunnerBody& b) {
        "  <option timestep=\"0.01\"/>\n"
        "  <default><joint armature=\".1\" damping=\".01\" limited=\"true\" stiffness=\"8\"/>"
        "<geom conaffinity=\"0\" condim=\"3\" contype=\"1\" friction=\".4 .1 .1\" density=\"1000\"/></default>\n"
-       "  <worldbody>\n"
-       "    <geom name=\"floor\" type=\"plane\" size=\"40 40 40\" conaffinity=\"1\"/>\n"
+    << detail::scenery_assets <<
+       "  <worldbody>\n" << detail::scenery_light <<
+       "    <geom name=\"floor\" type=\"plane\" size=\"40 40 40\" conaffinity=\"1\" material=\"spindle_floor\"/>\n"
        "    <body name=\"torso\" pos=\"0 0 " << leg + 0.15 << "\">\n"
        "      <joint name=\"rootx\" type=\"slide\" axis=\"1 0 0\" limited=\"false\" armature=\"0\" damping=\"0\" stiffness=\"0\"/>\n"
        "      <joint name=\"rootz\" type=\"slide\" axis=\"0 0 1\" limited=\"false\" armature=\"0\" damping=\"0\" stiffness=\"0\"/>\n"
