@@ -32,6 +32,8 @@
 #include <spindle/noise.hpp>
 #include <spindle/policy.hpp>
 
+#include "support.hpp"
+
 namespace {
 
 using namespace spindle;
@@ -456,4 +458,10 @@ int main(int argc, char** argv) {
                              "'; plot " + plot;
   if (std::system(("gnuplot -e \"" + script + "\" 2>/dev/null").c_str()) == 0) std::printf("bar plot: %s.png\n", o.out.c_str());
   if (attention.size() > 0) heat_map(attention, make_env(o, 0).observation_size(), o.out);
+  std::vector<spindle_examples::Run> curves;  // training curves: one band per agent over its seeds
+  for (std::size_t k = 0; k < agents.size(); ++k)
+    for (int seed = 0; seed < seeds; ++seed)
+      curves.push_back({o.out + "." + agents[k] + "." + std::to_string(seed) + ".episodes.csv",
+                        agents[k] + " seed " + std::to_string(seed), static_cast<int>(k) + 1, agents[k]});
+  spindle_examples::plot_bands(curves, o.out + ".curves.png", "PPO on the " + o.env + ": training episodes", 50);
 }

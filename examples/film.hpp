@@ -25,6 +25,7 @@ struct FilmOptions {
   double fps = 30;
 #ifdef SPINDLE_EXAMPLES_RENDER
   spindle::render::Camera camera = spindle::render::Camera::free();
+  spindle::render::Decoration decorate{};
 #endif
 };
 
@@ -37,6 +38,7 @@ void film(spindle::mujoco::Env& env, spindle::Rng& rng, Act&& act, const FilmOpt
   options.render.width = o.width;
   options.render.height = o.height;
   options.render.camera = o.camera;
+  options.render.decorate = o.decorate;
   options.fps = o.fps;
   render::Recorder recorder(o.video, env.model(), options);
   spindle::Step<spindle::dynamic, float> s;

@@ -191,10 +191,10 @@ int main(int argc, char** argv) {
     int color = 1;
     for (const auto& noise : noises) {
       for (int seed = 0; seed < seeds; ++seed)
-        runs.push_back({csv + "." + task + "." + noise + "." + std::to_string(seed) + ".csv", noise + " seed " + std::to_string(seed), color});
+        runs.push_back({csv + "." + task + "." + noise + "." + std::to_string(seed) + ".csv", noise + " seed " + std::to_string(seed), color, noise});
       ++color;
     }
     const std::string out = png.substr(0, png.rfind('.')) + "." + task + ".png";
-    spindle_examples::plot_runs(runs, out, "PPO on MyoSuite " + task + " pose (the Lattice authors settings, MLP policy)", 50);
+    spindle_examples::plot_bands(runs, out, "PPO on MyoSuite " + task + " pose (the Lattice authors settings, MLP policy)", 50);
   }
 }

@@ -116,12 +116,12 @@ int main(int argc, char** argv) {
       const Outcome o = train(policy, s, steps, episodes, history, curve);
       std::printf("%-12s %4d %9.1f %8.1f\n", policy.c_str(), seed, o.ret, o.seconds);
       table << policy << ',' << seed << ',' << o.ret << ',' << o.seconds << '\n';
-      runs.push_back({curve, policy + " seed " + std::to_string(seed), color});
+      runs.push_back({curve, policy + " seed " + std::to_string(seed), color, policy});
       mean += o.ret / seeds;
     }
     std::printf("%-12s mean %9.1f\n", policy.c_str(), mean);
     ++color;
   }
   std::printf("results: %s\n", csv.c_str());
-  if (!png.empty()) spindle_examples::plot_runs(runs, png, "PPO on Pendulum without velocity: memory vs none", 20);
+  if (!png.empty()) spindle_examples::plot_bands(runs, png, "PPO on Pendulum without velocity: memory vs none", 20);
 }

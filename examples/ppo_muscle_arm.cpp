@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
         film = {.video = stem + v.extension().string(), .still = stem + ".png", .still_step = 20, .episodes = 3};
 #ifdef SPINDLE_EXAMPLES_RENDER
         film.camera = spindle::render::Camera::free({.distance = 1.3, .azimuth = 90, .elevation = -89, .lookat = {{0.25, 0.1, 0}}});
+        film.decorate = spindle::render::muscle_arm_muscles();
 #endif
       }
       const Outcome o = noise == "lattice"
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
                             : train<spindle::noise::DiagGaussian<float>>(seed, steps, episodes, {}, curve, film);
       std::printf("%-8s %4d %8.2f %9.2f %8.4f %8.1f\n", noise.c_str(), seed, o.success, o.ret, o.effort, o.seconds);
       table << noise << ',' << seed << ',' << o.success << ',' << o.ret << ',' << o.effort << ',' << o.seconds << '\n';
-      runs.push_back({curve, noise + " seed " + std::to_string(seed), noise == "lattice" ? 2 : 1});
+      runs.push_back({curve, noise + " seed " + std::to_string(seed), noise == "lattice" ? 2 : 1, noise});
       mean.success += o.success / seeds;
       mean.ret += o.ret / seeds;
       mean.effort += o.effort / seeds;
@@ -120,6 +121,6 @@ int main(int argc, char** argv) {
   }
   std::printf("results: %s\n", csv.c_str());
   if (!png.empty()) {
-    spindle_examples::plot_runs(runs, png, "PPO on the muscle arm: Lattice vs diagonal Gaussian");
+    spindle_examples::plot_bands(runs, png, "PPO on the muscle arm: Lattice vs diagonal Gaussian");
   }
 }

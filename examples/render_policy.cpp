@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
     else if (o.camera.starts_with("camera:")) o.film.camera = render::Camera::named(o.camera.substr(7));
     else if (o.camera == "free") o.film.camera = render::Camera::free(view);
     else throw std::invalid_argument("render_policy: --camera must be free, track:<body> or camera:<name>, got '" + o.camera + "'");
+    if (o.mjcf.empty() && o.env == "muscle_arm") o.film.decorate = render::muscle_arm_muscles();
 #endif
     std::function<void(const Eigen::VectorXf&, Eigen::VectorXf&)> act = [](const Eigen::VectorXf&, Eigen::VectorXf& a) {
       a.setZero();

@@ -319,10 +319,10 @@ int main(int argc, char** argv) {
   int color = 1;
   for (const auto& name : curricula) {
     for (int seed = 0; seed < seeds; ++seed)
-      runs.push_back({csv + "." + name + "." + std::to_string(seed) + ".episodes.csv", name + " seed " + std::to_string(seed), color});
+      runs.push_back({csv + "." + name + "." + std::to_string(seed) + ".episodes.csv", name + " seed " + std::to_string(seed), color, name});
     ++color;
   }
-  spindle_examples::plot_runs(runs, png, "PPO on the ball tray: curricula", 100);
+  spindle_examples::plot_bands(runs, png, "PPO on the ball tray: curricula", 100);
   // Stage versus steps: column 2 of each run's stages log.
   if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {
     std::string plot = "plot ";

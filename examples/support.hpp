@@ -1,8 +1,11 @@
 #pragma once
 // What the training examples share: train-then-evaluate with a one-line report, and a PNG
 // learning curve from the CSV log.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <map>
 #include <cstdlib>
 #include <deque>
 #include <fstream>
@@ -44,7 +47,8 @@ inline void plot_learning_curve(const std::string& csv, const std::string& png, 
 /// One run's episode log (a CSV with steps in column 1 and the return in column 3) and its key entry.
 struct Run {
   std::string csv, label;
-  int color = 1;  // gnuplot line colour: runs of one method share it
+  int color = 1;        // gnuplot line colour: runs of one method share it
+  std::string group{};  // plot_bands: runs of one group (one method, several seeds) make one band
 };
 
 /// Plots the running mean (over `window` episodes) of each run's episode return against steps into
@@ -82,6 +86,95 @@ inline void plot_runs(const std::vector<Run>& runs, const std::string& png, cons
   const std::string cmd = "gnuplot -e \"" + script + "\"";
   if (std::system(cmd.c_str()) == 0) std::printf("learning curves: %s\n", png.c_str());
   else std::printf("gnuplot failed; the curves are in %s\n", dat.c_str());
+}
+
+namespace detail {
+/// A run's smoothed curve: (steps, running mean of the latest `window` episode returns).
+inline std::vector<std::pair<double, double>> smoothed_returns(const std::string& csv, std::size_t window) {
+  std::vector<std::pair<double, double>> curve;
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);  // header
+  std::deque<double> recent;
+  double sum = 0;
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string steps, episode, ret;
+    if (!std::getline(row, steps, ',') || !std::getline(row, episode, ',') || !std::getline(row, ret, ',')) continue;
+    recent.push_back(std::stod(ret));
+    sum += recent.back();
+    if (recent.size() > window) sum -= recent.front(), recent.pop_front();
+    curve.emplace_back(std::stod(steps), sum / double(recent.size()));
+  }
+  return curve;
+}
+
+/// The curve's value at `steps`: its latest point at or before it (NaN before the first).
+inline double value_at(const std::vector<std::pair<double, double>>& curve, double steps) {
+  const auto after = std::upper_bound(curve.begin(), curve.end(), steps,
+                                      [](double s, const std::pair<double, double>& p) { return s < p.first; });
+  return after == curve.begin() ? std::nan("") : std::prev(after)->second;
+}
+}  // namespace detail
+
+/// Several seeds per method as one band each: the mean over a group's runs of the running mean
+/// (over `window` episodes) of the episode return, ± the standard error over runs, on a common
+/// grid of steps (up to the shortest run of the group). Writes the bands to `png`.dat.
+inline void plot_bands(const std::vector<Run>& runs, const std::string& png, const std::string& title, std::size_t window = 50,
+                       int points = 200) {
+  std::vector<std::string> order;  // groups in the order they first appear
+  std::map<std::string, std::vector<const Run*>> groups;
+  for (const Run& run : runs) {
+    const std::string& g = run.group.empty() ? run.label : run.group;
+    if (!groups.count(g)) order.push_back(g);
+    groups[g].push_back(&run);
+  }
+  const std::string dat = png + ".dat";
+  std::ofstream out(dat);
+  out << "# steps mean lower upper (mean +- SEM over runs)\n";
+  for (const std::string& g : order) {
+    std::vector<std::vector<std::pair<double, double>>> curves;
+    double end = INFINITY;
+    for (const Run* run : groups[g]) {
+      curves.push_back(detail::smoothed_returns(run->csv, window));
+      end = std::min(end, curves.back().empty() ? 0.0 : curves.back().back().first);
+    }
+    out << "# " << g << " (" << curves.size() << " runs)\n";
+    for (int i = 1; i <= points && end > 0; ++i) {
+      const double steps = end * i / points;
+      double sum = 0, sq = 0;
+      int n = 0;
+      for (const auto& c : curves) {
+        const double v = detail::value_at(c, steps);
+        if (std::isnan(v)) continue;
+        sum += v, sq += v * v, ++n;
+      }
+      if (n == 0) continue;
+      const double mean = sum / n;
+      const double sem = n > 1 ? std::sqrt(std::max(0.0, (sq - n * mean * mean) / (n - 1)) / n) : 0.0;
+      out << steps << ' ' << mean << ' ' << mean - sem << ' ' << mean + sem << '\n';
+    }
+    out << "\n\n";
+  }
+  out.close();
+  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
+    std::printf("gnuplot not found: no plot (apt install gnuplot-nox); the bands are in %s\n", dat.c_str());
+    return;
+  }
+  std::string plot = "plot ";
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const std::string color = std::to_string(groups[order[i]].front()->color), index = std::to_string(i);
+    plot += (i ? ", '" : "'") + dat + "' index " + index + " using 1:3:4 with filledcurves fs transparent solid 0.25 lc " + color +
+            " notitle, '" + dat + "' index " + index + " using 1:2 with lines lw 2 lc " + color + " title '" + order[i] + " (" +
+            std::to_string(groups[order[i]].size()) + " runs)'";
+  }
+  const std::string script = "set terminal pngcairo size 900,540; set output '" + png +
+                             "'; set xlabel 'environment steps'; set ylabel 'episode return (mean of the latest " +
+                             std::to_string(window) + "; band: ± SEM over runs)'; set title '" + title +
+                             "'; set grid; set key bottom right; " + plot;
+  const std::string cmd = "gnuplot -e \"" + script + "\"";
+  if (std::system(cmd.c_str()) == 0) std::printf("learning curves (mean ± SEM): %s\n", png.c_str());
+  else std::printf("gnuplot failed; the bands are in %s\n", dat.c_str());
 }
 
 }  // namespace spindle_examples

@@ -219,3 +219,27 @@ TEST_CASE("render: unwritable paths, unknown formats and a missing ffmpeg are cl
   };
   CHECK_THROWS_WITH_AS(write_all(), doctest::Contains("ffmpeg failed to write"), render::render_error);
 }
+
+TEST_CASE("render: decorations are drawn over the model; the muscle arm's muscles follow activation") {
+  auto red_pixels = [](const render::Image& im) {
+    int n = 0;
+    for (int y = 0; y < im.height; ++y)
+      for (int x = 0; x < im.width; ++x) n += im.channel(x, y, 0) > 150 && im.channel(x, y, 1) < 90 && im.channel(x, y, 2) < 90;
+    return n;
+  };
+  mujoco::Env arm = mujoco::muscle_arm();
+  Rng rng(0);
+  arm.reset(rng);
+  const render::Camera above = render::Camera::free({.distance = 1.3, .azimuth = 90, .elevation = -89, .lookat = {{0.25, 0.1, 0}}});
+  render::Renderer plain(arm.model(), {.width = 160, .height = 120, .camera = above});
+  render::RenderOptions with_muscles{.width = 160, .height = 120, .camera = above};
+  with_muscles.decorate = render::muscle_arm_muscles();
+  render::Renderer decorated(arm.model(), with_muscles);
+  const std::vector<std::uint8_t> without = plain.render(arm).rgb;
+  const int relaxed = red_pixels(decorated.render(arm));
+  CHECK(decorated.render(arm).rgb != without);  // the muscles are drawn
+  for (int i = 0; i < 10; ++i) arm.step(Eigen::VectorXf::Ones(6));  // every muscle fully excited
+  const int excited = red_pixels(decorated.render(arm));
+  MESSAGE("red pixels: relaxed " << relaxed << ", excited " << excited);
+  CHECK(excited > relaxed + 50);
+}

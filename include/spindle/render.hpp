@@ -7,6 +7,7 @@
 #include "render/ffmpeg.hpp"
 #include "render/image.hpp"
 #include "render/osmesa_context.hpp"
+#include "render/overlays.hpp"
 #include "render/recorder.hpp"
 #include "render/renderer.hpp"
 #include "render/video_writer.hpp"

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "../mujoco/env.hpp"
@@ -34,6 +35,8 @@ struct RenderOptions {
   int multisamples = 0;         // MSAA samples of the offscreen buffer (MuJoCo's default is 4)
   bool show_activation = true;  // colour actuated tendons (muscles) by their activation
   int max_geoms = 10000;        // scene capacity; geoms beyond it are not drawn
+  /// Optional: adds decoration geoms to each frame's scene after MuJoCo's own (see overlays.hpp).
+  std::function<void(const mjModel&, const mjData&, mjvScene&)> decorate{};
 };
 
 class Renderer {
@@ -67,6 +70,7 @@ class Renderer {
     if (model.get() != source_) build(model);
     mj_copyData(data_, model_, &data);
     mjv_updateScene(model_, data_, &option_, nullptr, &camera_, mjCAT_ALL, &scene_);
+    if (options_.decorate) options_.decorate(*model_, *data_, scene_);
     const mjrRect viewport{0, 0, options_.width, options_.height};
     mjr_render(viewport, &scene_, &gl_);
     mjr_readPixels(raw_.data(), nullptr, viewport, &gl_);
