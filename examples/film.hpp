@@ -29,9 +29,17 @@ struct FilmOptions {
 #endif
 };
 
-/// Runs `episodes` episodes of `act(observation, action)` on `env` and films them.
-template <class Act>
-void film(spindle::mujoco::Env& env, spindle::Rng& rng, Act&& act, const FilmOptions& o) {
+/// The MuJoCo environment inside `env`: itself, or what a task wrapper's env() returns.
+template <class E>
+const spindle::mujoco::Env& physics_of(const E& env) {
+  if constexpr (requires { env.env(); }) return physics_of(env.env());
+  else return env;
+}
+
+/// Runs `episodes` episodes of `act(observation, action)` on `env` (a mujoco::Env or a task that
+/// wraps one, such as MyoSuite's) and films them.
+template <class E, class Act>
+void film(E& env, spindle::Rng& rng, Act&& act, const FilmOptions& o) {
 #ifdef SPINDLE_EXAMPLES_RENDER
   namespace render = spindle::render;
   render::RecorderOptions options;
@@ -40,14 +48,14 @@ void film(spindle::mujoco::Env& env, spindle::Rng& rng, Act&& act, const FilmOpt
   options.render.camera = o.camera;
   options.render.decorate = o.decorate;
   options.fps = o.fps;
-  render::Recorder recorder(o.video, env.model(), options);
+  render::Recorder recorder(o.video, physics_of(env).model(), options);
   spindle::Step<spindle::dynamic, float> s;
   Eigen::VectorXf a(env.action_size());
   double render_seconds = 0;
   long rendered = 0;
   auto capture = [&] {
     const auto t0 = std::chrono::steady_clock::now();
-    rendered += recorder.capture(env) > 0;
+    rendered += recorder.capture(physics_of(env)) > 0;
     render_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   for (int e = 0; e < o.episodes; ++e) {
@@ -60,7 +68,7 @@ void film(spindle::mujoco::Env& env, spindle::Rng& rng, Act&& act, const FilmOpt
       obs = s.observation;
       capture();
       if (e == 0 && ++step == o.still_step && !o.still.empty())
-        render::write_png(o.still, recorder.renderer().render(env));
+        render::write_png(o.still, recorder.renderer().render(physics_of(env)));
     } while (!s.done());
   }
   recorder.finish();

@@ -20,6 +20,7 @@
 #include <spindle/mujoco.hpp>
 #include <spindle/noise.hpp>
 
+#include "film.hpp"
 #include "support.hpp"
 
 namespace {
@@ -65,7 +66,7 @@ algo::PpoConfig lattice_settings(std::uint64_t seed, int n_envs, const std::stri
 
 template <class Head>
 Outcome train(const std::string& task, const std::filesystem::path& shared, std::uint64_t seed, long steps, int n_envs,
-              int episodes, typename Head::Config head, const std::string& csv) {
+              int episodes, typename Head::Config head, const std::string& csv, const spindle_examples::FilmOptions& film = {}) {
   const PoseConfig config = task_config(task, shared);
   algo::Ppo<Pose, Head> ppo(Pose(config), lattice_settings(seed, n_envs, csv), head);
   const auto t0 = std::chrono::steady_clock::now();
@@ -88,6 +89,8 @@ Outcome train(const std::string& task, const std::filesystem::path& shared, std:
     o.effort += env.effort() / episodes;
     o.squared += env.mean_squared_activation() / episodes;
   }
+  if (!film.video.empty())
+    spindle_examples::film(env, rng, [&](const Eigen::VectorXf& ob, Eigen::VectorXf& act) { ppo.predict(ob, act); }, film);
   return o;
 }
 
@@ -120,6 +123,10 @@ int main(int argc, char** argv) {
   app.add_option("--episodes", episodes, "evaluation episodes per run")->check(CLI::PositiveNumber);
   app.add_option("--csv", csv, "results table (CSV); learning curves go to <csv>.<task>.<noise>.<seed>.csv");
   app.add_option("--plot", png, "PNG of the learning curves, one per task: <png> with the task's name (gnuplot; empty: none)");
+  std::string video{};
+  app.add_option("--video", video,
+                 "film 3 deterministic episodes of each task and noise's seed-0 policy: <stem>.<task>.<noise>.mp4 "
+                 "(muscles coloured by activation; needs spindle::render)");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<Outcome> plan;
@@ -139,16 +146,22 @@ int main(int argc, char** argv) {
       Outcome& o = plan[i];
       const auto seed = static_cast<std::uint64_t>(o.seed);
       const std::string curve = csv + "." + o.task + "." + o.noise + "." + std::to_string(o.seed) + ".csv";
+      spindle_examples::FilmOptions film{};
+      if (!video.empty() && o.seed == 0) {
+        const std::filesystem::path v(video);
+        film = {.video = (v.parent_path() / v.stem()).string() + "." + o.task + "." + o.noise + v.extension().string(),
+                .episodes = 3};
+      }
       // The authors' heads: log_std_init −1, expln, full_std off, std_clip (1e-3, 10).
       Outcome r;
       if (o.noise == "lattice")
         r = train<noise::Lattice<float>>(o.task, shared, seed, steps, n_envs, episodes,
-                                         {.std_max = 10.0, .full_std = false, .use_expln = true, .log_std_init = -1.0}, curve);
+                                         {.std_max = 10.0, .full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film);
       else if (o.noise == "gsde")
         r = train<noise::Gsde<float>>(o.task, shared, seed, steps, n_envs, episodes,
-                                      {.full_std = false, .use_expln = true, .log_std_init = -1.0}, curve);
+                                      {.full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film);
       else
-        r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, episodes, {.log_std_init = -1.0}, curve);
+        r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, episodes, {.log_std_init = -1.0}, curve, film);
       r.task = o.task;
       r.noise = o.noise;
       r.seed = o.seed;

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
         const auto stem = (v.parent_path() / v.stem()).string() + "." + noise;
         film = {.video = stem + v.extension().string(), .still = stem + ".png", .still_step = 20, .episodes = 3};
 #ifdef SPINDLE_EXAMPLES_RENDER
-        film.camera = spindle::render::Camera::free({.distance = 1.3, .azimuth = 90, .elevation = -89, .lookat = {{0.25, 0.1, 0}}});
+        film.camera = spindle::render::Camera::free({.distance = 1.2, .azimuth = 90, .elevation = -89, .lookat = {{0.25, 0, 0}}});
         film.decorate = spindle::render::muscle_arm_muscles();
 #endif
       }

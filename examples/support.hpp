@@ -166,7 +166,7 @@ inline void plot_bands(const std::vector<Run>& runs, const std::string& png, con
     const std::string color = std::to_string(groups[order[i]].front()->color), index = std::to_string(i);
     plot += (i ? ", '" : "'") + dat + "' index " + index + " using 1:3:4 with filledcurves fs transparent solid 0.25 lc " + color +
             " notitle, '" + dat + "' index " + index + " using 1:2 with lines lw 2 lc " + color + " title '" + order[i] + " (" +
-            std::to_string(groups[order[i]].size()) + " runs)'";
+            std::to_string(groups[order[i]].size()) + (groups[order[i]].size() == 1 ? " run)'" : " runs)'");
   }
   const std::string script = "set terminal pngcairo size 900,540; set output '" + png +
                              "'; set xlabel 'environment steps'; set ylabel 'episode return (mean of the latest " +
