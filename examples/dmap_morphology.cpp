@@ -32,6 +32,7 @@
 #include <spindle/noise.hpp>
 #include <spindle/policy.hpp>
 
+#include "film.hpp"
 #include "support.hpp"
 
 namespace {
@@ -47,6 +48,7 @@ struct Options {
   int bodies = 50;
   int rma_rounds = 10, rma_episodes = 5;  // the paper: 10 rounds of 20 episodes
   std::string out = "dmap";
+  std::string video{};  // film seed 0 of every agent on test body 0 (σ = 0.3)
 };
 
 Env make_env(const Options& o, double sigma) {
@@ -273,6 +275,20 @@ Result train(const Options& o, const std::string& agent, int seed, double train_
             [](std::size_t) {});
     }
   }
+  if (!o.video.empty() && seed == 0) {  // one episode on test body 0 of the σ = 0.3 set
+    const std::filesystem::path v(o.video);
+    spindle_examples::FilmOptions film{.video = (v.parent_path() / v.stem()).string() + "." + agent + v.extension().string()};
+#ifdef SPINDLE_EXAMPLES_RENDER
+    film.camera = render::Camera::tracking("torso", {.distance = o.env == "runner" ? 3.0 : 5.0, .azimuth = 90});
+#endif
+    film.on_reset = [&] { ppo.reset_context(); };
+    env.use_body(sets.at("0.3").front());
+    Rng rng(777, 0);
+    spindle_examples::film(env, rng, [&](const Eigen::VectorXf& obs, Eigen::VectorXf& a) {
+      if constexpr (policy::reads_privileged<Actor>()) ppo.predict(obs, a, env.privileged());
+      else ppo.predict(obs, a);
+    }, film);
+  }
   if constexpr (std::is_same_v<Actor, policy::Dmap>) {
     ppo.actor_network().ablate_embedding = true;  // DMAP-ne: the same weights without embeddings
     for (const auto& [name, bodies] : sets) r.mean_return["ne:" + name] = evaluate(ppo, env, bodies);
@@ -351,6 +367,7 @@ int main(int argc, char** argv) {
   app.add_option("--agents", agents, "which of simple, history, oracle, tcn, dmap")
       ->check(CLI::IsMember({"simple", "history", "oracle", "tcn", "dmap"}));
   app.add_option("--out", o.out, "prefix of every file written");
+  app.add_option("--video", o.video, "film one episode of every agent's seed 0 on test body 0: <stem>.<agent>.mp4 (needs spindle::render)");
   app.add_option("--rma-rounds", o.rma_rounds, "RMA after each oracle: rounds of data collection and regression (0: no RMA)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--rma-episodes", o.rma_episodes, "RMA: new episodes per round")->check(CLI::PositiveNumber);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <spindle/core.hpp>
@@ -23,6 +24,7 @@ struct FilmOptions {
   int episodes = 1;
   int width = 640, height = 480;
   double fps = 30;
+  std::function<void()> on_reset{};  // after each env.reset (e.g. clear a policy's history)
 #ifdef SPINDLE_EXAMPLES_RENDER
   spindle::render::Camera camera = spindle::render::Camera::free();
   spindle::render::Decoration decorate{};
@@ -49,8 +51,7 @@ void film(E& env, spindle::Rng& rng, Act&& act, const FilmOptions& o) {
   options.render.decorate = o.decorate;
   options.fps = o.fps;
   render::Recorder recorder(o.video, physics_of(env).model(), options);
-  spindle::Step<spindle::dynamic, float> s;
-  Eigen::VectorXf a(env.action_size());
+  Eigen::VectorXf a(physics_of(env).action_size());  // the task's actions are the model's actuators
   double render_seconds = 0;
   long rendered = 0;
   auto capture = [&] {
@@ -59,17 +60,19 @@ void film(E& env, spindle::Rng& rng, Act&& act, const FilmOptions& o) {
     render_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   for (int e = 0; e < o.episodes; ++e) {
-    Eigen::VectorXf obs = env.reset(rng);
+    auto obs = env.reset(rng);
+    if (o.on_reset) o.on_reset();
     capture();
     long step = 0;
-    do {
+    for (bool done = false; !done;) {
       act(obs, a);
-      env.step(a, s);
+      const auto s = env.step(a);
       obs = s.observation;
+      done = s.terminated || s.truncated;
       capture();
       if (e == 0 && ++step == o.still_step && !o.still.empty())
         render::write_png(o.still, recorder.renderer().render(physics_of(env)));
-    } while (!s.done());
+    }
   }
   recorder.finish();
   std::printf("video %s: %ld frames at %.0f fps, %dx%d, %.1f ms per frame rendered and encoded (%ld rendered)\n",

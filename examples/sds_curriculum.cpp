@@ -24,6 +24,7 @@
 #include <spindle/mujoco.hpp>
 #include <spindle/noise.hpp>
 
+#include "film.hpp"
 #include "support.hpp"
 
 namespace {
@@ -159,7 +160,8 @@ algo::PpoConfig ppo_settings(int seed, Eigen::Index n_envs, Eigen::Index hidden,
   return c;
 }
 
-Result run(const std::string& name, int seed, long steps, double P, int episodes, const std::string& prefix) {
+Result run(const std::string& name, int seed, long steps, double P, int episodes, const std::string& prefix,
+           const std::string& video = {}) {
   const std::size_t n_stages = curriculum_named(name, P, 0).size();
   const long cap = n_stages > 1 ? steps / (2 * static_cast<long>(n_stages - 1)) : 0;  // the final stage gets ≥ half
   auto scheduler = std::make_shared<Scheduler>(curriculum_named(name, P, cap),
@@ -184,6 +186,14 @@ Result run(const std::string& name, int seed, long steps, double P, int episodes
   }
   r.timeline = scheduler->timeline();
   r.stages = scheduler->stage_count();
+  if (!video.empty() && seed == 0) {  // three phase-2 episodes of the seed-0 policy
+    const std::filesystem::path v(video);
+    BallTray env({.task = phase2_task(P)});
+    Rng rng(4000, 7);
+    spindle_examples::film(env, rng, [&](const auto& obs, Eigen::VectorXf& a) { ppo.predict(obs, a); },
+                           {.video = (v.parent_path() / v.stem()).string() + "." + name + v.extension().string(),
+                            .episodes = 3});
+  }
   return r;
 }
 
@@ -234,7 +244,7 @@ int main(int argc, char** argv) {
   int seeds = 3, jobs = 2, episodes = 50;
   double period = 1.25;
   std::vector<std::string> curricula{"none", "location", "speed", "sds"};
-  std::string csv = "sds.csv", png = "sds.png", baoding;
+  std::string csv = "sds.csv", png = "sds.png", baoding, video;
   app.add_option("--baoding", baoding,
                  "instead of the ablation: one SDS run on MyoSuite's Baoding (path to myohand_baoding.xml)");
   app.add_option("--steps", steps, "environment steps per run")->check(CLI::PositiveNumber);
@@ -246,6 +256,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "location", "speed", "sds", "sds_late"}));
   app.add_option("--csv", csv, "results table (CSV); per run: <csv>.<curriculum>.<seed>.{episodes,stages}.csv");
   app.add_option("--plot", png, "PNG of the learning curves and <png>.stages.png of the stages (gnuplot; empty: none)");
+  app.add_option("--video", video,
+                 "film 3 phase-2 episodes of each curriculum's seed-0 policy: <stem>.<curriculum>.mp4 (needs spindle::render)");
   CLI11_PARSE(app, argc, argv);
   if (!baoding.empty()) return baoding_run(baoding, steps, 0, csv + ".baoding");
 
@@ -265,7 +277,7 @@ int main(int argc, char** argv) {
         i = next++;
       }
       const auto& [name, seed] = queue[i];
-      results[i] = run(name, seed, steps, period, episodes, csv + "." + name + "." + std::to_string(seed));
+      results[i] = run(name, seed, steps, period, episodes, csv + "." + name + "." + std::to_string(seed), video);
       const Result& r = results[i];
       const std::lock_guard<std::mutex> guard(lock);
       std::printf("%-9s seed %d: phase-1-like success %.2f (score %.2f), phase-2-like %.2f (score %.2f; moving targets %.2f), "

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "../mujoco/env.hpp"
@@ -106,7 +107,13 @@ class Renderer {
     mjv_makeScene(model_, &scene_, options_.max_geoms);
     scene_.flags[mjRND_SHADOW] = options_.shadows;
     scene_.flags[mjRND_REFLECTION] = options_.reflections;
-    mjr_makeContext(model_, &gl_, mjFONTSCALE_100);
+    {
+      // MuJoCo loads its OpenGL function pointers (process-wide) while making a context:
+      // renderers built on several threads at once take turns.
+      static std::mutex loading;
+      const std::lock_guard<std::mutex> guard(loading);
+      mjr_makeContext(model_, &gl_, mjFONTSCALE_100);
+    }
     mjr_setBuffer(mjFB_OFFSCREEN, &gl_);
     if (gl_.currentBuffer != mjFB_OFFSCREEN || gl_.offWidth < options_.width || gl_.offHeight < options_.height)
       throw render_error("render: the OpenGL context has no offscreen buffer of " + std::to_string(options_.width) +

@@ -20,6 +20,7 @@
 
 #include "../../curriculum/scheduler.hpp"
 #include "../env.hpp"
+#include "scenery.hpp"
 #include "orbit.hpp"
 
 namespace spindle::mujoco {
@@ -71,7 +72,8 @@ inline std::string ball_tray_xml(const BallTrayConfig& c = {}) {
   return "<mujoco model=\"ball_tray\">\n"
          "  <compiler angle=\"radian\"/>\n"
          "  <option timestep=\"0.002\"/>\n"
-         "  <default><joint type=\"hinge\" limited=\"true\" range=\"-" + range + " " + range + "\" damping=\"0.02\"/></default>\n"
+         "  <default><joint type=\"hinge\" limited=\"true\" range=\"-" + range + " " + range + "\" damping=\"0.02\"/></default>\n" +
+         std::string(detail::scenery_assets) +
          "  <worldbody>\n"
          "    <body name=\"gimbal\" pos=\"0 0 0.5\">\n"
          "      <joint name=\"tilt_x\" axis=\"1 0 0\"/>\n"
