@@ -97,7 +97,7 @@ TEST_CASE("render: a frame has the asked size, is not blank, and follows the bod
   CHECK(mean_red_x(moved) > x0 + 5);  // to the right, as the camera looks along +y
 }
 
-TEST_CASE("render: free and tracking cameras; unknown names are clear errors") {
+TEST_CASE("render: free and tracking cameras, and unknown names are clear errors") {
   mujoco::Env env = slider();
   Rng rng(0);
   env.reset(rng);
@@ -146,7 +146,7 @@ TEST_CASE("render: recording leaves the simulation bit-identical") {
   CHECK(rollout(true) == rollout(false));
 }
 
-TEST_CASE("render: an MP4 of 30 frames has 30 frames; PNG and GIF are written") {
+TEST_CASE("render: an MP4 of 30 frames has 30 frames, and PNG and GIF are written") {
   if (!have_ffmpeg()) return;
   mujoco::Env env = slider();
   Rng rng(0);
@@ -220,7 +220,7 @@ TEST_CASE("render: unwritable paths, unknown formats and a missing ffmpeg are cl
   CHECK_THROWS_WITH_AS(write_all(), doctest::Contains("ffmpeg failed to write"), render::render_error);
 }
 
-TEST_CASE("render: decorations are drawn over the model; the muscle arm's muscles follow activation") {
+TEST_CASE("render: decorations are drawn over the model, and the muscle arm's muscles follow activation") {
   auto red_pixels = [](const render::Image& im) {
     int n = 0;
     for (int y = 0; y < im.height; ++y)
