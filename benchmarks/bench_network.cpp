@@ -3,8 +3,13 @@
 //   <case>/spindle : Mlp forward on a Tape; train = forward + MSE + backward + Adam
 //   <case>/floor   : noalias products, bias and activation in separate passes,
 //                    manual backward, one-pass chunked Adam — no tape, no norm check
+//   peak/fma_<s>   : the core's FMA peak, measured by a register-only kernel (roofline)
+// Train cases report GFLOP/s (the products' multiply-adds: forward, input gradients, weight
+// gradients) and of_peak, their fraction of the measured FMA peak.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <spindle/autodiff.hpp>
 #include <spindle/nn.hpp>
 #include <string>
@@ -17,6 +22,69 @@ namespace {
 
 template <class S>
 using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+
+// ---------------------------------------------------------------- roofline
+// A register-only kernel: 16 independent FMA chains on SIMD packets (enough to cover the FMA
+// latency on two ports), no memory traffic. Returns flops per call.
+template <class S>
+double fma_kernel(long rounds, S* sink) {
+  using P = typename Eigen::internal::packet_traits<S>::type;
+  constexpr int chains = 16, width = Eigen::internal::unpacket_traits<P>::size;
+  P acc[chains];
+  for (int i = 0; i < chains; ++i) acc[i] = Eigen::internal::pset1<P>(S(1) + S(i) * S(1e-3));
+  const P a = Eigen::internal::pset1<P>(S(0.999999)), b = Eigen::internal::pset1<P>(S(1e-7));
+  for (long r = 0; r < rounds; ++r)
+    for (int i = 0; i < chains; ++i) acc[i] = Eigen::internal::pmadd(acc[i], a, b);
+  P total = acc[0];
+  for (int i = 1; i < chains; ++i) total = Eigen::internal::padd(total, acc[i]);
+  *sink = Eigen::internal::predux(total);
+  return 2.0 * chains * width * static_cast<double>(rounds);
+}
+
+template <class S>
+void fma_peak(benchmark::State& state) {
+  S sink{};
+  double flops = 0;
+  for (auto _ : state) {
+    flops = fma_kernel<S>(100'000, &sink);
+    benchmark::DoNotOptimize(sink);
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// The FMA peak in flop/s, measured once (~0.2 s) for the of_peak counters.
+template <class S>
+double measured_peak() {
+  static const double peak = [] {
+    S sink{};
+    double best = 0;
+    for (int k = 0; k < 20; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const double flops = fma_kernel<S>(200'000, &sink);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, flops / seconds);
+    }
+    benchmark::DoNotOptimize(sink);
+    return best;
+  }();
+  return peak;
+}
+
+/// Multiply-add flops of one train step: forward, input gradients (not of the first layer's input)
+/// and weight gradients of every layer, 2 flops per multiply-add.
+inline double train_flops(const std::vector<Eigen::Index>& sizes, Eigen::Index batch) {
+  double flops = 0;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l)
+    flops += 2.0 * double(sizes[l] * sizes[l + 1] * batch) * (l == 0 ? 2.0 : 3.0);
+  return flops;
+}
+
+template <class S>
+void roofline_counters(benchmark::State& state, const std::vector<Eigen::Index>& sizes, Eigen::Index batch) {
+  const double flops = train_flops(sizes, batch);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["of_peak"] = benchmark::Counter(flops / measured_peak<S>(), benchmark::Counter::kIsIterationInvariantRate);
+}
 
 // ---------------------------------------------------------------- the floor
 template <class S>
@@ -132,6 +200,7 @@ void train_spindle(benchmark::State& state, std::vector<Eigen::Index> sizes, Act
     adam.step(mlp.parameters());
     benchmark::ClobberMemory();
   }
+  roofline_counters<S>(state, sizes, batch);
 }
 template <class S>
 void train_floor(benchmark::State& state, std::vector<Eigen::Index> sizes, Activation act, Eigen::Index batch) {
@@ -141,10 +210,12 @@ void train_floor(benchmark::State& state, std::vector<Eigen::Index> sizes, Activ
     f.train_step(x, y);
     benchmark::ClobberMemory();
   }
+  roofline_counters<S>(state, sizes, batch);
 }
 
 template <class S>
 void register_cases(const std::string& scalar) {
+  benchmark::RegisterBenchmark(("peak/fma_" + scalar).c_str(), fma_peak<S>);
   const std::vector<std::vector<Eigen::Index>> nets = {{3, 64, 64, 1}, {27, 256, 256, 8}};
   for (const auto& sizes : nets) {
     std::string net = "mlp";
