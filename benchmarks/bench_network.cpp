@@ -29,7 +29,7 @@ using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
 template <class S>
 double fma_kernel(long rounds, S* sink) {
   using P = typename Eigen::internal::packet_traits<S>::type;
-  constexpr int chains = 16, width = Eigen::internal::unpacket_traits<P>::size;
+  constexpr int chains = 16, width = Eigen::internal::packet_traits<S>::size;
   P acc[chains];
   for (int i = 0; i < chains; ++i) acc[i] = Eigen::internal::pset1<P>(S(1) + S(i) * S(1e-3));
   const P a = Eigen::internal::pset1<P>(S(0.999999)), b = Eigen::internal::pset1<P>(S(1e-7));
