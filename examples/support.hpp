@@ -47,46 +47,9 @@ inline void plot_learning_curve(const std::string& csv, const std::string& png, 
 /// One run's episode log (a CSV with steps in column 1 and the return in column 3) and its key entry.
 struct Run {
   std::string csv, label;
-  int color = 1;        // gnuplot line colour: runs of one method share it
-  std::string group{};  // plot_bands: runs of one group (one method, several seeds) make one band
+  int color = 1;        // gnuplot line colour: runs of one group share it
+  std::string group{};  // runs of one group (one method, several seeds) make one band
 };
-
-/// Plots the running mean (over `window` episodes) of each run's episode return against steps into
-/// `png` with gnuplot; the smoothed curves go to `png`.dat (one block per run).
-inline void plot_runs(const std::vector<Run>& runs, const std::string& png, const std::string& title, std::size_t window = 50) {
-  const std::string dat = png + ".dat";
-  std::ofstream out(dat);
-  for (const Run& run : runs) {
-    std::ifstream in(run.csv);
-    std::string line;
-    std::getline(in, line);  // header
-    std::deque<double> recent;
-    while (std::getline(in, line)) {
-      std::istringstream row(line);
-      std::string steps, episode, ret;
-      if (!std::getline(row, steps, ',') || !std::getline(row, episode, ',') || !std::getline(row, ret, ',')) continue;
-      recent.push_back(std::stod(ret));
-      if (recent.size() > window) recent.pop_front();
-      out << steps << ' ' << std::accumulate(recent.begin(), recent.end(), 0.0) / double(recent.size()) << '\n';
-    }
-    out << "\n\n";
-  }
-  out.close();
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    std::printf("gnuplot not found: no plot (apt install gnuplot-nox); the curves are in %s\n", dat.c_str());
-    return;
-  }
-  std::string plot = "plot ";
-  for (std::size_t i = 0; i < runs.size(); ++i)
-    plot += (i ? ", '" : "'") + dat + "' index " + std::to_string(i) + " using 1:2 with lines lw 2 lc " +
-            std::to_string(runs[i].color) + " title '" + runs[i].label + "'";
-  const std::string script = "set terminal pngcairo size 900,540; set output '" + png +
-                             "'; set xlabel 'environment steps'; set ylabel 'episode return (mean of the latest " +
-                             std::to_string(window) + ")'; set title '" + title + "'; set grid; set key bottom right; " + plot;
-  const std::string cmd = "gnuplot -e \"" + script + "\"";
-  if (std::system(cmd.c_str()) == 0) std::printf("learning curves: %s\n", png.c_str());
-  else std::printf("gnuplot failed; the curves are in %s\n", dat.c_str());
-}
 
 namespace detail {
 /// A run's smoothed curve: (steps, running mean of the latest `window` episode returns).
