@@ -93,10 +93,12 @@ class VecNormalize {
       returns_ = returns_ * config_.gamma + raw_rewards.template cast<double>();
       if (returns_.allFinite()) {
         ret_rms_.update(returns_);
+        if (tracking_) ret_increment_.update(returns_);
       } else {  // a bad reward: its environment's running return restarts, the others count
         for (Eigen::Index i = 0; i < size(); ++i)
           if (!std::isfinite(returns_(i))) returns_(i) = 0.0;
         update_finite_rows(ret_rms_, returns_);
+        if (tracking_) update_finite_rows(ret_increment_, returns_);
       }
     }
     const double reward_scale = config_.norm_reward ? 1.0 / std::sqrt(ret_rms_.var()(0) + config_.epsilon) : 1.0;
@@ -149,6 +151,26 @@ class VecNormalize {
   const VecNormalizeConfig& config() const noexcept { return config_; }
   const RunningMeanStd& obs_rms() const noexcept { return obs_rms_; }
   const RunningMeanStd& ret_rms() const noexcept { return ret_rms_; }
+
+  /// Data-parallel training: from now on the statistics added by reset() and step() are also
+  /// gathered apart (increments()), so that the ranks can merge what each saw into one
+  /// statistics (algo::merge_across_ranks) and continue from it (set_merged_statistics).
+  void track_increments() {
+    tracking_ = true;
+    obs_increment_ = RunningMeanStd(observation_size(), 0.0);
+    ret_increment_ = RunningMeanStd(1, 0.0);
+  }
+  /// What was added to the observation and return statistics since the last merge.
+  const RunningMeanStd& obs_increment() const noexcept { return obs_increment_; }
+  const RunningMeanStd& ret_increment() const noexcept { return ret_increment_; }
+  /// Continues from statistics merged across ranks; the increments start again.
+  void set_merged_statistics(const RunningMeanStd& obs, const RunningMeanStd& ret) {
+    check_shape(obs.mean(), observation_size(), 1, "VecNormalize::set_merged_statistics", "obs");
+    check_shape(ret.mean(), 1, 1, "VecNormalize::set_merged_statistics", "ret");
+    obs_rms_ = obs;
+    ret_rms_ = ret;
+    track_increments();
+  }
 
   VecNormalizeState state() const { return {obs_rms_, ret_rms_, returns_}; }
   void set_state(const VecNormalizeState& s) {
@@ -208,8 +230,13 @@ class VecNormalize {
  private:
   template <class Derived>
   void update_obs_stats(const Eigen::MatrixBase<Derived>& raw) {
-    if (raw.allFinite()) obs_rms_.update(raw);
-    else update_finite_rows(obs_rms_, raw);
+    if (raw.allFinite()) {
+      obs_rms_.update(raw);
+      if (tracking_) obs_increment_.update(raw);
+    } else {
+      update_finite_rows(obs_rms_, raw);
+      if (tracking_) update_finite_rows(obs_increment_, raw);
+    }
   }
   /// The statistics of the rows without NaN/Inf (allocates; only on bad input).
   template <class Derived>
@@ -246,6 +273,8 @@ class VecNormalize {
   VecEnv venv_;
   VecNormalizeConfig config_;
   RunningMeanStd obs_rms_, ret_rms_;
+  bool tracking_ = false;
+  RunningMeanStd obs_increment_{1, 0.0}, ret_increment_{1, 0.0};
   Eigen::VectorXd returns_;
   xt::xtensor<Scalar, 2> observations_, final_observations_;
   xt::xtensor<Scalar, 1> rewards_;
