@@ -9,6 +9,7 @@
 // per run (gnuplot PNG, one colour per noise), and the wall time of each run.
 //
 //   lattice_myosuite --shared ../shared --tasks elbow --steps 600000 --seeds 3 --csv lattice.csv --plot lattice.png
+//   mpirun -np 2 lattice_myosuite ...   # each run data-parallel over 2 ranks, one run at a time (spindle::mpi)
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -20,6 +21,7 @@
 #include <spindle/mujoco.hpp>
 #include <spindle/noise.hpp>
 
+#include "distributed.hpp"
 #include "film.hpp"
 #include "support.hpp"
 
@@ -66,13 +68,16 @@ algo::PpoConfig lattice_settings(std::uint64_t seed, int n_envs, const std::stri
 
 template <class Head>
 Outcome train(const std::string& task, const std::filesystem::path& shared, std::uint64_t seed, long steps, int n_envs,
-              int episodes, typename Head::Config head, const std::string& csv, const spindle_examples::FilmOptions& film = {}) {
+              int episodes, typename Head::Config head, const std::string& csv, const spindle_examples::FilmOptions& film,
+              const spindle_examples::Ranks& ranks) {
   const PoseConfig config = task_config(task, shared);
-  algo::Ppo<Pose, Head> ppo(Pose(config), lattice_settings(seed, n_envs, csv), head);
+  algo::Ppo<Pose, Head> ppo(Pose(config), lattice_settings(seed, n_envs, ranks.root() ? csv : std::string()), head);
+  ranks.distribute(ppo);
   const auto t0 = std::chrono::steady_clock::now();
   ppo.learn(steps);
   Outcome o;
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!ranks.root()) return o;  // rank 0 evaluates, films and reports
   Pose env(config);  // deterministic evaluation, observations normalised as in training
   Rng rng(1000 + seed, 3);
   Step<spindle::dynamic, float> s;
@@ -128,86 +133,90 @@ int main(int argc, char** argv) {
                  "film 3 deterministic episodes of each task and noise's seed-0 policy: <stem>.<task>.<noise>.mp4 "
                  "(muscles coloured by activation; needs spindle::render)");
   CLI11_PARSE(app, argc, argv);
+  return spindle_examples::with_ranks(argc, argv, [&](const spindle_examples::Ranks& ranks) {
+    if (ranks.size > 1) jobs = 1;  // one run at a time, spread over the ranks
 
-  std::vector<Outcome> plan;
-  for (const auto& task : tasks)
-    for (const auto& noise : noises)
-      for (int seed = 0; seed < seeds; ++seed) plan.push_back({.task = task, .noise = noise, .seed = seed});
-  std::mutex lock;
-  std::size_t next = 0;
-  auto worker = [&] {
-    while (true) {
-      std::size_t i;
-      {
-        const std::lock_guard<std::mutex> guard(lock);
-        if (next == plan.size()) return;
-        i = next++;
-      }
-      Outcome& o = plan[i];
-      const auto seed = static_cast<std::uint64_t>(o.seed);
-      const std::string curve = csv + "." + o.task + "." + o.noise + "." + std::to_string(o.seed) + ".csv";
-      spindle_examples::FilmOptions film{};
-      if (!video.empty() && o.seed == 0) {
-        const std::filesystem::path v(video);
-        film = {.video = (v.parent_path() / v.stem()).string() + "." + o.task + "." + o.noise + v.extension().string(),
-                .episodes = 3};
-      }
-      // The authors' heads: log_std_init −1, expln, full_std off, std_clip (1e-3, 10).
-      Outcome r;
-      if (o.noise == "lattice")
-        r = train<noise::Lattice<float>>(o.task, shared, seed, steps, n_envs, episodes,
-                                         {.std_max = 10.0, .full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film);
-      else if (o.noise == "gsde")
-        r = train<noise::Gsde<float>>(o.task, shared, seed, steps, n_envs, episodes,
-                                      {.full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film);
-      else
-        r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, episodes, {.log_std_init = -1.0}, curve, film);
-      r.task = o.task;
-      r.noise = o.noise;
-      r.seed = o.seed;
-      o = r;
-      const std::lock_guard<std::mutex> guard(lock);
-      std::printf("%-6s %-8s seed %d: return %8.2f success %.2f effort %.4f mean act² %.4f (%.0f s)\n", o.task.c_str(),
-                  o.noise.c_str(), o.seed, o.ret, o.success, o.effort, o.squared, o.seconds);
-      std::fflush(stdout);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-
-  std::ofstream table(csv);
-  table << "task,noise,seed,return,success,effort,mean_squared_activation,train_seconds\n";
-  for (const Outcome& o : plan)
-    table << o.task << ',' << o.noise << ',' << o.seed << ',' << o.ret << ',' << o.success << ',' << o.effort << ',' << o.squared
-          << ',' << o.seconds << '\n';
-  std::printf("\n| task | noise | return | success | effort ‖act‖/na | mean act² | seconds per run |\n|---|---|---|---|---|---|---|\n");
-  for (const auto& task : tasks)
-    for (const auto& noise : noises) {
-      std::vector<double> ret, success, effort, squared, seconds;
-      for (const Outcome& o : plan)
-        if (o.task == task && o.noise == noise) {
-          ret.push_back(o.ret);
-          success.push_back(100 * o.success);
-          effort.push_back(o.effort);
-          squared.push_back(o.squared);
-          seconds.push_back(o.seconds);
+    std::vector<Outcome> plan;
+    for (const auto& task : tasks)
+      for (const auto& noise : noises)
+        for (int seed = 0; seed < seeds; ++seed) plan.push_back({.task = task, .noise = noise, .seed = seed});
+    std::mutex lock;
+    std::size_t next = 0;
+    auto worker = [&] {
+      while (true) {
+        std::size_t i;
+        {
+          const std::lock_guard<std::mutex> guard(lock);
+          if (next == plan.size()) return;
+          i = next++;
         }
-      std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", task.c_str(), noise.c_str(), cell(ret, "%.1f ± %.1f").c_str(),
-                  cell(success, "%.0f%% ± %.0f").c_str(), cell(effort, "%.4f ± %.4f").c_str(),
-                  cell(squared, "%.4f ± %.4f").c_str(), cell(seconds, "%.0f ± %.0f").c_str());
+        Outcome& o = plan[i];
+        const auto seed = static_cast<std::uint64_t>(o.seed);
+        const std::string curve = csv + "." + o.task + "." + o.noise + "." + std::to_string(o.seed) + ".csv";
+        spindle_examples::FilmOptions film{};
+        if (!video.empty() && o.seed == 0) {
+          const std::filesystem::path v(video);
+          film = {.video = (v.parent_path() / v.stem()).string() + "." + o.task + "." + o.noise + v.extension().string(),
+                  .episodes = 3};
+        }
+        // The authors' heads: log_std_init −1, expln, full_std off, std_clip (1e-3, 10).
+        Outcome r;
+        if (o.noise == "lattice")
+          r = train<noise::Lattice<float>>(o.task, shared, seed, steps, n_envs, episodes,
+                                           {.std_max = 10.0, .full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
+        else if (o.noise == "gsde")
+          r = train<noise::Gsde<float>>(o.task, shared, seed, steps, n_envs, episodes,
+                                        {.full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
+        else
+          r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, episodes, {.log_std_init = -1.0}, curve, film, ranks);
+        r.task = o.task;
+        r.noise = o.noise;
+        r.seed = o.seed;
+        o = r;
+        const std::lock_guard<std::mutex> guard(lock);
+        std::printf("%-6s %-8s seed %d: return %8.2f success %.2f effort %.4f mean act² %.4f (%.0f s)\n", o.task.c_str(),
+                    o.noise.c_str(), o.seed, o.ret, o.success, o.effort, o.squared, o.seconds);
+        std::fflush(stdout);
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+    if (!ranks.root()) return;
+
+    std::ofstream table(csv);
+    table << "task,noise,seed,return,success,effort,mean_squared_activation,train_seconds\n";
+    for (const Outcome& o : plan)
+      table << o.task << ',' << o.noise << ',' << o.seed << ',' << o.ret << ',' << o.success << ',' << o.effort << ',' << o.squared
+            << ',' << o.seconds << '\n';
+    std::printf("\n| task | noise | return | success | effort ‖act‖/na | mean act² | seconds per run |\n|---|---|---|---|---|---|---|\n");
+    for (const auto& task : tasks)
+      for (const auto& noise : noises) {
+        std::vector<double> ret, success, effort, squared, seconds;
+        for (const Outcome& o : plan)
+          if (o.task == task && o.noise == noise) {
+            ret.push_back(o.ret);
+            success.push_back(100 * o.success);
+            effort.push_back(o.effort);
+            squared.push_back(o.squared);
+            seconds.push_back(o.seconds);
+          }
+        std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", task.c_str(), noise.c_str(), cell(ret, "%.1f ± %.1f").c_str(),
+                    cell(success, "%.0f%% ± %.0f").c_str(), cell(effort, "%.4f ± %.4f").c_str(),
+                    cell(squared, "%.4f ± %.4f").c_str(), cell(seconds, "%.0f ± %.0f").c_str());
+      }
+    std::printf("results: %s\n", csv.c_str());
+    if (png.empty()) return;
+    for (const auto& task : tasks) {
+      std::vector<spindle_examples::Run> runs;
+      int color = 1;
+      for (const auto& noise : noises) {
+        for (int seed = 0; seed < seeds; ++seed)
+          runs.push_back({csv + "." + task + "." + noise + "." + std::to_string(seed) + ".csv", noise + " seed " + std::to_string(seed), color, noise});
+        ++color;
+      }
+      const std::string out = png.substr(0, png.rfind('.')) + "." + task + ".png";
+      spindle_examples::plot_bands(runs, out, "PPO on MyoSuite " + task + " pose (the Lattice authors settings, MLP policy)", 50);
     }
-  std::printf("results: %s\n", csv.c_str());
-  if (png.empty()) return 0;
-  for (const auto& task : tasks) {
-    std::vector<spindle_examples::Run> runs;
-    int color = 1;
-    for (const auto& noise : noises) {
-      for (int seed = 0; seed < seeds; ++seed)
-        runs.push_back({csv + "." + task + "." + noise + "." + std::to_string(seed) + ".csv", noise + " seed " + std::to_string(seed), color, noise});
-      ++color;
-    }
-    const std::string out = png.substr(0, png.rfind('.')) + "." + task + ".png";
-    spindle_examples::plot_bands(runs, out, "PPO on MyoSuite " + task + " pose (the Lattice authors settings, MLP policy)", 50);
-  }
+  });
 }

@@ -4,6 +4,7 @@
 // length. With --sigma > 0 every episode draws a new body (DMAP's morphology perturbation).
 //
 //   ppo_quadruped --steps 1000000 --csv quadruped.csv --plot quadruped.png
+//   mpirun -np 2 ppo_quadruped --steps 1000000   # data-parallel over 2 ranks (spindle::mpi)
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <spindle/mujoco.hpp>
 #include <spindle/noise.hpp>
 
+#include "distributed.hpp"
 #include "film.hpp"
 #include "support.hpp"
 
@@ -49,9 +51,12 @@ spindle::algo::PpoConfig quadruped_config(const Options& o) {
 }
 
 template <class Head>
-void run(const Options& o, const typename Head::Config& head) {
+void run(const Options& o, const typename Head::Config& head, const spindle_examples::Ranks& ranks) {
   Env prototype = spindle::mujoco::quadruped({.sigma = o.sigma});
-  spindle::algo::Ppo<Env, Head> ppo(prototype, quadruped_config(o), head);
+  spindle::algo::PpoConfig config = quadruped_config(o);
+  if (!ranks.root()) config.csv_path.clear();
+  spindle::algo::Ppo<Env, Head> ppo(prototype, config, head);
+  ranks.distribute(ppo);  // under mpirun: every rank its own 4 environments, one averaged gradient
 
   std::deque<double> recent;  // returns of the latest 20 episodes
   ppo.hooks().on_episode = [&](const spindle::FinishedEpisode& e) {
@@ -76,6 +81,14 @@ void run(const Options& o, const typename Head::Config& head) {
   for (Eigen::Index i = 0; i < ppo.envs().venv().size(); ++i) physics += ppo.envs().venv().env(i).physics_seconds();
   std::printf("* over the latest 20 training episodes (stochastic actions)\n");
   std::printf("trained %ld steps in %.1f s (%.0f steps/s)\n", ppo.num_timesteps(), wall, double(ppo.num_timesteps()) / wall);
+  if (ranks.size > 1) {
+    const long rollouts = ppo.num_timesteps() / (config.n_steps * config.n_envs * ranks.size);
+    std::printf("%d ranks: %ld rollouts, %ld gradient steps; collective calls %.2f s (%.1f ms per rollout, %.3f ms per "
+                "gradient step; waiting for the slowest rank included), %ld parameters\n",
+                ranks.size, rollouts, ppo.num_updates(), ranks.communication_seconds(),
+                1e3 * ranks.communication_seconds() / double(std::max(rollouts, 1L)),
+                1e3 * ranks.communication_seconds() / double(std::max(ppo.num_updates(), 1L)), long(ppo.policy().values().size()));
+  }
   if (o.threads == 1) {
     std::printf("time inside MuJoCo %.1f s; outside MuJoCo (PPO, acting, adapter) %.1f s = %.1f%% of wall time\n", physics,
                 wall - physics, 100.0 * (wall - physics) / wall);
@@ -84,6 +97,10 @@ void run(const Options& o, const typename Head::Config& head) {
                 o.threads);
   }
 
+  if (!ranks.root()) {  // the checkpoint is written by all ranks together (rank 0 writes the file)
+    if (!o.save.empty()) ppo.save(o.save);
+    return;
+  }
   // Deterministic evaluation on fresh bodies (σ as in training), observations normalised as in training.
   Env env = spindle::mujoco::quadruped({.sigma = o.sigma});
   spindle::Rng rng(1000 + o.seed);
@@ -137,7 +154,9 @@ int main(int argc, char** argv) {
   app.add_option("--video", o.video, "film one deterministic episode after training (.mp4 or .gif; needs spindle::render)");
   app.add_option("--still", o.still, "with --video: a PNG of the 100th step");
   CLI11_PARSE(app, argc, argv);
-  if (noise == "lattice") run<spindle::noise::Lattice<float>>(o, {});
-  else if (noise == "gsde") run<spindle::noise::Gsde<float>>(o, {.log_std_init = 0.0});
-  else run<spindle::noise::DiagGaussian<float>>(o, {});
+  return spindle_examples::with_ranks(argc, argv, [&](const spindle_examples::Ranks& ranks) {
+    if (noise == "lattice") run<spindle::noise::Lattice<float>>(o, {}, ranks);
+    else if (noise == "gsde") run<spindle::noise::Gsde<float>>(o, {.log_std_init = 0.0}, ranks);
+    else run<spindle::noise::DiagGaussian<float>>(o, {}, ranks);
+  });
 }

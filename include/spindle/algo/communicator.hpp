@@ -8,6 +8,7 @@
 // to it by taking the same number of gradient steps on every rank.
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -42,6 +43,14 @@ class Communicator {
   virtual double seconds() const noexcept = 0;
 };
 
+/// Data-parallel training (Ppo::distribute, Sac::distribute).
+struct DistributeOptions {
+  /// Compare a checksum of the parameters and optimizer states across ranks every n updates
+  /// (0: never; −1: the trainer's default — PPO after every rollout's update, SAC every 1000
+  /// gradient steps). A difference throws on every rank.
+  long check_every = -1;
+};
+
 /// The seed rank `rank` runs with: `seed` itself on rank 0 (a one-rank run is the
 /// single-process run), an independent stream on the others. One seed and one rank count
 /// make one run.
@@ -53,10 +62,22 @@ inline std::uint64_t rank_seed(std::uint64_t seed, int rank) noexcept {
   return z ^ (z >> 31);
 }
 
-/// FNV-1a over the bytes of a buffer: the checksum compared across ranks.
+/// A 64-bit hash of a buffer's bytes (8 at a time, then the tail; not cryptographic): the
+/// checksum compared across ranks.
 template <class T>
 std::uint64_t checksum(std::span<const T> values, std::uint64_t h = 0xcbf29ce484222325ull) noexcept {
-  for (const std::byte b : std::as_bytes(values)) h = (h ^ static_cast<std::uint64_t>(b)) * 0x100000001b3ull;
+  const std::span<const std::byte> bytes = std::as_bytes(values);
+  const auto mix = [&h](std::uint64_t w) {
+    h = (h ^ w) * 0x100000001b3ull;
+    h ^= h >> 29;
+  };
+  std::size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, bytes.data() + i, 8);
+    mix(w);
+  }
+  for (; i < bytes.size(); ++i) mix(static_cast<std::uint64_t>(bytes[i]));
   return h;
 }
 

@@ -106,11 +106,6 @@ inline void set_hyperparameter(PpoConfig& c, std::string_view name, double value
                                 "' can be set during training (learning_rate, clip_range, ent_coef, vf_coef, gamma, gae_lambda)");
 }
 
-/// Data-parallel training (Ppo::distribute, Sac::distribute).
-struct DistributeOptions {
-  long check_every = 1;  // compare a checksum of the parameters and optimizer state across ranks every n updates (0: never)
-};
-
 /// Passed to hooks after every rollout's update (means over its minibatches, SB3's train/ keys).
 struct PpoUpdate {
   long step = 0;
@@ -763,7 +758,8 @@ class Ppo {
         ++n_updates_;
       }
     }
-    if (comm_ && distribute_options_.check_every > 0 && ++distributed_updates_ % distribute_options_.check_every == 0)
+    const long check_every = distribute_options_.check_every < 0 ? 1 : distribute_options_.check_every;
+    if (comm_ && check_every > 0 && ++distributed_updates_ % check_every == 0)
       check_identical_state();
     const double nb = std::max<long>(batches, 1);
     last_ = {num_timesteps_, sum_pg / nb, sum_v / nb, sum_ent / nb, sum_kl / nb, sum_clip / nb,

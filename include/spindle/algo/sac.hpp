@@ -16,7 +16,9 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -36,6 +38,7 @@
 #include "../policy/history.hpp"
 #include "../policy/mlp.hpp"
 #include "common.hpp"
+#include "communicator.hpp"
 #include "replay_buffer.hpp"
 #include "replay_context.hpp"
 
@@ -185,8 +188,113 @@ class Sac {
   /// (Pink/OU noise sources restart after a resume.)
   /// `extra` may add arrays of its own (a curriculum's state: curriculum::save).
   void save(const std::filesystem::path& path, const std::function<void(io::Checkpoint&)>& extra = {}) const {
+    if (!comm_) return save_file(path, extra);
+    std::string error;  // every rank its own file; every rank learns whether all were written
+    try {
+      save_file(rank_path(path, comm_->rank()), extra);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (comm_->max(error.empty() ? 0 : 1) != 0)
+      throw std::runtime_error(error.empty() ? "Sac::save: another rank could not write its part of '" + path.string() + "'"
+                                             : error);
+  }
+
+  /// Restores a save() of a Sac built with the same configuration; all or nothing: a missing,
+  /// corrupt or mismatched file throws naming the file and the array, and leaves this run as it
+  /// was. Returns Resume::exact when the environments were restored mid-episode too, and
+  /// Resume::environments_restarted when the checkpoint holds no environment state (the
+  /// environment cannot save it): the next learn() then starts new episodes.
+  /// `extra` reads what save's extra added; it runs after every check and before anything of
+  /// this run changes (a throw there leaves the run as it was). Distributed: every rank reads its own file (rank_path), written by as many ranks.
+  Resume load(const std::filesystem::path& path, const std::function<void(const io::Checkpoint&)>& extra = {}) {
+    if (!comm_) return load_file(path, extra);
+    const Resume resumed = load_file(rank_path(path, comm_->rank()), extra);
+    check_identical_state();
+    return resumed;
+  }
+
+  // ------------------------------------------------------------------ data-parallel training
+  /// Trains as one of the ranks of `comm` (spindle::mpi::World for MPI): every rank runs its own
+  /// environments (seeded with rank_seed(seed, rank)) into its own replay buffer and samples its
+  /// own minibatch; the networks start as rank 0's, and every gradient step applies the mean of
+  /// the ranks' gradients (critics and α in one sum over the ranks, the actor in a second), so
+  /// a step learns from ranks × batch_size transitions. Steps count every rank's (learn(total)
+  /// and learning_starts are the run's totals). Checkpoints: every rank writes its own file
+  /// (rank 0: the path given, rank r: "<stem>.rank<r><ext>"), each a complete checkpoint of that
+  /// rank (one process can load rank 0's). Call it on every rank before learn() and load().
+  void distribute(std::shared_ptr<Communicator> comm, DistributeOptions options = {}) {
+    if (!comm) throw std::invalid_argument("Sac::distribute: no communicator");
+    if (envs_started_ || num_timesteps_ != 0) throw std::logic_error("Sac::distribute: call it before learn() and load()");
+    const std::uint64_t shape[] = {std::uint64_t(actor_.values().size()), std::uint64_t(critic_.values().size()),
+                                   std::uint64_t(config_.n_envs), std::uint64_t(config_.batch_size),
+                                   std::uint64_t(config_.train_freq), std::uint64_t(config_.gradient_steps),
+                                   std::uint64_t(obs_dim_), std::uint64_t(act_dim_)};
+    check_identical(*comm, checksum(std::span<const std::uint64_t>(shape)),
+                    "configurations (parameter counts, n_envs, batch_size, train_freq, gradient_steps, observation or action size)", 0);
+    comm_ = std::move(comm);
+    distribute_options_ = options;
+    ranks_ = comm_->size();
+    config_.seed = rank_seed(config_.seed, comm_->rank());
+    rng_ = Rng(config_.seed, /*stream=*/0xA1);
+    for (nn::Parameters<S>* p : {&actor_, &critic_, &critic_target_, &alpha_})
+      broadcast_values(*comm_, std::span<S>(p->values().data(), static_cast<std::size_t>(p->values().size())));
+    check_identical_state();
+  }
+  /// The communicator of a distributed run (null otherwise).
+  const std::shared_ptr<Communicator>& communicator() const noexcept { return comm_; }
+  /// The file rank `rank` of a distributed run writes for `path` (the path itself for rank 0).
+  static std::filesystem::path rank_path(const std::filesystem::path& path, int rank) {
+    if (rank == 0) return path;
+    std::filesystem::path p = path;
+    p.replace_filename(path.stem().string() + ".rank" + std::to_string(rank) + path.extension().string());
+    return p;
+  }
+
+  // ------------------------------------------------------------------ state
+  long num_timesteps() const noexcept { return num_timesteps_; }
+  long num_updates() const noexcept { return n_updates_; }
+  long dropped_transitions() const noexcept { return dropped_; }
+  double ent_coef() const { return std::exp(static_cast<double>(alpha_.value(0)(0, 0))); }
+  const SacConfig& config() const noexcept { return config_; }
+  /// Changes a hyperparameter between updates — what a curriculum stage may change
+  /// (curriculum::Stage::hyperparameters): learning_rate (all three optimizers), tau, gamma,
+  /// ent_coef (a fixed α only; an automatic one is learned).
+  void set_hyperparameter(std::string_view name, double value) {
+    auto check = [&](bool ok, const char* range) { check_hyperparameter("SAC", name, value, ok, range); };
+    if (name == "learning_rate") {
+      check(value >= 0, "[0, ∞)");
+      config_.learning_rate = value;
+      for (nn::Adam<S>* o : {&actor_opt_, &critic_opt_, &alpha_opt_}) o->set_learning_rate(value);
+    } else if (name == "tau") {
+      check(value > 0 && value <= 1, "(0, 1]");
+      config_.tau = value;
+    } else if (name == "gamma") {
+      check(value >= 0 && value <= 1, "[0, 1]");
+      config_.gamma = value;
+    } else if (name == "ent_coef") {
+      if (config_.auto_entropy) throw std::invalid_argument("SAC: ent_coef is learned (auto_entropy); it cannot be set");
+      check(value > 0, "(0, ∞)");
+      alpha_.value(0)(0, 0) = static_cast<S>(std::log(value));
+    } else {
+      throw std::invalid_argument("SAC: no hyperparameter '" + std::string(name) +
+                                  "' can be set during training (learning_rate, tau, gamma, ent_coef)");
+    }
+  }
+  Hooks& hooks() noexcept { return hooks_; }
+  nn::Parameters<S>& actor() noexcept { return actor_; }
+  nn::Parameters<S>& critic() noexcept { return critic_; }
+  nn::Parameters<S>& critic_target() noexcept { return critic_target_; }
+  ReplayBuffer<S>& replay_buffer() noexcept { return buffer_; }
+  Head& head() noexcept { return head_; }
+  VectorEnv<Env>& envs() noexcept { return envs_; }
+
+ private:
+  // ------------------------------------------------------------------ checkpoint files
+  void save_file(const std::filesystem::path& path, const std::function<void(io::Checkpoint&)>& extra) const {
     io::Checkpoint c;
     c.put_scalar("sac.format", std::int64_t{1});
+    if (comm_) c.put_scalar("distributed.ranks", std::int64_t{comm_->size()});
     c.put_scalar("sac.environments_saved", std::int64_t{SavableEnvironment<Env>});
     nn::save(c, "actor", actor_);
     nn::save(c, "critic", critic_);
@@ -223,15 +331,13 @@ class Sac {
     c.save(path);
   }
 
-  /// Restores a save() of a Sac built with the same configuration; all or nothing: a missing,
-  /// corrupt or mismatched file throws naming the file and the array, and leaves this run as it
-  /// was. Returns Resume::exact when the environments were restored mid-episode too, and
-  /// Resume::environments_restarted when the checkpoint holds no environment state (the
-  /// environment cannot save it): the next learn() then starts new episodes.
-  /// `extra` reads what save's extra added; it runs after every check and before anything of
-  /// this run changes (a throw there leaves the run as it was).
-  Resume load(const std::filesystem::path& path, const std::function<void(const io::Checkpoint&)>& extra = {}) {
+  Resume load_file(const std::filesystem::path& path, const std::function<void(const io::Checkpoint&)>& extra) {
     const io::Checkpoint c = io::Checkpoint::load(path);
+    const std::int64_t ranks = c.contains("distributed.ranks") ? c.get_scalar<std::int64_t>("distributed.ranks") : 1;
+    if (comm_ && ranks != comm_->size())
+      throw std::runtime_error("Sac::load: '" + path.string() + "' was written by a run of " + std::to_string(ranks) +
+                               " rank(s); this run has " + std::to_string(comm_->size()) +
+                               " (resume with as many ranks; a single process can load rank 0's file to evaluate)");
     const bool saved_envs = !c.contains("sac.environments_saved") || c.get_scalar<std::int64_t>("sac.environments_saved") != 0;
     const bool exact = saved_envs && SavableEnvironment<Env>;
     nn::Parameters<S> actor = actor_, critic = critic_, target = critic_target_, alpha = alpha_;
@@ -301,45 +407,6 @@ class Sac {
     return Resume::environments_restarted;
   }
 
-  // ------------------------------------------------------------------ state
-  long num_timesteps() const noexcept { return num_timesteps_; }
-  long num_updates() const noexcept { return n_updates_; }
-  long dropped_transitions() const noexcept { return dropped_; }
-  double ent_coef() const { return std::exp(static_cast<double>(alpha_.value(0)(0, 0))); }
-  const SacConfig& config() const noexcept { return config_; }
-  /// Changes a hyperparameter between updates — what a curriculum stage may change
-  /// (curriculum::Stage::hyperparameters): learning_rate (all three optimizers), tau, gamma,
-  /// ent_coef (a fixed α only; an automatic one is learned).
-  void set_hyperparameter(std::string_view name, double value) {
-    auto check = [&](bool ok, const char* range) { check_hyperparameter("SAC", name, value, ok, range); };
-    if (name == "learning_rate") {
-      check(value >= 0, "[0, ∞)");
-      config_.learning_rate = value;
-      for (nn::Adam<S>* o : {&actor_opt_, &critic_opt_, &alpha_opt_}) o->set_learning_rate(value);
-    } else if (name == "tau") {
-      check(value > 0 && value <= 1, "(0, 1]");
-      config_.tau = value;
-    } else if (name == "gamma") {
-      check(value >= 0 && value <= 1, "[0, 1]");
-      config_.gamma = value;
-    } else if (name == "ent_coef") {
-      if (config_.auto_entropy) throw std::invalid_argument("SAC: ent_coef is learned (auto_entropy); it cannot be set");
-      check(value > 0, "(0, ∞)");
-      alpha_.value(0)(0, 0) = static_cast<S>(std::log(value));
-    } else {
-      throw std::invalid_argument("SAC: no hyperparameter '" + std::string(name) +
-                                  "' can be set during training (learning_rate, tau, gamma, ent_coef)");
-    }
-  }
-  Hooks& hooks() noexcept { return hooks_; }
-  nn::Parameters<S>& actor() noexcept { return actor_; }
-  nn::Parameters<S>& critic() noexcept { return critic_; }
-  nn::Parameters<S>& critic_target() noexcept { return critic_target_; }
-  ReplayBuffer<S>& replay_buffer() noexcept { return buffer_; }
-  Head& head() noexcept { return head_; }
-  VectorEnv<Env>& envs() noexcept { return envs_; }
-
- private:
   // ------------------------------------------------------------------ construction
   static nn::AdamConfig adam_for(const SacConfig& c) {
     return {.lr = c.learning_rate, .on_non_finite = c.on_non_finite_gradient};
@@ -451,7 +518,7 @@ class Sac {
       }
       for (Eigen::Index i = 0; i < n; ++i) to_env_action_(scaled_actions_.col(i), env_actions_.row(i));
       envs_.step(env_actions_);
-      num_timesteps_ += n;
+      num_timesteps_ += n * ranks_;
       store_transitions();  // with the previous actions the transitions were acted on
       if (needs_.previous_action)
         for (Eigen::Index i = 0; i < n; ++i) live_.acted(i, scaled_actions_.col(i).cwiseMax(S(-1)).cwiseMin(S(1)));
@@ -536,7 +603,7 @@ class Sac {
         const double mean_term = static_cast<double>(pi.log_prob.value().mean()) + target_entropy_;
         ent_loss = -static_cast<double>(alpha_.value(0)(0, 0)) * mean_term;
         alpha_.grads()(0) = static_cast<S>(-mean_term);
-        alpha_opt_.step(alpha_);
+        if (!comm_) alpha_opt_.step(alpha_);  // distributed: after the sum over the ranks, below
       }
 
       // 3. Critic targets from the target networks: r + γ (1 − terminated)(min Q' − α log π').
@@ -560,6 +627,10 @@ class Sac {
                                autodiff::mean(autodiff::square(q2_(critic_, in) - y))) * S(0.5);
       critic_.zero_grad();
       tc.backward(critic_loss);
+      if (comm_) {  // the critics' and α's gradients: the mean over the ranks, in one sum
+        average_gradients({&critic_, &alpha_});
+        if (config_.auto_entropy) alpha_opt_.step(alpha_);
+      }
       critic_opt_.step(critic_);
 
       // 5. Actor: mean(α log π − min Q(s, π(s))) through the updated critics (frozen here).
@@ -572,6 +643,7 @@ class Sac {
       const Var actor_loss = autodiff::mean(pi.log_prob * alpha - q_pi);
       actor_.zero_grad();
       ta.backward(actor_loss);
+      if (comm_) average_gradients({&actor_});
       actor_opt_.step(actor_);
 
       // 6. Target networks.
@@ -581,7 +653,40 @@ class Sac {
 
       last_ = {num_timesteps_, double(critic_loss.value()(0, 0)), double(actor_loss.value()(0, 0)), double(alpha), ent_loss};
       if (hooks_.on_update) hooks_.on_update(last_);
+      const long check_every = distribute_options_.check_every < 0 ? 1000 : distribute_options_.check_every;
+      if (comm_ && check_every > 0 && n_updates_ % check_every == 0)
+        check_identical_state();
     }
+  }
+
+  /// Distributed: each buffer's gradients replaced by their mean over the ranks (one sum for all).
+  void average_gradients(std::initializer_list<nn::Parameters<S>*> parameters) {
+    std::size_t n = 0;
+    for (const auto* p : parameters) n += static_cast<std::size_t>(p->grads().size());
+    reduce_.resize(n);
+    std::size_t at = 0;
+    for (const auto* p : parameters) {
+      std::copy(p->grads().data(), p->grads().data() + p->grads().size(), reduce_.data() + at);
+      at += static_cast<std::size_t>(p->grads().size());
+    }
+    comm_->sum(std::span<S>(reduce_));
+    const S scale = S(1) / S(ranks_);
+    at = 0;
+    for (auto* p : parameters) {
+      p->grads() = Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>>(reduce_.data() + at, p->grads().size()) * scale;
+      at += static_cast<std::size_t>(p->grads().size());
+    }
+  }
+
+  /// Distributed: throws unless every rank holds the same networks, targets, α and optimizer states.
+  void check_identical_state() {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    const auto add = [&](const auto& v) {
+      h = checksum(std::span<const S>(v.data(), static_cast<std::size_t>(v.size())), h);
+    };
+    for (const nn::Parameters<S>* p : {&actor_, &critic_, &critic_target_, &alpha_}) add(p->values());
+    for (const nn::Adam<S>* o : {&actor_opt_, &critic_opt_, &alpha_opt_}) add(o->first_moment()), add(o->second_moment());
+    check_identical(*comm_, h, "networks, α or optimizer states", n_updates_);
   }
 
   using RowMap = Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
@@ -615,6 +720,11 @@ class Sac {
   Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> previous_obs_, env_actions_;
   bool envs_started_ = false;  // the environments have been reset (not saved: a resumed run knows from load())
   long num_timesteps_ = 0, n_updates_ = 0, episodes_ = 0, dropped_ = 0;
+  // distributed training (distribute())
+  std::shared_ptr<Communicator> comm_;
+  DistributeOptions distribute_options_;
+  int ranks_ = 1;
+  std::vector<S> reduce_;
   RecentReturn recent_return_;
   SacUpdate last_{};
   Hooks hooks_;
