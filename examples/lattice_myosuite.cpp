@@ -34,6 +34,8 @@ struct Outcome {
   std::string task, noise;
   int seed = 0;
   double ret = 0, success = 0, effort = 0, squared = 0, seconds = 0;
+  double communication = 0;  // seconds in collective calls (distributed runs)
+  long gradient_steps = 0, parameters = 0;
 };
 
 PoseConfig task_config(const std::string& task, const std::filesystem::path& shared) {
@@ -74,9 +76,13 @@ Outcome train(const std::string& task, const std::filesystem::path& shared, std:
   algo::Ppo<Pose, Head> ppo(Pose(config), lattice_settings(seed, n_envs, ranks.root() ? csv : std::string()), head);
   ranks.distribute(ppo);
   const auto t0 = std::chrono::steady_clock::now();
+  const double communication0 = ranks.communication_seconds();
   ppo.learn(steps);
   Outcome o;
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  o.communication = ranks.communication_seconds() - communication0;
+  o.gradient_steps = ppo.num_updates();
+  o.parameters = long(ppo.policy().values().size());
   if (!ranks.root()) return o;  // rank 0 evaluates, films and reports
   Pose env(config);  // deterministic evaluation, observations normalised as in training
   Rng rng(1000 + seed, 3);
@@ -174,8 +180,13 @@ int main(int argc, char** argv) {
         r.seed = o.seed;
         o = r;
         const std::lock_guard<std::mutex> guard(lock);
-        std::printf("%-6s %-8s seed %d: return %8.2f success %.2f effort %.4f mean act² %.4f (%.0f s)\n", o.task.c_str(),
-                    o.noise.c_str(), o.seed, o.ret, o.success, o.effort, o.squared, o.seconds);
+        std::printf("%-6s %-8s seed %d: return %8.2f success %.2f effort %.4f mean act² %.4f (%.1f s, %.0f steps/s)\n",
+                    o.task.c_str(), o.noise.c_str(), o.seed, o.ret, o.success, o.effort, o.squared, o.seconds,
+                    double(steps) / o.seconds);
+        if (ranks.size > 1)
+          std::printf("       %d ranks: collective calls %.2f s, %.3f ms per gradient step (%ld steps, %ld parameters)\n",
+                      ranks.size, o.communication, 1e3 * o.communication / double(std::max(o.gradient_steps, 1L)),
+                      o.gradient_steps, o.parameters);
         std::fflush(stdout);
       }
     };
