@@ -46,7 +46,7 @@
 #include "../policy/mlp.hpp"
 #include "../wrappers/vec_normalize.hpp"
 #include "common.hpp"
-#include "communicator.hpp"
+#include "data_parallel.hpp"
 #include "rollout_buffer.hpp"
 #include "schedule.hpp"
 
@@ -235,24 +235,21 @@ class Ppo {
   /// a minibatch ranks × batch_size. Call it on every rank, right after construction, before
   /// learn() or load(); every rank must be built with the same configuration (checked).
   void distribute(std::shared_ptr<Communicator> comm, DistributeOptions options = {}) {
-    if (!comm) throw std::invalid_argument("Ppo::distribute: no communicator");
     if (started_ || num_timesteps_ != 0) throw std::logic_error("Ppo::distribute: call it before learn() and load()");
     const std::uint64_t shape[] = {std::uint64_t(policy_.values().size()), std::uint64_t(config_.n_envs),
                                    std::uint64_t(config_.n_steps), std::uint64_t(config_.batch_size),
                                    std::uint64_t(config_.n_epochs), std::uint64_t(obs_dim_), std::uint64_t(act_dim_)};
-    check_identical(*comm, checksum(std::span<const std::uint64_t>(shape)),
-                    "configurations (parameter count, n_envs, n_steps, batch_size, n_epochs, observation or action size)", 0);
-    comm_ = std::move(comm);
-    distribute_options_ = options;
-    ranks_ = comm_->size();
-    config_.seed = rank_seed(config_.seed, comm_->rank());
+    config_.seed = parallel_.attach(std::move(comm), options, shape,
+                                    "configurations (parameter count, n_envs, n_steps, batch_size, n_epochs, observation or "
+                                    "action size)",
+                                    config_.seed);
     rng_ = Rng(config_.seed, /*stream=*/0x990);
-    broadcast_values(*comm_, std::span<S>(policy_.values().data(), static_cast<std::size_t>(policy_.values().size())));
-    start_increments(envs_.obs_rms(), envs_.ret_rms());
-    check_identical_state();
+    broadcast_values(parallel_.comm(), std::span<S>(policy_.values().data(), static_cast<std::size_t>(policy_.values().size())));
+    parallel_.start_statistics(envs_, envs_.obs_rms(), envs_.ret_rms());
+    parallel_.check(policy_, optimizer_, envs_, 0);
   }
   /// The communicator of a distributed run (null otherwise).
-  const std::shared_ptr<Communicator>& communicator() const noexcept { return comm_; }
+  const std::shared_ptr<Communicator>& communicator() const noexcept { return parallel_.communicator(); }
 
   // ------------------------------------------------------------------ checkpoints
   /// Writes the policy, the optimizer, the normalisation statistics, generators and counters —
@@ -268,11 +265,8 @@ class Ppo {
     c.put_scalar("ppo.environments_saved", std::int64_t{SavableEnvironment<Env>});
     nn::save(c, "policy", policy_);
     nn::save(c, "optimizer", optimizer_);
-    if (comm_) {  // every rank's own state; rank 0's is the one a single process resumes or evaluates
-      const std::vector<StateWords> states = comm_->gather(run_state(), 0);
-      if (comm_->rank() != 0) return finish_distributed_save(path, {});
-      c.put_scalar("distributed.ranks", std::int64_t{comm_->size()});
-      for (std::size_t r = 0; r < states.size(); ++r) put_state(c, run_state_key(static_cast<int>(r)), states[r]);
+    if (parallel_.active()) {  // every rank's own state; rank 0's is the one a single process resumes or evaluates
+      if (!parallel_.put_run_states(c, run_state())) return parallel_.write_on_root(path, [] {}, "Ppo::save");
     } else {
       put_state(c, "run_state", run_state());
     }
@@ -286,14 +280,8 @@ class Ppo {
       deploy::write<Head>(c, {"ppo", "policy", "pi.", sizes, config_.activation, act_dim_, norm}, head_.config(),
                           box.low.template cast<double>(), box.high.template cast<double>());
     if (extra) extra(c);
-    if (!comm_) return c.save(path);
-    std::string error;
-    try {
-      c.save(path);
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    finish_distributed_save(path, error);
+    if (!parallel_.active()) return c.save(path);
+    parallel_.write_on_root(path, [&] { c.save(path); }, "Ppo::save");
   }
 
   /// Restores a save() of a Ppo built with the same configuration; all or nothing: a missing,
@@ -313,15 +301,9 @@ class Ppo {
     nn::load(c, "policy", policy);
     nn::Adam<S> optimizer = optimizer_;
     nn::load(c, "optimizer", optimizer);
-    if (comm_) {
-      const std::int64_t ranks = c.contains("distributed.ranks") ? c.get_scalar<std::int64_t>("distributed.ranks") : 1;
-      if (ranks != comm_->size())
-        throw std::runtime_error("Ppo::load: '" + path.string() + "' was written by a run of " + std::to_string(ranks) +
-                                 " rank(s); this run has " + std::to_string(comm_->size()) +
-                                 " (resume with as many ranks; a single process can load it to evaluate)");
-    }
+    parallel_.check_ranks(c, path, "Ppo::load");
     const StateWords run =
-        get_state(c, run_state_key(comm_ ? comm_->rank() : 0), run_state_size(saved_envs), path, "Ppo::load");
+        get_state(c, DataParallel<S>::run_state_key(parallel_.rank()), run_state_size(saved_envs), path, "Ppo::load");
     if (extra) extra(c);
     // Everything is read and checked: commit.
     policy_ = std::move(policy);
@@ -346,9 +328,9 @@ class Ppo {
       envs_.load_statistics(in);  // the statistics lead the environments' part in either layout
       started_ = false;
     }
-    if (comm_) {
-      start_increments(envs_.obs_rms(), envs_.ret_rms());
-      check_identical_state();
+    if (parallel_.active()) {
+      parallel_.start_statistics(envs_, envs_.obs_rms(), envs_.ret_rms());
+      parallel_.check(policy_, optimizer_, envs_, n_updates_);
     }
     return resumed;
   }
@@ -533,12 +515,12 @@ class Ppo {
         if (needs_.previous_action) live_.acted(i, pi.action.value().col(i).cwiseMax(S(-1)).cwiseMin(S(1)));
       }
       envs_.step(env_actions_);
-      num_timesteps_ += n * ranks_;
+      num_timesteps_ += n * parallel_.ranks();
       record_step(s);
       for (const auto& f : envs_.finished_episodes()) finish_episode(f);
       if (hooks_.on_step) hooks_.on_step(num_timesteps_);
     }
-    if (comm_) merge_statistics();
+    if (parallel_.active()) parallel_.merge_statistics(envs_);
     compute_advantages();
     if (hooks_.on_rollout) hooks_.on_rollout(buffer_);
   }
@@ -669,7 +651,7 @@ class Ppo {
     const auto M_local = static_cast<Eigen::Index>(buffer_.valid_indices().size());
     // Distributed: every rank takes as many minibatches as the rank with the most valid samples
     // (a rank that dropped transitions sits its last ones out with an empty minibatch).
-    const Eigen::Index M = comm_ ? comm_->max(M_local) : M_local;
+    const Eigen::Index M = parallel_.longest(M_local);
     double sum_pg = 0, sum_v = 0, sum_ent = 0, sum_kl = 0, sum_clip = 0;
     long batches = 0;
     bool stopped = false;
@@ -677,7 +659,7 @@ class Ppo {
       buffer_.shuffle_valid(rng_);
       for (Eigen::Index start = 0; start < M; start += config_.batch_size) {
         const Eigen::Index B = std::clamp<Eigen::Index>(M_local - start, 0, config_.batch_size);
-        if (comm_ && B == 0) {
+        if (parallel_.active() && B == 0) {
           if (config_.normalize_advantage) normalize_advantages(0);
           policy_.zero_grad();
           if (!average_gradients(0, 0.0)) {
@@ -735,7 +717,7 @@ class Ppo {
         sum_v += static_cast<double>(value_loss.value()(0, 0));
         sum_ent += static_cast<double>(entropy_loss.value()(0, 0));
         ++batches;
-        if (comm_) {  // the KL of the whole minibatch decides, after the gradients are summed
+        if (parallel_.active()) {  // the KL of the whole minibatch decides, after the gradients are summed
           policy_.zero_grad();
           t.backward(loss);
           if (!average_gradients(B, approx_kl)) {
@@ -758,9 +740,7 @@ class Ppo {
         ++n_updates_;
       }
     }
-    const long check_every = distribute_options_.check_every < 0 ? 1 : distribute_options_.check_every;
-    if (comm_ && check_every > 0 && ++distributed_updates_ % check_every == 0)
-      check_identical_state();
+    if (parallel_.check_due()) parallel_.check(policy_, optimizer_, envs_, n_updates_);
     const double nb = std::max<long>(batches, 1);
     last_ = {num_timesteps_, sum_pg / nb, sum_v / nb, sum_ent / nb, sum_kl / nb, sum_clip / nb,
              explained_variance(buffer_.values().data(), buffer_.returns().data(), buffer_.total()), lr, double(clip),
@@ -772,29 +752,17 @@ class Ppo {
   /// the moments of every rank's minibatch (Chan's merge in rank order: the same on every rank).
   void normalize_advantages(Eigen::Index B) {
     auto a = mb_.advantages.leftCols(B).array();
-    if (!comm_) {
+    if (!parallel_.active()) {
       if (B < 2) return;
       const S mean = a.mean();
       const S std = std::sqrt((a - mean).square().sum() / S(B - 1));
       a = (a - mean) / (std + S(1e-8));
       return;
     }
-    const double mine[3] = {double(B), B ? double(a.mean()) : 0.0,
-                            B ? double((a - a.mean()).square().sum()) : 0.0};  // count, mean, Σ(x − mean)²
-    moments_.resize(3 * static_cast<std::size_t>(ranks_));
-    comm_->all_gather(std::span<const double>(mine), moments_);
-    double n = 0, mean = 0, m2 = 0;
-    for (int r = 0; r < ranks_; ++r) {
-      const double* m = moments_.data() + 3 * r;
-      if (m[0] == 0) continue;
-      const double total = n + m[0], delta = m[1] - mean;
-      m2 += m[2] + delta * delta * n * m[0] / total;
-      mean += delta * m[0] / total;
-      n = total;
-    }
-    if (n < 2 || B == 0) return;
-    const S std = static_cast<S>(std::sqrt(m2 / (n - 1)));
-    a = (a - static_cast<S>(mean)) / (std + S(1e-8));
+    const double mean = B ? double(a.mean()) : 0.0;
+    const auto m = parallel_.merged_moments(double(B), mean, B ? double((a - S(mean)).square().sum()) : 0.0);
+    if (m.count < 2 || B == 0) return;
+    a = (a - static_cast<S>(m.mean)) / (static_cast<S>(m.std) + S(1e-8));
   }
 
   /// Distributed: replaces this rank's gradient of its minibatch mean loss (B samples) with the
@@ -802,60 +770,8 @@ class Ppo {
   /// their sample counts, in one sum over the ranks that also carries the KL estimate. Returns
   /// false when target_kl stops the epochs (the whole minibatch's KL, before the step, as SB3).
   bool average_gradients(Eigen::Index B, double approx_kl) {
-    auto& g = policy_.grads();
-    const auto n = static_cast<std::size_t>(g.size());
-    reduce_.resize(n + 2);
-    const S weight = S(B) / S(config_.batch_size);  // 1 for a full minibatch: exact
-    Eigen::Map<Vector>(reduce_.data(), g.size()) = g * weight;
-    reduce_[n] = weight;
-    reduce_[n + 1] = static_cast<S>(weight * approx_kl);
-    comm_->sum(std::span<S>(reduce_));
-    const S total = reduce_[n];
-    g = Eigen::Map<const Vector>(reduce_.data(), g.size()) / total;
-    const double kl = static_cast<double>(reduce_[n + 1] / total);
+    const double kl = parallel_.average(policy_, S(B) / S(config_.batch_size), approx_kl);  // weight 1 when full
     return !(config_.target_kl && kl > 1.5 * *config_.target_kl);
-  }
-
-  /// Distributed: the statistics every rank gathered during the rollout, merged into those of
-  /// the previous merge (the same numbers on every rank).
-  void merge_statistics() {
-    RunningMeanStd obs = merged_obs_base_, ret = merged_ret_base_;
-    merge_across_ranks(*comm_, obs, envs_.obs_increment(), moments_);
-    merge_across_ranks(*comm_, ret, envs_.ret_increment(), moments_);
-    start_increments(obs, ret);
-  }
-  /// Distributed: continue from these (merged) statistics, gathering new increments.
-  void start_increments(const RunningMeanStd& obs, const RunningMeanStd& ret) {
-    envs_.set_merged_statistics(obs, ret);
-    merged_obs_base_ = obs;
-    merged_ret_base_ = ret;
-  }
-
-  /// Distributed: throws unless every rank holds the same parameters, optimizer state and
-  /// normalisation statistics.
-  void check_identical_state() {
-    const auto values = [](const auto& v) { return std::span<const typename std::decay_t<decltype(v)>::Scalar>(v.data(), static_cast<std::size_t>(v.size())); };
-    std::uint64_t h = checksum(values(policy_.values()));
-    h = checksum(values(optimizer_.first_moment()), h);
-    h = checksum(values(optimizer_.second_moment()), h);
-    check_identical(*comm_, h, "parameters or optimizer states", n_updates_);
-    std::uint64_t stats = checksum(values(envs_.obs_rms().mean()));
-    stats = checksum(values(envs_.obs_rms().var()), stats);
-    stats = checksum(values(envs_.ret_rms().var()), stats);
-    check_identical(*comm_, stats, "normalisation statistics", n_updates_);
-  }
-
-  /// The checkpoint array of a rank's run state ("run_state" for rank 0 and single processes).
-  static std::string run_state_key(int rank) {
-    return rank == 0 ? std::string("run_state") : "run_state.rank" + std::to_string(rank);
-  }
-  /// Distributed save: rank 0 wrote (or failed with `error`); every rank returns or throws alike.
-  void finish_distributed_save(const std::filesystem::path& path, std::string error) const {
-    std::uint64_t failed = error.empty() ? 0 : 1;
-    comm_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(&failed, 1)), 0);
-    if (failed)
-      throw std::runtime_error(comm_->rank() == 0 ? error
-                                                  : "Ppo::save: rank 0 could not write '" + path.string() + "'");
   }
 
   /// The run's own words (generators, counters, episode flags), without the environments.
@@ -920,13 +836,7 @@ class Ppo {
   long num_timesteps_ = 0, n_updates_ = 0, episodes_ = 0, dropped_ = 0;
   bool started_ = false;
   // distributed training (distribute())
-  std::shared_ptr<Communicator> comm_;
-  DistributeOptions distribute_options_;
-  int ranks_ = 1;
-  long distributed_updates_ = 0;
-  RunningMeanStd merged_obs_base_, merged_ret_base_;
-  std::vector<S> reduce_;
-  std::vector<double> moments_;
+  DataParallel<S> parallel_;
   RecentReturn recent_return_;
   PpoUpdate last_{};
   Hooks hooks_;

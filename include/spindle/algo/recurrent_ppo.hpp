@@ -25,8 +25,11 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <bit>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +48,7 @@
 #include "../noise/schedule.hpp"
 #include "../wrappers/vec_normalize.hpp"
 #include "common.hpp"
+#include "data_parallel.hpp"
 #include "ppo.hpp"
 #include "rollout_buffer.hpp"
 
@@ -172,6 +176,28 @@ class RecurrentPpo {
     to_env_action_(predict_.action.col(0), action);
   }
 
+  // ------------------------------------------------------------------ data-parallel training
+  /// Trains as one of the ranks of `comm`, as Ppo::distribute does (rank-seeded environments,
+  /// rank 0's parameters, the gradient of the mean loss over every rank's valid samples in one
+  /// sum per step, advantage moments and normalisation statistics merged over the ranks, one
+  /// checkpoint file with every rank's run state). Call it before learn() and load().
+  void distribute(std::shared_ptr<Communicator> comm, DistributeOptions options = {}) {
+    if (started_ || num_timesteps_ != 0) throw std::logic_error("RecurrentPpo::distribute: call it before learn() and load()");
+    const std::uint64_t shape[] = {std::uint64_t(policy_.values().size()), std::uint64_t(ppo_.n_envs),
+                                   std::uint64_t(ppo_.n_steps), std::uint64_t(ppo_.batch_size),
+                                   std::uint64_t(ppo_.n_epochs), std::uint64_t(obs_dim_), std::uint64_t(act_dim_)};
+    ppo_.seed = parallel_.attach(std::move(comm), options, shape,
+                                 "configurations (parameter count, n_envs, n_steps, batch_size, n_epochs, observation or "
+                                 "action size)",
+                                 ppo_.seed);
+    rng_ = Rng(ppo_.seed, /*stream=*/0x2ECu);
+    broadcast_values(parallel_.comm(), std::span<S>(policy_.values().data(), static_cast<std::size_t>(policy_.values().size())));
+    parallel_.start_statistics(envs_, envs_.obs_rms(), envs_.ret_rms());
+    parallel_.check(policy_, optimizer_, envs_, 0);
+  }
+  /// The communicator of a distributed run (null otherwise).
+  const std::shared_ptr<Communicator>& communicator() const noexcept { return parallel_.communicator(); }
+
   // ------------------------------------------------------------------ checkpoints
   /// Everything a continuation needs (networks, optimizer, normalisation, generators, counters,
   /// the recurrent states, and the environments mid-episode when they can save it), atomically.
@@ -184,9 +210,21 @@ class RecurrentPpo {
     nn::save(c, "optimizer", optimizer_);
     c.put("recurrent_ppo.hc_pi", hc_pi_);
     c.put("recurrent_ppo.hc_vf", hc_vf_);
-    put_state(c, "run_state", run_state());
+    if (!parallel_.active()) {
+      put_state(c, "run_state", run_state());
+      if (extra) extra(c);
+      return c.save(path);
+    }
+    // every rank's run state into rank 0's file; the other ranks' recurrent states follow theirs
+    // (rank 0's are the arrays above, so that one process can load the file)
+    StateWords mine = run_state();
+    if (parallel_.rank() != 0) {
+      const Matrix hc = (Matrix(2 * state_rows_, ppo_.n_envs) << hc_pi_, hc_vf_).finished();
+      for (Eigen::Index k = 0; k < hc.size(); ++k) put_word(mine, static_cast<double>(hc.data()[k]));
+    }
+    if (!parallel_.put_run_states(c, mine)) return parallel_.write_on_root(path, [] {}, "RecurrentPpo::save");
     if (extra) extra(c);
-    c.save(path);
+    parallel_.write_on_root(path, [&] { c.save(path); }, "RecurrentPpo::save");
   }
 
   /// Restores a save() of a RecurrentPpo built with the same configuration, all or nothing.
@@ -202,9 +240,20 @@ class RecurrentPpo {
     nn::load(c, "policy", policy);
     nn::Adam<S> optimizer = optimizer_;
     nn::load(c, "optimizer", optimizer);
-    const Matrix hc_pi = c.get<S>("recurrent_ppo.hc_pi", state_rows_, ppo_.n_envs);
-    const Matrix hc_vf = c.get<S>("recurrent_ppo.hc_vf", state_rows_, ppo_.n_envs);
-    const StateWords run = get_state(c, "run_state", run_state_size(saved_envs), path, "RecurrentPpo::load");
+    Matrix hc_pi = c.get<S>("recurrent_ppo.hc_pi", state_rows_, ppo_.n_envs);
+    Matrix hc_vf = c.get<S>("recurrent_ppo.hc_vf", state_rows_, ppo_.n_envs);
+    parallel_.check_ranks(c, path, "RecurrentPpo::load");
+    const std::size_t hc_words = parallel_.rank() != 0 ? static_cast<std::size_t>(2 * state_rows_ * ppo_.n_envs) : 0;
+    StateWords run = get_state(c, DataParallel<S>::run_state_key(parallel_.rank()), run_state_size(saved_envs) + hc_words,
+                               path, "RecurrentPpo::load");
+    if (hc_words > 0) {  // this rank's recurrent states follow its run state
+      Matrix hc(2 * state_rows_, ppo_.n_envs);
+      for (Eigen::Index k = 0; k < hc.size(); ++k)
+        hc.data()[k] = static_cast<S>(std::bit_cast<double>(run[run.size() - hc_words + static_cast<std::size_t>(k)]));
+      hc_pi = hc.topRows(state_rows_);
+      hc_vf = hc.bottomRows(state_rows_);
+      run.resize(run.size() - hc_words);
+    }
     if (extra) extra(c);
     policy_ = std::move(policy);
     optimizer_ = std::move(optimizer);
@@ -215,17 +264,23 @@ class RecurrentPpo {
     recent_return_.load(in);
     for (Eigen::Index i = 0; i < episode_starts_.size(); ++i) episode_starts_(i) = static_cast<S>(in.real());
     for (auto& b : bad_observation_) b = static_cast<std::uint8_t>(in.integer());
-    if constexpr (SavableEnvironment<Env>) {
+    Resume resumed = Resume::environments_restarted;
+    if constexpr (SavableEnvironment<Env>)
       if (exact) {
         envs_.load_state(in);
         hc_pi_ = hc_pi;
         hc_vf_ = hc_vf;
-        return Resume::exact;
+        resumed = Resume::exact;
       }
+    if (resumed != Resume::exact) {
+      envs_.load_statistics(in);
+      started_ = false;
     }
-    envs_.load_statistics(in);
-    started_ = false;
-    return Resume::environments_restarted;
+    if (parallel_.active()) {
+      parallel_.start_statistics(envs_, envs_.obs_rms(), envs_.ret_rms());
+      parallel_.check(policy_, optimizer_, envs_, n_updates_);
+    }
+    return resumed;
   }
 
   // ------------------------------------------------------------------ state
@@ -399,11 +454,12 @@ class RecurrentPpo {
         to_env_action_(pi.action.value().col(i), env_actions_.row(i));
       }
       envs_.step(env_actions_);
-      num_timesteps_ += n;
+      num_timesteps_ += n * parallel_.ranks();
       record_step(s);
       for (const auto& f : envs_.finished_episodes()) finish_episode(f);
       if (hooks_.on_step) hooks_.on_step(num_timesteps_);
     }
+    if (parallel_.active()) parallel_.merge_statistics(envs_);
     compute_advantages();
   }
 
@@ -553,8 +609,26 @@ class RecurrentPpo {
         const Eigen::Index n_seq = n_seq_, C = max_len_ * n_seq;
         const auto mask = mb_mask_.leftCols(C).array();
         const S n_valid = mask.sum();
+        if (parallel_.active()) {  // every rank takes part in every step, with or without samples
+          if (ppo_.normalize_advantage) {
+            auto a = mb_adv_.leftCols(C).array();
+            const double mean = n_valid > S(0) ? double((a * mask).sum() / n_valid) : 0.0;
+            const auto m = parallel_.merged_moments(double(n_valid), mean, double(((a - S(mean)).square() * mask).sum()));
+            if (m.count > 1) a = (a - S(m.mean)) / (S(m.std) + S(1e-8)) * mask;
+          }
+          if (n_valid < S(1)) {
+            policy_.zero_grad();
+            if (!average_gradients(S(0), 0.0)) {
+              stopped = true;
+              break;
+            }
+            optimizer_.step(policy_);
+            ++n_updates_;
+            continue;
+          }
+        }
         if (n_valid < S(1)) continue;
-        if (ppo_.normalize_advantage && n_valid > S(1)) {  // over the real samples (torch.std: unbiased)
+        if (!parallel_.active() && ppo_.normalize_advantage && n_valid > S(1)) {  // over the real samples (torch.std: unbiased)
           auto a = mb_adv_.leftCols(C).array();
           const S mean = (a * mask).sum() / n_valid;
           const S std = std::sqrt(((a - mean).square() * mask).sum() / (n_valid - S(1)));
@@ -593,6 +667,17 @@ class RecurrentPpo {
         sum_v += static_cast<double>(value_loss.value()(0, 0));
         sum_ent += static_cast<double>(entropy_loss.value()(0, 0));
         ++batches;
+        if (parallel_.active()) {  // the whole minibatch's KL decides, after the sum over the ranks
+          policy_.zero_grad();
+          t.backward(loss);
+          if (!average_gradients(n_valid, approx_kl)) {
+            stopped = true;
+            break;
+          }
+          optimizer_.step(policy_);
+          ++n_updates_;
+          continue;
+        }
         if (ppo_.target_kl && approx_kl > 1.5 * *ppo_.target_kl) {
           stopped = true;
           break;
@@ -603,11 +688,19 @@ class RecurrentPpo {
         ++n_updates_;
       }
     }
+    if (parallel_.check_due()) parallel_.check(policy_, optimizer_, envs_, n_updates_);
     const double nb = std::max<long>(batches, 1);
     last_ = {num_timesteps_, sum_pg / nb, sum_v / nb, sum_ent / nb, sum_kl / nb, sum_clip / nb,
              explained_variance(buffer_.values().data(), buffer_.returns().data(), buffer_.total()), lr, double(clip),
              batches - (stopped ? 1 : 0), stopped};
     if (hooks_.on_update) hooks_.on_update(last_);
+  }
+
+  /// Distributed: the gradient of the mean loss over every rank's valid samples (this rank's
+  /// weighted by its n_valid); false when target_kl stops the epochs.
+  bool average_gradients(S n_valid, double approx_kl) {
+    const double kl = parallel_.average(policy_, n_valid / S(ppo_.batch_size), approx_kl);
+    return !(ppo_.target_kl && kl > 1.5 * *ppo_.target_kl);
   }
 
   // ------------------------------------------------------------------ run state
@@ -666,6 +759,7 @@ class RecurrentPpo {
   std::vector<std::uint8_t> bad_observation_;
   long num_timesteps_ = 0, n_updates_ = 0, episodes_ = 0, dropped_ = 0;
   bool started_ = false;
+  DataParallel<S> parallel_;
   RecentReturn recent_return_;
   PpoUpdate last_{};
   Hooks hooks_;
