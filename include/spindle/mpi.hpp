@@ -1,4 +1,5 @@
 #pragma once
-// Data-parallel training over MPI (optional: needs <mpi.h>; CMake target spindle::mpi).
+/// @file
+/// Data-parallel training over MPI (optional: needs <mpi.h>; CMake target spindle::mpi).
 #include "mpi/run.hpp"
 #include "mpi/world.hpp"

@@ -10,6 +10,7 @@
 #include <spindle/envs.hpp>
 #include <spindle/mpi.hpp>  // <mpi.h>, without its C++ bindings
 #include <spindle/noise.hpp>
+#include <spindle/policy.hpp>
 #include <vector>
 
 using namespace spindle;
@@ -104,6 +105,18 @@ TEST_CASE("MPI PPO: parameters and optimizer state are identical on every rank a
   check_identical_after_training<noise::DiagGaussian<float>>("DiagGaussian");
   check_identical_after_training<noise::Gsde<float>>("Gsde");
   check_identical_after_training<noise::Lattice<float>>("Lattice");
+}
+
+TEST_CASE("MPI PPO: a history-window policy (HistoryMlp actor and critic) stays identical on every rank") {
+  mpi::World world;
+  algo::PpoConfig c = small_config();
+  algo::Ppo<envs::Pendulum, noise::Gsde<float>, policy::HistoryMlp, policy::HistoryMlp> ppo({}, c, {}, {.history = 4},
+                                                                                           {.history = 3});
+  ppo.distribute(world.shared());
+  const Eigen::VectorXf before = ppo.policy().values();
+  ppo.learn(3L * c.n_steps * c.n_envs * ranks());
+  CHECK((ppo.policy().values() - before).norm() > 0);
+  CHECK(same_on_every_rank(ppo.policy().values()));
 }
 
 TEST_CASE("MPI PPO: the averaged gradient is one process's gradient of every rank's minibatch together") {

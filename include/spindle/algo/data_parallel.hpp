@@ -67,19 +67,17 @@ class DataParallel {
   }
 
   /// Replaces this rank's gradient (of its minibatch's mean loss, `weight` = its share of a full
-  /// minibatch: 1 when full) with the gradient of the mean loss over every rank's minibatch, in
-  /// one sum that also carries `kl` (returned as the whole minibatch's, weighted alike).
+  /// minibatch: 1 when full) with the gradient of the mean loss over every rank's minibatch:
+  /// summed in place over the ranks, then divided by the summed weights, which travel with the
+  /// KL estimate in a second, two-number sum (returned: the whole minibatch's KL, weighted alike).
   double average(nn::Parameters<S>& params, S weight, double kl) {
     auto& g = params.grads();
-    const auto n = static_cast<std::size_t>(g.size());
-    reduce_.resize(n + 2);
-    Eigen::Map<Vector>(reduce_.data(), g.size()) = g * weight;
-    reduce_[n] = weight;
-    reduce_[n + 1] = static_cast<S>(weight * kl);
-    comm_->sum(std::span<S>(reduce_));
-    const S total = reduce_[n];
-    g = Eigen::Map<const Vector>(reduce_.data(), g.size()) / total;
-    return static_cast<double>(reduce_[n + 1] / total);
+    if (weight != S(1)) g *= weight;  // a full minibatch (the usual case) is summed as it is
+    S totals[2] = {weight, static_cast<S>(weight * kl)};
+    comm_->sum(std::span<S>(totals));
+    comm_->sum(std::span<S>(g.data(), static_cast<std::size_t>(g.size())));
+    g /= totals[0];
+    return static_cast<double>(totals[1] / totals[0]);
   }
 
   /// Normalisation statistics: from now on gathered per rank and merged by merge_statistics().
@@ -160,7 +158,6 @@ class DataParallel {
   DistributeOptions options_;
   long updates_ = 0;
   RunningMeanStd obs_base_, ret_base_;
-  std::vector<S> reduce_;
   std::vector<double> moments_, scratch_;
 };
 

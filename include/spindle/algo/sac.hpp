@@ -218,7 +218,7 @@ class Sac {
   /// Trains as one of the ranks of `comm` (spindle::mpi::World for MPI): every rank runs its own
   /// environments (seeded with rank_seed(seed, rank)) into its own replay buffer and samples its
   /// own minibatch; the networks start as rank 0's, and every gradient step applies the mean of
-  /// the ranks' gradients (critics and α in one sum over the ranks, the actor in a second), so
+  /// the ranks' gradients (the critics, α and the actor, each buffer summed in place), so
   /// a step learns from ranks × batch_size transitions. Steps count every rank's (learn(total)
   /// and learning_starts are the run's totals). Checkpoints: every rank writes its own file
   /// (rank 0: the path given, rank r: "<stem>.rank<r><ext>"), each a complete checkpoint of that
@@ -627,7 +627,7 @@ class Sac {
                                autodiff::mean(autodiff::square(q2_(critic_, in) - y))) * S(0.5);
       critic_.zero_grad();
       tc.backward(critic_loss);
-      if (comm_) {  // the critics' and α's gradients: the mean over the ranks, in one sum
+      if (comm_) {  // the critics' and α's gradients: their means over the ranks
         average_gradients({&critic_, &alpha_});
         if (config_.auto_entropy) alpha_opt_.step(alpha_);
       }
@@ -659,22 +659,11 @@ class Sac {
     }
   }
 
-  /// Distributed: each buffer's gradients replaced by their mean over the ranks (one sum for all).
+  /// Distributed: each buffer's gradients replaced by their mean over the ranks (summed in place).
   void average_gradients(std::initializer_list<nn::Parameters<S>*> parameters) {
-    std::size_t n = 0;
-    for (const auto* p : parameters) n += static_cast<std::size_t>(p->grads().size());
-    reduce_.resize(n);
-    std::size_t at = 0;
-    for (const auto* p : parameters) {
-      std::copy(p->grads().data(), p->grads().data() + p->grads().size(), reduce_.data() + at);
-      at += static_cast<std::size_t>(p->grads().size());
-    }
-    comm_->sum(std::span<S>(reduce_));
-    const S scale = S(1) / S(ranks_);
-    at = 0;
     for (auto* p : parameters) {
-      p->grads() = Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>>(reduce_.data() + at, p->grads().size()) * scale;
-      at += static_cast<std::size_t>(p->grads().size());
+      comm_->sum(std::span<S>(p->grads().data(), static_cast<std::size_t>(p->grads().size())));
+      p->grads() *= S(1) / S(ranks_);
     }
   }
 
@@ -724,7 +713,6 @@ class Sac {
   std::shared_ptr<Communicator> comm_;
   DistributeOptions distribute_options_;
   int ranks_ = 1;
-  std::vector<S> reduce_;
   RecentReturn recent_return_;
   SacUpdate last_{};
   Hooks hooks_;
