@@ -228,7 +228,7 @@ class Ppo {
   /// Trains as one of the ranks of `comm` (spindle::mpi::World for MPI): every rank runs its own
   /// environments (seeded with rank_seed(seed, rank): rank 0 keeps the seed) and collects its own
   /// rollout; the parameters start as rank 0's and every gradient step applies the gradient of
-  /// the mean loss over all ranks' minibatches (one sum over the ranks per step; advantages are
+  /// the mean loss over all ranks' minibatches (the gradient summed over the ranks per step; advantages are
   /// normalised with the moments of that whole minibatch); observation and return statistics
   /// are merged after every rollout, as if one process had seen every rank's data. Steps count
   /// every rank's (learn(total) is the run's total), so a rollout is ranks × n_steps × n_envs and
@@ -767,8 +767,8 @@ class Ppo {
 
   /// Distributed: replaces this rank's gradient of its minibatch mean loss (B samples) with the
   /// gradient of the mean loss over every rank's minibatch — the ranks' gradients weighted by
-  /// their sample counts, in one sum over the ranks that also carries the KL estimate. Returns
-  /// false when target_kl stops the epochs (the whole minibatch's KL, before the step, as SB3).
+  /// their sample counts and summed (DataParallel::average, which also sums the KL estimate).
+  /// Returns false when target_kl stops the epochs (the whole minibatch's KL, before the step, as SB3).
   bool average_gradients(Eigen::Index B, double approx_kl) {
     const double kl = parallel_.average(policy_, S(B) / S(config_.batch_size), approx_kl);  // weight 1 when full
     return !(config_.target_kl && kl > 1.5 * *config_.target_kl);
