@@ -13,43 +13,21 @@
 #include <spindle/policy.hpp>
 #include <vector>
 
+#include "mpi_helpers.hpp"
+
 using namespace spindle;
+using mpi_test::all_gather;
+using mpi_test::rank;
+using mpi_test::ranks;
+using mpi_test::same_on_every_rank;
 
 namespace {
 
-int rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-int ranks() {
-  int n = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
-
-/// Every rank's values, rank by rank (the same length on every rank).
-std::vector<float> all_gather(const Eigen::VectorXf& mine) {
-  std::vector<float> all(static_cast<std::size_t>(mine.size() * ranks()));
-  MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_FLOAT, all.data(), static_cast<int>(mine.size()), MPI_FLOAT,
-                MPI_COMM_WORLD);
-  return all;
-}
 std::vector<double> all_gather(const std::vector<double>& mine) {
   std::vector<double> all(mine.size() * static_cast<std::size_t>(ranks()));
   MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_DOUBLE, all.data(), static_cast<int>(mine.size()), MPI_DOUBLE,
                 MPI_COMM_WORLD);
   return all;
-}
-
-/// True when every rank holds exactly these values.
-bool same_on_every_rank(const Eigen::VectorXf& mine) {
-  const std::vector<float> all = all_gather(mine);
-  const auto n = static_cast<std::size_t>(mine.size());
-  for (std::size_t r = 1; r < static_cast<std::size_t>(ranks()); ++r)
-    if (!std::equal(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.begin() + static_cast<std::ptrdiff_t>(r * n)))
-      return false;
-  return true;
 }
 
 algo::PpoConfig small_config() {

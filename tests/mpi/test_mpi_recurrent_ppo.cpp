@@ -9,31 +9,14 @@
 #include <spindle/mpi.hpp>  // <mpi.h>, without its C++ bindings
 #include <vector>
 
+#include "mpi_helpers.hpp"
+
 using namespace spindle;
+using mpi_test::rank;
+using mpi_test::ranks;
+using mpi_test::same_on_every_rank;
 
 namespace {
-
-int rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-int ranks() {
-  int n = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
-
-bool same_on_every_rank(const Eigen::VectorXf& mine) {
-  std::vector<float> all(static_cast<std::size_t>(mine.size() * ranks()));
-  MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_FLOAT, all.data(), static_cast<int>(mine.size()), MPI_FLOAT,
-                MPI_COMM_WORLD);
-  for (int r = 1; r < ranks(); ++r)
-    if (Eigen::Map<const Eigen::VectorXf>(all.data() + r * mine.size(), mine.size()) !=
-        Eigen::Map<const Eigen::VectorXf>(all.data(), mine.size()))
-      return false;
-  return true;
-}
 
 algo::RecurrentPpoConfig small_recurrent(algo::RecurrentCell cell) {
   algo::PpoConfig c;
