@@ -662,13 +662,10 @@ class Ppo {
         if (parallel_.active() && B == 0) {
           if (config_.normalize_advantage) normalize_advantages(0);
           policy_.zero_grad();
-          if (!average_gradients(0, 0.0)) {
+          if (!distributed_step(0, 0.0)) {
             stopped = true;
             break;
           }
-          if (hooks_.on_gradient) hooks_.on_gradient(policy_);
-          optimizer_.step(policy_);
-          ++n_updates_;
           continue;
         }
         const auto batch_indices = buffer_.valid_indices().subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(B));
@@ -720,13 +717,10 @@ class Ppo {
         if (parallel_.active()) {  // the KL of the whole minibatch decides, after the gradients are summed
           policy_.zero_grad();
           t.backward(loss);
-          if (!average_gradients(B, approx_kl)) {
+          if (!distributed_step(B, approx_kl)) {
             stopped = true;
             break;
           }
-          if (hooks_.on_gradient) hooks_.on_gradient(policy_);
-          optimizer_.step(policy_);
-          ++n_updates_;
           continue;
         }
         if (config_.target_kl && approx_kl > 1.5 * *config_.target_kl) {
@@ -769,9 +763,14 @@ class Ppo {
   /// gradient of the mean loss over every rank's minibatch — the ranks' gradients weighted by
   /// their sample counts and summed (DataParallel::average, which also sums the KL estimate).
   /// Returns false when target_kl stops the epochs (the whole minibatch's KL, before the step, as SB3).
-  bool average_gradients(Eigen::Index B, double approx_kl) {
+  /// Then takes the optimizer step with it.
+  bool distributed_step(Eigen::Index B, double approx_kl) {
     const double kl = parallel_.average(policy_, S(B) / S(config_.batch_size), approx_kl);  // weight 1 when full
-    return !(config_.target_kl && kl > 1.5 * *config_.target_kl);
+    if (config_.target_kl && kl > 1.5 * *config_.target_kl) return false;
+    if (hooks_.on_gradient) hooks_.on_gradient(policy_);
+    optimizer_.step(policy_);
+    ++n_updates_;
+    return true;
   }
 
   /// The run's own words (generators, counters, episode flags), without the environments.
