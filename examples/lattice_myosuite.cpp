@@ -44,7 +44,7 @@ PoseConfig task_config(const std::string& task, const std::filesystem::path& sha
   return hand_pose(shared / "myosuite_envs/myohand_pose.xml", Variant::lattice);
 }
 
-algo::PpoConfig lattice_settings(std::uint64_t seed, int n_envs, const std::string& csv) {
+algo::PpoConfig lattice_settings(std::uint64_t seed, int n_envs, const std::vector<int>& hidden, const std::string& csv) {
   algo::PpoConfig c;
   c.n_envs = n_envs;
   c.n_steps = 128;
@@ -62,7 +62,7 @@ algo::PpoConfig lattice_settings(std::uint64_t seed, int n_envs, const std::stri
   c.normalize_rewards = true;
   c.ortho_init = false;
   c.activation = autodiff::Activation::relu;
-  c.policy_hidden = c.value_hidden = {256, 256};
+  c.policy_hidden = c.value_hidden = std::vector<Eigen::Index>(hidden.begin(), hidden.end());
   c.seed = seed;
   c.csv_path = csv;
   return c;
@@ -70,10 +70,10 @@ algo::PpoConfig lattice_settings(std::uint64_t seed, int n_envs, const std::stri
 
 template <class Head>
 Outcome train(const std::string& task, const std::filesystem::path& shared, std::uint64_t seed, long steps, int n_envs,
-              int episodes, typename Head::Config head, const std::string& csv, const spindle_examples::FilmOptions& film,
-              const spindle_examples::Ranks& ranks) {
+              const std::vector<int>& hidden, int episodes, typename Head::Config head, const std::string& csv,
+              const spindle_examples::FilmOptions& film, const spindle_examples::Ranks& ranks) {
   const PoseConfig config = task_config(task, shared);
-  algo::Ppo<Pose, Head> ppo(Pose(config), lattice_settings(seed, n_envs, ranks.root() ? csv : std::string()), head);
+  algo::Ppo<Pose, Head> ppo(Pose(config), lattice_settings(seed, n_envs, hidden, ranks.root() ? csv : std::string()), head);
   ranks.distribute(ppo);
   const auto t0 = std::chrono::steady_clock::now();
   const double communication0 = ranks.communication_seconds();
@@ -129,6 +129,9 @@ int main(int argc, char** argv) {
   app.add_option("--noises", noises, "gaussian, gsde, lattice")->check(CLI::IsMember({"gaussian", "gsde", "lattice"}));
   app.add_option("--steps", steps, "environment steps per run")->check(CLI::PositiveNumber);
   app.add_option("--seeds", seeds, "seeds per task and noise")->check(CLI::PositiveNumber);
+  std::vector<int> hidden{256, 256};
+  app.add_option("--hidden", hidden, "hidden layer widths of the policy and the value networks (the authors' MLP: 256 256)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--envs", n_envs, "environments per run (the authors: 16)")->check(CLI::PositiveNumber);
   app.add_option("--jobs", jobs, "runs at a time (each on one thread)")->check(CLI::PositiveNumber);
   app.add_option("--episodes", episodes, "evaluation episodes per run")->check(CLI::PositiveNumber);
@@ -168,13 +171,14 @@ int main(int argc, char** argv) {
         // The authors' heads: log_std_init −1, expln, full_std off, std_clip (1e-3, 10).
         Outcome r;
         if (o.noise == "lattice")
-          r = train<noise::Lattice<float>>(o.task, shared, seed, steps, n_envs, episodes,
+          r = train<noise::Lattice<float>>(o.task, shared, seed, steps, n_envs, hidden, episodes,
                                            {.std_max = 10.0, .full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
         else if (o.noise == "gsde")
-          r = train<noise::Gsde<float>>(o.task, shared, seed, steps, n_envs, episodes,
+          r = train<noise::Gsde<float>>(o.task, shared, seed, steps, n_envs, hidden, episodes,
                                         {.full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
         else
-          r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, episodes, {.log_std_init = -1.0}, curve, film, ranks);
+          r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, hidden, episodes, {.log_std_init = -1.0},
+                                                curve, film, ranks);
         r.task = o.task;
         r.noise = o.noise;
         r.seed = o.seed;

@@ -2,12 +2,15 @@
 // log and, when gnuplot is installed, a PNG learning curve.
 //
 //   sac_pendulum --noise lattice --steps 20000 --seed 1 --csv sac.csv --plot sac.png
+//   mpirun -np 2 sac_pendulum ...   # data-parallel over 2 ranks: each rank its own replay buffer (spindle::mpi)
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <spindle/algo.hpp>
 #include <spindle/envs.hpp>
 #include <spindle/noise.hpp>
 
+#include "distributed.hpp"
 #include "support.hpp"
 
 namespace {
@@ -30,9 +33,16 @@ spindle::algo::SacConfig pendulum_config(std::uint64_t seed, const std::string& 
 }
 
 template <class Head>
-double run(const spindle::algo::SacConfig& c, const typename Head::Config& h, long steps, int eval_episodes) {
+double run(const spindle::algo::SacConfig& c, const typename Head::Config& h, long steps, int eval_episodes,
+           const spindle_examples::Ranks& ranks) {
   spindle::algo::Sac<Pendulum, Head> sac(Pendulum{}, c, h);
-  return spindle_examples::train_and_report(sac, steps, eval_episodes);
+  ranks.distribute(sac);
+  const double ret = spindle_examples::train_and_report(sac, steps, eval_episodes);
+  if (ranks.comm)
+    std::printf("%d ranks: collective calls %.2f s, %.3f ms per gradient step (%ld steps)\n", ranks.size,
+                ranks.communication_seconds(), 1e3 * ranks.communication_seconds() / double(std::max(1L, sac.num_updates())),
+                sac.num_updates());
+  return ret;
 }
 
 }  // namespace
@@ -52,31 +62,34 @@ int main(int argc, char** argv) {
   app.add_option("--eval-episodes", eval_episodes, "deterministic evaluation episodes")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
-  const auto c = pendulum_config(seed, csv);
-  if (noise == "gaussian") {
-    run<spindle::noise::SquashedGaussian<float>>(c, {}, steps, eval_episodes);
-  } else if (noise == "pink") {
-    using Head = spindle::noise::SquashedGaussian<float, spindle::noise::PinkNoise<float>>;
-    Head::Config h;
-    h.source.horizon = 200;  // Pendulum's episode length
-    run<Head>(c, h, steps, eval_episodes);
-  } else if (noise == "gsde") {
-    spindle::noise::Gsde<float>::Config h;  // SB3's SAC actor with use_sde
-    h.squash_output = true;
-    h.learn_features = true;
-    h.clip_mean = 2.0;
-    h.log_std_init = -3.0;
-    run<spindle::noise::Gsde<float>>(c, h, steps, eval_episodes);
-  } else {
-    spindle::noise::Lattice<float>::Config h;  // the Lattice authors' SAC settings
-    h.squash_output = true;
-    h.learn_features = true;
-    h.clip_mean = 2.0;
-    h.use_expln = true;
-    h.std_reg = 0.05;  // ReLU latents can be all zero; keeps Σ positive definite
-    h.log_std_init = -3.0 + 0.5 * std::log(64.0);
-    run<spindle::noise::Lattice<float>>(c, h, steps, eval_episodes);
-  }
-  std::printf("CSV log: %s\n", csv.c_str());
-  if (!png.empty()) spindle_examples::plot_learning_curve(csv, png, "SAC on Pendulum (" + noise + " noise, seed " + std::to_string(seed) + ")");
+  return spindle_examples::with_ranks(argc, argv, [&](const spindle_examples::Ranks& ranks) {
+    const auto c = pendulum_config(seed, ranks.root() ? csv : std::string());
+    if (noise == "gaussian") {
+      run<spindle::noise::SquashedGaussian<float>>(c, {}, steps, eval_episodes, ranks);
+    } else if (noise == "pink") {
+      using Head = spindle::noise::SquashedGaussian<float, spindle::noise::PinkNoise<float>>;
+      Head::Config h;
+      h.source.horizon = 200;  // Pendulum's episode length
+      run<Head>(c, h, steps, eval_episodes, ranks);
+    } else if (noise == "gsde") {
+      spindle::noise::Gsde<float>::Config h;  // SB3's SAC actor with use_sde
+      h.squash_output = true;
+      h.learn_features = true;
+      h.clip_mean = 2.0;
+      h.log_std_init = -3.0;
+      run<spindle::noise::Gsde<float>>(c, h, steps, eval_episodes, ranks);
+    } else {
+      spindle::noise::Lattice<float>::Config h;  // the Lattice authors' SAC settings
+      h.squash_output = true;
+      h.learn_features = true;
+      h.clip_mean = 2.0;
+      h.use_expln = true;
+      h.std_reg = 0.05;  // ReLU latents can be all zero; keeps Σ positive definite
+      h.log_std_init = -3.0 + 0.5 * std::log(64.0);
+      run<spindle::noise::Lattice<float>>(c, h, steps, eval_episodes, ranks);
+    }
+    std::printf("CSV log: %s\n", csv.c_str());
+    if (ranks.root() && !png.empty())
+      spindle_examples::plot_learning_curve(csv, png, "SAC on Pendulum (" + noise + " noise, seed " + std::to_string(seed) + ")");
+  });
 }

@@ -97,6 +97,36 @@ TEST_CASE("MPI PPO: a history-window policy (HistoryMlp actor and critic) stays 
   CHECK(same_on_every_rank(ppo.policy().values()));
 }
 
+TEST_CASE("MPI PPO: a short last minibatch and target_kl's early stop keep every rank identical") {
+  // 100 samples per rank in minibatches of 32: the last has 4 (weight 4/32 on each rank); a tiny
+  // target_kl stops the epochs on every rank at the same minibatch, from the KL summed over the ranks.
+  mpi::World world;
+  algo::PpoConfig c = small_config();
+  c.n_steps = 50;
+  c.n_epochs = 3;
+  c.target_kl = 1e-6;
+  algo::Ppo<envs::Pendulum, noise::Lattice<float>> ppo(envs::Pendulum{}, c);
+  ppo.distribute(world.shared());
+  const Eigen::VectorXf before = ppo.policy().values();
+  std::vector<long> stops;  // gradient steps per update
+  ppo.hooks().on_update = [&](const algo::PpoUpdate& u) { stops.push_back(u.gradient_steps); };
+  ppo.learn(3L * c.n_steps * c.n_envs * ranks());
+  REQUIRE(stops.size() == 3);
+  CHECK(ppo.last_update().stopped_early);
+  CHECK((ppo.policy().values() - before).norm() > 0);
+  CHECK(same_on_every_rank(ppo.policy().values()));
+  CHECK(same_on_every_rank(ppo.optimizer().first_moment()));
+  CHECK(same_on_every_rank(Eigen::Map<const Eigen::Matrix<long, Eigen::Dynamic, 1>>(stops.data(), 3).cast<float>()));
+  // Without target_kl every epoch runs its 4 minibatches (the short one included).
+  algo::PpoConfig full = c;
+  full.target_kl.reset();
+  algo::Ppo<envs::Pendulum, noise::Lattice<float>> all(envs::Pendulum{}, full);
+  all.distribute(world.shared());
+  all.learn(c.n_steps * c.n_envs * ranks());
+  CHECK(all.last_update().gradient_steps == 4L * c.n_epochs);
+  CHECK(same_on_every_rank(all.policy().values()));
+}
+
 TEST_CASE("MPI PPO: the averaged gradient is one process's gradient of every rank's minibatch together") {
   // One minibatch per rollout on each rank (batch_size = n_steps · n_envs, one epoch): the
   // distributed step's gradient must be the gradient of the mean loss over both ranks' samples,

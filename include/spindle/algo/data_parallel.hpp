@@ -54,16 +54,25 @@ class DataParallel {
     const double mine[3] = {count, mean, m2};
     moments_.resize(3 * static_cast<std::size_t>(ranks()));
     comm_->all_gather(std::span<const double>(mine), moments_);
-    double n = 0, mu = 0, sq = 0;
-    for (int r = 0; r < ranks(); ++r) {
-      const double* m = moments_.data() + 3 * r;
-      if (m[0] == 0) continue;
-      const double total = n + m[0], delta = m[1] - mu;
-      sq += m[2] + delta * delta * n * m[0] / total;
-      mu += delta * m[0] / total;
-      n = total;
-    }
-    return {n, mu, n > 1 ? std::sqrt(sq / (n - 1)) : 0.0};
+    return merge_moments(moments_.data(), 3);
+  }
+
+  /// PPO: every rank's (count, mean, Σ(x − mean)²) of each of an epoch's minibatches (`mine`: 3
+  /// numbers per minibatch, the same number of minibatches on every rank), gathered in one call
+  /// before the epoch, so that a gradient step needs no other collective than its gradient sum.
+  void gather_epoch_moments(std::span<const double> mine) {
+    epoch_stride_ = mine.size();
+    epoch_moments_.resize(mine.size() * static_cast<std::size_t>(ranks()));
+    comm_->all_gather(mine, epoch_moments_);
+  }
+  /// Minibatch k's advantage moments over every rank (as merged_moments).
+  Moments epoch_moments(std::size_t k) const { return merge_moments(epoch_moments_.data() + 3 * k, epoch_stride_); }
+  /// Minibatch k's weight summed over the ranks (each rank's: its share of a full minibatch).
+  S epoch_weight(std::size_t k, Eigen::Index batch_size) const {
+    S total = 0;
+    for (int r = 0; r < ranks(); ++r)
+      total += static_cast<S>(epoch_moments_[static_cast<std::size_t>(r) * epoch_stride_ + 3 * k]) / static_cast<S>(batch_size);
+    return total;
   }
 
   /// Replaces this rank's gradient (of its minibatch's mean loss, `weight` = its share of a full
@@ -71,13 +80,23 @@ class DataParallel {
   /// summed in place over the ranks, then divided by the summed weights, which travel with the
   /// KL estimate in a second, two-number sum (returned: the whole minibatch's KL, weighted alike).
   double average(nn::Parameters<S>& params, S weight, double kl) {
-    auto& g = params.grads();
-    if (weight != S(1)) g *= weight;  // a full minibatch (the usual case) is summed as it is
     S totals[2] = {weight, static_cast<S>(weight * kl)};
     comm_->sum(std::span<S>(totals));
-    comm_->sum(std::span<S>(g.data(), static_cast<std::size_t>(g.size())));
-    g /= totals[0];
+    average(params, weight, totals[0]);
     return static_cast<double>(totals[1] / totals[0]);
+  }
+  /// The same with the summed weights already known (epoch_weight): one sum, of the gradient.
+  void average(nn::Parameters<S>& params, S weight, S total_weight) {
+    auto& g = params.grads();
+    if (weight != S(1)) g *= weight;  // a full minibatch (the usual case) is summed as it is
+    comm_->sum(std::span<S>(g.data(), static_cast<std::size_t>(g.size())));
+    g /= total_weight;
+  }
+  /// Σ_r weight_r · value_r / total_weight: a minibatch statistic (the KL for target_kl) over every rank.
+  double weighted_mean(S weight, double value, S total_weight) {
+    S x = static_cast<S>(weight * value);
+    comm_->sum(std::span<S>(&x, 1));
+    return static_cast<double>(x / total_weight);
   }
 
   /// Normalisation statistics: from now on gathered per rank and merged by merge_statistics().
@@ -154,11 +173,26 @@ class DataParallel {
   }
 
  private:
+  /// Chan's merge in rank order of the (count, mean, Σ(x − mean)²) triples `stride` apart.
+  Moments merge_moments(const double* data, std::size_t stride) const {
+    double n = 0, mu = 0, sq = 0;
+    for (int r = 0; r < ranks(); ++r) {
+      const double* m = data + static_cast<std::size_t>(r) * stride;
+      if (m[0] == 0) continue;
+      const double total = n + m[0], delta = m[1] - mu;
+      sq += m[2] + delta * delta * n * m[0] / total;
+      mu += delta * m[0] / total;
+      n = total;
+    }
+    return {n, mu, n > 1 ? std::sqrt(sq / (n - 1)) : 0.0};
+  }
+
   std::shared_ptr<Communicator> comm_;
   DistributeOptions options_;
   long updates_ = 0;
   RunningMeanStd obs_base_, ret_base_;
-  std::vector<double> moments_, scratch_;
+  std::vector<double> moments_, scratch_, epoch_moments_;
+  std::size_t epoch_stride_ = 0;
 };
 
 }  // namespace spindle::algo

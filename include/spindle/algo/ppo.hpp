@@ -238,11 +238,13 @@ class Ppo {
     if (started_ || num_timesteps_ != 0) throw std::logic_error("Ppo::distribute: call it before learn() and load()");
     const std::uint64_t shape[] = {std::uint64_t(policy_.values().size()), std::uint64_t(config_.n_envs),
                                    std::uint64_t(config_.n_steps), std::uint64_t(config_.batch_size),
-                                   std::uint64_t(config_.n_epochs), std::uint64_t(obs_dim_), std::uint64_t(act_dim_)};
+                                   std::uint64_t(config_.n_epochs), std::uint64_t(obs_dim_), std::uint64_t(act_dim_),
+                                   std::uint64_t(config_.target_kl.has_value())};  // target_kl adds a collective per step
     config_.seed = parallel_.attach(std::move(comm), options, shape,
                                     "configurations (parameter count, n_envs, n_steps, batch_size, n_epochs, observation or "
-                                    "action size)",
+                                    "action size, target_kl set or not)",
                                     config_.seed);
+    advantage_scratch_.resize(config_.batch_size);
     rng_ = Rng(config_.seed, /*stream=*/0x990);
     broadcast_values(parallel_.comm(), std::span<S>(policy_.values().data(), static_cast<std::size_t>(policy_.values().size())));
     parallel_.start_statistics(envs_, envs_.obs_rms(), envs_.ret_rms());
@@ -657,12 +659,13 @@ class Ppo {
     bool stopped = false;
     for (int epoch = 0; epoch < config_.n_epochs && !stopped; ++epoch) {
       buffer_.shuffle_valid(rng_);
+      if (parallel_.active()) share_minibatch_moments(M, M_local);
       for (Eigen::Index start = 0; start < M; start += config_.batch_size) {
         const Eigen::Index B = std::clamp<Eigen::Index>(M_local - start, 0, config_.batch_size);
+        const auto minibatch = static_cast<std::size_t>(start / config_.batch_size);
         if (parallel_.active() && B == 0) {
-          if (config_.normalize_advantage) normalize_advantages(0);
           policy_.zero_grad();
-          if (!distributed_step(0, 0.0)) {
+          if (!distributed_step(0, 0.0, minibatch)) {
             stopped = true;
             break;
           }
@@ -675,7 +678,7 @@ class Ppo {
           rollout_context_.gather(batch_indices, context_batch_);
           context = Context::of(context_batch_.history, context_batch_.previous_action, context_batch_.privileged);
         }
-        if (config_.normalize_advantage) normalize_advantages(B);
+        if (config_.normalize_advantage) normalize_advantages(B, minibatch);
 
         Tape& t = train_tape_;
         t.clear();
@@ -717,7 +720,7 @@ class Ppo {
         if (parallel_.active()) {  // the KL of the whole minibatch decides, after the gradients are summed
           policy_.zero_grad();
           t.backward(loss);
-          if (!distributed_step(B, approx_kl)) {
+          if (!distributed_step(B, approx_kl, minibatch)) {
             stopped = true;
             break;
           }
@@ -743,8 +746,8 @@ class Ppo {
   }
 
   /// Normalises the minibatch's advantages (torch.std: the unbiased estimate); distributed, with
-  /// the moments of every rank's minibatch (Chan's merge in rank order: the same on every rank).
-  void normalize_advantages(Eigen::Index B) {
+  /// the moments of every rank's minibatch `minibatch` (share_minibatch_moments).
+  void normalize_advantages(Eigen::Index B, std::size_t minibatch) {
     auto a = mb_.advantages.leftCols(B).array();
     if (!parallel_.active()) {
       if (B < 2) return;
@@ -753,20 +756,43 @@ class Ppo {
       a = (a - mean) / (std + S(1e-8));
       return;
     }
-    const double mean = B ? double(a.mean()) : 0.0;
-    const auto m = parallel_.merged_moments(double(B), mean, B ? double((a - S(mean)).square().sum()) : 0.0);
+    const auto m = parallel_.epoch_moments(minibatch);
     if (m.count < 2 || B == 0) return;
     a = (a - static_cast<S>(m.mean)) / (static_cast<S>(m.std) + S(1e-8));
   }
 
+  /// Distributed, before an epoch: each of its minibatches' sample count and advantage moments
+  /// (count, mean, Σ(x − mean)²), gathered from every rank in one call — the counts give each
+  /// step's summed weight and the moments its advantage normalisation, so a gradient step's only
+  /// collective is the gradient sum (and the KL's, with target_kl).
+  void share_minibatch_moments(Eigen::Index M, Eigen::Index M_local) {
+    epoch_moments_.clear();
+    const S* advantages = buffer_.advantages().data();
+    const auto indices = buffer_.valid_indices();
+    for (Eigen::Index start = 0; start < M; start += config_.batch_size) {
+      const Eigen::Index B = std::clamp<Eigen::Index>(M_local - start, 0, config_.batch_size);
+      double mean = 0, m2 = 0;
+      if (B > 0 && config_.normalize_advantage) {
+        for (Eigen::Index j = 0; j < B; ++j) advantage_scratch_(0, j) = advantages[indices[static_cast<std::size_t>(start + j)]];
+        const auto a = advantage_scratch_.leftCols(B).array();  // the same sums as over the gathered minibatch
+        mean = double(a.mean());
+        m2 = double((a - S(mean)).square().sum());
+      }
+      for (double v : {double(B), mean, m2}) epoch_moments_.push_back(v);
+    }
+    parallel_.gather_epoch_moments(epoch_moments_);
+  }
+
   /// Distributed: replaces this rank's gradient of its minibatch mean loss (B samples) with the
   /// gradient of the mean loss over every rank's minibatch — the ranks' gradients weighted by
-  /// their sample counts and summed (DataParallel::average, which also sums the KL estimate).
-  /// Returns false when target_kl stops the epochs (the whole minibatch's KL, before the step, as SB3).
-  /// Then takes the optimizer step with it.
-  bool distributed_step(Eigen::Index B, double approx_kl) {
-    const double kl = parallel_.average(policy_, S(B) / S(config_.batch_size), approx_kl);  // weight 1 when full
-    if (config_.target_kl && kl > 1.5 * *config_.target_kl) return false;
+  /// their sample counts and summed (DataParallel::average). Returns false when target_kl stops
+  /// the epochs (the whole minibatch's KL, summed likewise, before the step, as SB3). Then takes
+  /// the optimizer step with it.
+  bool distributed_step(Eigen::Index B, double approx_kl, std::size_t minibatch) {
+    const S weight = S(B) / S(config_.batch_size);  // 1 when full
+    const S total = parallel_.epoch_weight(minibatch, config_.batch_size);
+    if (config_.target_kl && parallel_.weighted_mean(weight, approx_kl, total) > 1.5 * *config_.target_kl) return false;
+    parallel_.average(policy_, weight, total);
     if (hooks_.on_gradient) hooks_.on_gradient(policy_);
     optimizer_.step(policy_);
     ++n_updates_;
@@ -828,6 +854,8 @@ class Ppo {
   Tape act_tape_, value_tape_, train_tape_;
   DeterministicAct<S> predict_;
   typename RolloutBuffer<S>::Minibatch mb_;
+  std::vector<double> epoch_moments_;                    // distributed: this rank's (count, mean, M2) per minibatch
+  Eigen::Matrix<S, 1, Eigen::Dynamic> advantage_scratch_;  // distributed: one minibatch's advantages
   Matrix act_obs_, next_obs_;
   Vector last_values_, episode_starts_;
   Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> env_actions_;
