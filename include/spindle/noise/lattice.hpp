@@ -126,7 +126,7 @@ class Lattice {
     const Eigen::Index L = latent_dim_, A = action_dim_;
     single_use_ = false;
     matrices_.resize(L, (L + A) * n_envs);
-    rng.fill_normal_fast(matrices_);  // L(L + A) per environment: the bulk generator (SIMD Box–Muller)
+    rng.fill_normal(matrices_);
     scale_matrices(p);
   }
 
