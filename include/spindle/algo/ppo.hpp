@@ -717,7 +717,7 @@ class Ppo {
         sum_v += static_cast<double>(value_loss.value()(0, 0));
         sum_ent += static_cast<double>(entropy_loss.value()(0, 0));
         ++batches;
-        if (parallel_.active()) {  // the KL of the whole minibatch decides, after the gradients are summed
+        if (parallel_.active()) {  // the KL of the whole minibatch (summed over the ranks) decides, then the gradient sum
           policy_.zero_grad();
           t.backward(loss);
           if (!distributed_step(B, approx_kl, minibatch)) {
