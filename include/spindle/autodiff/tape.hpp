@@ -14,6 +14,7 @@
 // with Parameters::zero_grad()); gradients of tape nodes are written on first
 // contribution and accumulated after, so they never need a zeroing pass.
 #include <Eigen/Core>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -74,7 +75,7 @@ class Tape {
  public:
   using NodeT = Node<Scalar>;
 
-  Tape() { nodes_.reserve(256); }
+  Tape() : generation_(next_generation()) { nodes_.reserve(256); }
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
@@ -136,7 +137,11 @@ class Tape {
   void clear() noexcept {
     nodes_.clear();
     arena_.rewind();
+    generation_ = next_generation();
   }
+  /// Unique per tape and per clear(), process-wide: (generation, node id) names one node, even when a
+  /// new tape reuses a destroyed one's address (for caches of nodes).
+  std::uint64_t generation() const noexcept { return generation_; }
 
   /// With gradients off, nothing is recorded for backward (acting, evaluation).
   void set_grad_enabled(bool enabled) noexcept { grad_enabled_ = enabled; }
@@ -216,6 +221,11 @@ class Tape {
   std::vector<NodeT> nodes_;
   Arena<Scalar> arena_;
   bool grad_enabled_ = true;
+  std::uint64_t generation_;
+  static std::uint64_t next_generation() noexcept {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
 };
 
 }  // namespace spindle::autodiff

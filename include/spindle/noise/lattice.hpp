@@ -77,22 +77,17 @@ class Lattice {
                          S(0.5 * std::log(static_cast<double>(latent_dim_)));
     return config_.use_expln ? autodiff::expln(theta, S(config_.epsilon)) : autodiff::exp(theta);
   }
-  /// v = [σ_a²; σ_x²] ((A + L) × batch), the input of autodiff::lowrank_gaussian_*.
+  /// v = [σ_a²; σ_x²] ((A + L) × batch), the input of autodiff::lowrank_gaussian_*. PPO asks for the
+  /// log-prob and then the entropy of the same latent on the same tape: the second call reuses the
+  /// first's node (with full_std it is an (L + A) × L product per sample).
   Var<S> variances(nn::Parameters<S>& p, Var<S> z) const {
     autodiff::Tape<S>& t = *z.tape;
-    const Var<S> z2 = autodiff::square(features(z));
-    if (!config_.full_std) {
-      // One std per latent row: every σ_x,k² is Σ_j z_j² c_j² (and σ_a,k² with d): two values
-      // per sample, spread over the rows, instead of an (L + A) × L product.
-      const Var<S> w = autodiff::matmul_tn(autodiff::square(std_columns(p, t)), z2);  // 2 × B: [σ_x²; σ_a²]
-      Var<S> va = t.constant(Matrix<S>::Ones(action_dim_, 1)) * autodiff::slice_rows(w, 1, 1);
-      if (config_.std_reg != 0) va = va + S(config_.std_reg * config_.std_reg);
-      return autodiff::concat_rows(va, t.constant(Matrix<S>::Ones(latent_dim_, 1)) * autodiff::slice_rows(w, 0, 1));
-    }
-    const Var<S> v = autodiff::matmul_tn(autodiff::square(std_matrix(p, t)), z2);  // [σ_x²; σ_a²], no transposed copy
-    Var<S> va = autodiff::slice_rows(v, latent_dim_, action_dim_);
-    if (config_.std_reg != 0) va = va + S(config_.std_reg * config_.std_reg);
-    return autodiff::concat_rows(va, autodiff::slice_rows(v, 0, latent_dim_));
+    const VariancesKey key{&t, t.generation(), z.id, &p, t.grad_enabled()};
+    if (variances_cache_.id >= 0 && variances_cache_.key == key && variances_cache_.id < static_cast<int>(t.size()))
+      return {&t, variances_cache_.id};
+    const Var<S> v = compute_variances(p, z);
+    variances_cache_ = {key, v.id};
+    return v;
   }
   /// Σ of sample b (A × A), for logging.
   Matrix<S> covariance(nn::Parameters<S>& p, Var<S> z, Eigen::Index b) const {
@@ -113,7 +108,7 @@ class Lattice {
   Sampled<S> rsample(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
     autodiff::Tape<S>& t = *z.tape;
     normals_.resize(latent_dim_, latent_dim_ + action_dim_);
-    rng.fill_normal(normals_);
+    rng.fill_normal_fast(normals_);  // L(L + A) per gradient step: the bulk generator
     const Var<S> P = std_matrix(p, t) * t.constant(normals_);
     const Var<S> f = features(z);
     const Var<S> latent_noise = autodiff::matmul(autodiff::transpose(autodiff::slice_cols(P, 0, latent_dim_)), f) * S(config_.alpha);
@@ -126,7 +121,7 @@ class Lattice {
     const Eigen::Index L = latent_dim_, A = action_dim_;
     single_use_ = false;
     matrices_.resize(L, (L + A) * n_envs);
-    rng.fill_normal(matrices_);
+    rng.fill_normal_fast(matrices_);  // L(L + A) per environment: the bulk generator (SIMD Box–Muller)
     scale_matrices(p);
   }
 
@@ -246,6 +241,22 @@ class Lattice {
     return config_.clip_mean > 0 ? autodiff::clamp(mu, S(-config_.clip_mean), S(config_.clip_mean)) : mu;
   }
   Var<S> features(Var<S> z) const { return config_.learn_features ? z : autodiff::stop_gradient(z); }
+  Var<S> compute_variances(nn::Parameters<S>& p, Var<S> z) const {
+    autodiff::Tape<S>& t = *z.tape;
+    const Var<S> z2 = autodiff::square(features(z));
+    if (!config_.full_std) {
+      // One std per latent row: every σ_x,k² is Σ_j z_j² c_j² (and σ_a,k² with d): two values
+      // per sample, spread over the rows, instead of an (L + A) × L product.
+      const Var<S> w = autodiff::matmul_tn(autodiff::square(std_columns(p, t)), z2);  // 2 × B: [σ_x²; σ_a²]
+      Var<S> va = t.constant(Matrix<S>::Ones(action_dim_, 1)) * autodiff::slice_rows(w, 1, 1);
+      if (config_.std_reg != 0) va = va + S(config_.std_reg * config_.std_reg);
+      return autodiff::concat_rows(va, t.constant(Matrix<S>::Ones(latent_dim_, 1)) * autodiff::slice_rows(w, 0, 1));
+    }
+    const Var<S> v = autodiff::matmul_tn(autodiff::square(std_matrix(p, t)), z2);  // [σ_x²; σ_a²], no transposed copy
+    Var<S> va = autodiff::slice_rows(v, latent_dim_, action_dim_);
+    if (config_.std_reg != 0) va = va + S(config_.std_reg * config_.std_reg);
+    return autodiff::concat_rows(va, autodiff::slice_rows(v, 0, latent_dim_));
+  }
   Var<S> gaussian_log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> u) const {
     return autodiff::lowrank_gaussian_log_prob(u - mean(p, z), p.on(*z.tape, mean_.weight), variances(p, z),
                                                S(config_.alpha));
@@ -254,6 +265,20 @@ class Lattice {
     const Var<S> logp = gaussian_log_prob(p, z, u);
     return squash_if(squashed(), u, logp, S(config_.epsilon));
   }
+
+  struct VariancesKey {
+    const autodiff::Tape<S>* tape = nullptr;
+    std::uint64_t generation = 0;
+    int latent = -1;
+    const nn::Parameters<S>* parameters = nullptr;
+    bool grad_enabled = false;
+    friend bool operator==(const VariancesKey&, const VariancesKey&) = default;
+  };
+  struct VariancesCache {
+    VariancesKey key;
+    int id = -1;
+  };
+  mutable VariancesCache variances_cache_;
 
   Config config_;
   Eigen::Index latent_dim_, action_dim_;
