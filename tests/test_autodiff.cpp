@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <Eigen/Dense>
 #include <array>
 #include <cstring>
 #include <functional>
@@ -474,6 +475,46 @@ TEST_CASE("lowrank Gaussian: the batched path (one GEMM for every sample's covar
   check_grad("lowrank log-prob, batched", [&](Tape<double>&, Vars x) { return lowrank_gaussian_log_prob(x[2], x[0], x[1], alpha); },
              {W, v, d});
   check_grad("lowrank entropy, batched", [&](Tape<double>&, Vars x) { return lowrank_gaussian_entropy(x[0], x[1], alpha); },
+             {W, v});
+}
+
+TEST_CASE("small factors: the plain-loop Cholesky, solves and inverse equal Eigen's for every size they take") {
+  for (Eigen::Index A = 1; A <= detail::small_factor_max; ++A) {
+    CAPTURE(A);
+    const Eigen::MatrixXd M = random(A, A + 3);
+    const Eigen::MatrixXd sigma = M * M.transpose() + 0.1 * Eigen::MatrixXd::Identity(A, A);
+    Eigen::MatrixXd chol = sigma;
+    chol.triangularView<Eigen::StrictlyUpper>().setConstant(42.0);  // must stay untouched
+    REQUIRE(detail::small_cholesky(chol.data(), A));
+    const Eigen::MatrixXd expected = Eigen::LLT<Eigen::MatrixXd>(sigma).matrixL();
+    CHECK((chol.triangularView<Eigen::Lower>().toDenseMatrix() - expected).cwiseAbs().maxCoeff() < 1e-12);
+    CHECK((chol.triangularView<Eigen::StrictlyUpper>().toDenseMatrix().array() == 42.0).count() == A * (A - 1) / 2);
+    const Eigen::VectorXd d = random(A, 1);
+    Eigen::VectorXd y = d;
+    detail::small_solve_lower(chol.data(), A, y.data());
+    CHECK((y - expected.triangularView<Eigen::Lower>().solve(d)).cwiseAbs().maxCoeff() < 1e-10);
+    detail::small_solve_lower_transposed(chol.data(), A, y.data());
+    CHECK((y - sigma.llt().solve(d)).cwiseAbs().maxCoeff() < 1e-9 * (1 + y.cwiseAbs().maxCoeff()));
+    Eigen::MatrixXd scratch(A, A), inverse(A, A);
+    detail::small_inverse_from_cholesky(chol.data(), A, scratch.data(), inverse.data());
+    CHECK((inverse - sigma.inverse()).cwiseAbs().maxCoeff() < 1e-9 * (1 + inverse.cwiseAbs().maxCoeff()));
+    CHECK((inverse - inverse.transpose()).cwiseAbs().maxCoeff() == 0.0);
+    // not positive definite (a negative direction), and NaN: refused
+    Eigen::MatrixXd bad = sigma - 2.0 * sigma.norm() * Eigen::VectorXd::Unit(A, A - 1) * Eigen::VectorXd::Unit(A, A - 1).transpose();
+    CHECK_FALSE(detail::small_cholesky(bad.data(), A));
+    Eigen::MatrixXd nan = sigma;
+    nan(A - 1, A - 1) = std::numeric_limits<double>::quiet_NaN();
+    CHECK_FALSE(detail::small_cholesky(nan.data(), A));
+  }
+}
+
+TEST_CASE("lowrank Gaussian: past the small-factor size (Eigen's kernels) the gradients still check") {
+  const Eigen::Index A = detail::small_factor_max + 3, L = 5, B = 5;
+  const double alpha = 0.8;
+  const Eigen::MatrixXd W = random(A, L), d = random(A, B), v = random(A + L, B, 0.05, 1.2);
+  check_grad("lowrank log-prob, A past small", [&](Tape<double>&, Vars x) { return lowrank_gaussian_log_prob(x[2], x[0], x[1], alpha); },
+             {W, v, d});
+  check_grad("lowrank entropy, A past small", [&](Tape<double>&, Vars x) { return lowrank_gaussian_entropy(x[0], x[1], alpha); },
              {W, v});
 }
 

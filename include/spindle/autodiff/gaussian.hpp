@@ -233,11 +233,87 @@ void lowrank_covariance(const WT& W, const VT& v, Eigen::Index b, Scalar alpha,
   sigma.diagonal() += v.col(c).head(A);
 }
 
+// Factors up to this size (the muscle arm's 6 × 6, MyoElbow's, a finger's) take the plain loops
+// below: at these sizes Eigen's dynamic-size LLT and triangular solves spend more on dispatch than on
+// arithmetic, once per sample. All work on contiguous column-major A × A lower factors.
+inline constexpr Eigen::Index small_factor_max = 16;
+
+/// Lower Cholesky factor in place (left-looking, column by column; the lower triangle is read and
+/// written, the strict upper one untouched). False when a pivot is not positive or is NaN.
+template <class Scalar>
+bool small_cholesky(Scalar* a, Eigen::Index A) noexcept {
+  for (Eigen::Index j = 0; j < A; ++j) {
+    Scalar* cj = a + j * A;
+    for (Eigen::Index k = 0; k < j; ++k) {  // column j −= column k · a(j, k), from row j down
+      const Scalar* ck = a + k * A;
+      const Scalar ajk = ck[j];
+      for (Eigen::Index i = j; i < A; ++i) cj[i] -= ck[i] * ajk;
+    }
+    if (!(cj[j] > Scalar(0))) return false;
+    const Scalar pivot = std::sqrt(cj[j]);
+    cj[j] = pivot;
+    const Scalar inverse = Scalar(1) / pivot;  // one division per column (they serialise)
+    for (Eigen::Index i = j + 1; i < A; ++i) cj[i] *= inverse;
+  }
+  return true;
+}
+
+/// y ← L⁻¹ y (forward substitution, column-oriented), from row `from` (rows above are zero).
+template <class Scalar>
+void small_solve_lower(const Scalar* l, Eigen::Index A, Scalar* y, Eigen::Index from = 0) noexcept {
+  for (Eigen::Index j = from; j < A; ++j) {
+    const Scalar* cj = l + j * A;
+    const Scalar yj = y[j] / cj[j];
+    y[j] = yj;
+    for (Eigen::Index i = j + 1; i < A; ++i) y[i] -= cj[i] * yj;
+  }
+}
+
+/// y ← L⁻ᵀ y (back substitution: row j of Lᵀ is column j of L).
+template <class Scalar>
+void small_solve_lower_transposed(const Scalar* l, Eigen::Index A, Scalar* y) noexcept {
+  for (Eigen::Index j = A - 1; j >= 0; --j) {
+    const Scalar* cj = l + j * A;
+    Scalar s = y[j];
+    for (Eigen::Index i = j + 1; i < A; ++i) s -= cj[i] * y[i];
+    y[j] = s / cj[j];
+  }
+}
+
+/// out ← Σ⁻¹ = L⁻ᵀ L⁻¹ (full, symmetric), with L⁻¹ built in `inverse` (A × A scratch, A ≤ small_factor_max).
+template <class Scalar>
+void small_inverse_from_cholesky(const Scalar* l, Eigen::Index A, Scalar* inverse, Scalar* out) noexcept {
+  Scalar reciprocal[small_factor_max];  // 1 / L(j, j): A divisions instead of A(A + 1) / 2
+  for (Eigen::Index j = 0; j < A; ++j) reciprocal[j] = Scalar(1) / l[j + j * A];
+  for (Eigen::Index c = 0; c < A; ++c) {  // column c of L⁻¹: zero above row c, L⁻¹ e_c from it
+    Scalar* y = inverse + c * A;
+    for (Eigen::Index i = 0; i < A; ++i) y[i] = Scalar(0);
+    y[c] = Scalar(1);
+    for (Eigen::Index j = c; j < A; ++j) {
+      const Scalar* cj = l + j * A;
+      const Scalar yj = y[j] * reciprocal[j];
+      y[j] = yj;
+      for (Eigen::Index i = j + 1; i < A; ++i) y[i] -= cj[i] * yj;
+    }
+  }
+  for (Eigen::Index j = 0; j < A; ++j)
+    for (Eigen::Index i = j; i < A; ++i) {  // (L⁻ᵀ L⁻¹)(i, j) = Σ_k≥i L⁻¹(k, i) L⁻¹(k, j)
+      const Scalar* ci = inverse + i * A;
+      const Scalar* cj = inverse + j * A;
+      Scalar s = 0;
+      for (Eigen::Index k = i; k < A; ++k) s += ci[k] * cj[k];
+      out[i + j * A] = s;
+      out[j + i * A] = s;
+    }
+}
+
 /// Cholesky in place (lower); throws naming the sample and what to change when Σ is not positive definite.
 template <class Scalar>
 void cholesky_in_place(Eigen::Ref<Matrix<Scalar>> sigma, Eigen::Index sample, const char* where) {
   bool ok;
-  if (sigma.rows() <= 64) {
+  if (sigma.rows() <= small_factor_max && sigma.outerStride() == sigma.rows()) {
+    ok = small_cholesky(sigma.data(), sigma.rows());
+  } else if (sigma.rows() <= 64) {
     // Small factors: Eigen's column-by-column kernel directly. LLT's blocked path splits a 39 × 39
     // factor into 8-wide panels whose triangular solves cost more than the arithmetic.
     ok = Eigen::internal::llt_inplace<Scalar, Eigen::Lower>::unblocked(sigma) == -1;
@@ -320,9 +396,13 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
     const ConstMatrixMap<Scalar> chol(layout.factor(n.aux, b), A, A);
     const ConstMatrixMap<Scalar> y(layout.solved(n.aux, b), A, 1);  // Σ⁻¹ d
     // Σ⁻¹ = L⁻ᵀ L⁻¹
-    inv.setIdentity();
-    chol.template triangularView<Eigen::Lower>().solveInPlace(inv);
-    G.noalias() = inv.transpose() * inv;
+    if (A <= small_factor_max) {
+      small_inverse_from_cholesky(chol.data(), A, inv.data(), G.data());
+    } else {
+      inv.setIdentity();
+      chol.template triangularView<Eigen::Lower>().solveInPlace(inv);
+      G.noalias() = inv.transpose() * inv;
+    }
     if (entropy) {
       G *= Scalar(0.5) * g;  // ∂H/∂Σ = ½ Σ⁻¹
     } else {
@@ -462,9 +542,16 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
     } else {
       MatrixMap<Scalar> y(layout.solved(aux, b), A, 1);
       y = t.value(d.id).col(b);
-      chol.template triangularView<Eigen::Lower>().solveInPlace(y);
+      const bool small = A <= small_factor_max;
+      if (small)
+        small_solve_lower(chol.data(), A, y.data());
+      else
+        chol.template triangularView<Eigen::Lower>().solveInPlace(y);
       out(0, b) = Scalar(-0.5) * y.squaredNorm() - half_logdet - Scalar(A) * half_log_two_pi<Scalar>;
-      chol.template triangularView<Eigen::Lower>().transpose().solveInPlace(y);  // keep Σ⁻¹d for backward
+      if (small)  // keep Σ⁻¹d for backward
+        small_solve_lower_transposed(chol.data(), A, y.data());
+      else
+        chol.template triangularView<Eigen::Lower>().transpose().solveInPlace(y);
     }
   }
   return {&t, id};
