@@ -706,7 +706,11 @@ class Ppo {
         const std::optional<Var> entropy = head_.entropy(policy_, z);
         const Var entropy_loss = entropy ? -autodiff::mean(*entropy) : autodiff::mean(log_prob);
 
-        const Var loss = policy_loss + entropy_loss * S(config_.ent_coef) + value_loss * S(config_.vf_coef);
+        // With ent_coef 0 the entropy is only logged: left out of the loss, backward never visits it
+        // (for Lattice that is a second covariance per sample and its gradient, for nothing).
+        const Var weighted_value_loss = value_loss * S(config_.vf_coef);
+        const Var loss = config_.ent_coef != 0 ? policy_loss + entropy_loss * S(config_.ent_coef) + weighted_value_loss
+                                                 : policy_loss + weighted_value_loss;
 
         // KL(old ‖ new) estimate (Schulman's k3) and the fraction clipped, from the values alone.
         const auto r = ratio.value().array();

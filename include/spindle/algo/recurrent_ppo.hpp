@@ -657,7 +657,11 @@ class RecurrentPpo {
         const Var value_loss = autodiff::sum(autodiff::square(t.view(mb_ret_.data(), 1, C) - v) * weights);
         const std::optional<Var> entropy = head_.entropy(policy_, z);
         const Var entropy_loss = entropy ? -autodiff::sum(*entropy * weights) : autodiff::sum(log_prob * weights);
-        const Var loss = policy_loss + entropy_loss * S(ppo_.ent_coef) + value_loss * S(ppo_.vf_coef);
+        // With ent_coef 0 the entropy is only logged: left out of the loss, backward never visits it
+        // (for Lattice that is a second covariance per sample and its gradient, for nothing).
+        const Var weighted_value_loss = value_loss * S(ppo_.vf_coef);
+        const Var loss = ppo_.ent_coef != 0 ? policy_loss + entropy_loss * S(ppo_.ent_coef) + weighted_value_loss
+                                                 : policy_loss + weighted_value_loss;
 
         const auto r = ratio.value().array();
         const double approx_kl = static_cast<double>((((r - S(1)) - r.log()) * mask).sum() / n_valid);
