@@ -3,8 +3,9 @@
 // settings (../shared/specs/myosuite.md §8: observation and reward normalisation, 128 steps per
 // environment, minibatches of 32, 10 epochs, lr 2.55673e-5, clip 0.3, γ 0.99, λ 0.9, vf_coef
 // 0.836, max_grad_norm 0.7, ent_coef 3.6e-6, expln, std_clip (1e-3, 10), noise resampled every
-// step, log_std_init −1, their pose variants) — with an MLP policy (256, 256 ReLU) in place of
-// their LSTM. Several seeds each; a table of final return, success rate, MyoSuite's effort
+// step, log_std_init −1, their pose variants) — with an MLP policy (256, 256 ReLU) by default, or
+// their recurrent one with --lstm 256 (RecurrentPpo: an LSTM in actor and critic before the MLPs).
+// Several seeds each; a table of final return, success rate, MyoSuite's effort
 // (mean ‖act‖₂/na) and the mean squared activation (mean ± SEM over seeds), learning curves
 // per run (gnuplot PNG, one colour per noise), and the wall time of each run.
 //
@@ -68,12 +69,11 @@ algo::PpoConfig lattice_settings(std::uint64_t seed, int n_envs, const std::vect
   return c;
 }
 
-template <class Head>
-Outcome train(const std::string& task, const std::filesystem::path& shared, std::uint64_t seed, long steps, int n_envs,
-              const std::vector<int>& hidden, int episodes, typename Head::Config head, const std::string& csv,
-              const spindle_examples::FilmOptions& film, const spindle_examples::Ranks& ranks) {
-  const PoseConfig config = task_config(task, shared);
-  algo::Ppo<Pose, Head> ppo(Pose(config), lattice_settings(seed, n_envs, hidden, ranks.root() ? csv : std::string()), head);
+// Trains `ppo` (Ppo or RecurrentPpo), then rank 0 evaluates deterministically with `act(observation,
+// action, episode_start)` and films when asked.
+template <class Trainer, class Act>
+Outcome train_and_evaluate(Trainer& ppo, const PoseConfig& config, std::uint64_t seed, long steps, int episodes, Act act,
+                           const spindle_examples::FilmOptions& film, const spindle_examples::Ranks& ranks) {
   ranks.distribute(ppo);
   const auto t0 = std::chrono::steady_clock::now();
   const double communication0 = ranks.communication_seconds();
@@ -90,8 +90,10 @@ Outcome train(const std::string& task, const std::filesystem::path& shared, std:
   Eigen::VectorXf a(env.action_size());
   for (int e = 0; e < episodes; ++e) {
     Eigen::VectorXf obs = env.reset(rng);
+    bool first = true;
     do {
-      ppo.predict(obs, a);
+      act(obs, a, first);
+      first = false;
       env.step(a, s);
       o.ret += s.reward / episodes;
       obs = s.observation;
@@ -100,9 +102,29 @@ Outcome train(const std::string& task, const std::filesystem::path& shared, std:
     o.effort += env.effort() / episodes;
     o.squared += env.mean_squared_activation() / episodes;
   }
-  if (!film.video.empty())
-    spindle_examples::film(env, rng, [&](const Eigen::VectorXf& ob, Eigen::VectorXf& act) { ppo.predict(ob, act); }, film);
+  if (!film.video.empty())  // MLP policies only (main refuses --video with --lstm: film() has no episode starts)
+    spindle_examples::film(env, rng, [&](const Eigen::VectorXf& ob, Eigen::VectorXf& action) { act(ob, action, false); }, film);
   return o;
+}
+
+// lstm > 0: the authors' recurrent policy (sb3-contrib's RecurrentPPO: an LSTM of `lstm` units in the
+// actor and another in the critic, then the MLPs); 0: the MLP policy.
+template <class Head>
+Outcome train(const std::string& task, const std::filesystem::path& shared, std::uint64_t seed, long steps, int n_envs,
+              const std::vector<int>& hidden, int lstm, int episodes, typename Head::Config head, const std::string& csv,
+              const spindle_examples::FilmOptions& film, const spindle_examples::Ranks& ranks) {
+  const PoseConfig config = task_config(task, shared);
+  const algo::PpoConfig settings = lattice_settings(seed, n_envs, hidden, ranks.root() ? csv : std::string());
+  if (lstm > 0) {
+    algo::RecurrentPpo<Pose, Head> ppo(Pose(config), {.ppo = settings, .lstm_hidden_size = lstm}, head);
+    algo::RecurrentState<float> state;
+    return train_and_evaluate(ppo, config, seed, steps, episodes,
+                              [&](const Eigen::VectorXf& obs, Eigen::VectorXf& a, bool start) { ppo.predict(obs, a, state, start); },
+                              film, ranks);
+  }
+  algo::Ppo<Pose, Head> ppo(Pose(config), settings, head);
+  return train_and_evaluate(ppo, config, seed, steps, episodes,
+                            [&](const Eigen::VectorXf& obs, Eigen::VectorXf& a, bool) { ppo.predict(obs, a); }, film, ranks);
 }
 
 std::string cell(const std::vector<double>& x, const char* format) {
@@ -132,6 +154,11 @@ int main(int argc, char** argv) {
   std::vector<int> hidden{256, 256};
   app.add_option("--hidden", hidden, "hidden layer widths of the policy and the value networks (the authors' MLP: 256 256)")
       ->check(CLI::PositiveNumber);
+  int lstm = 0;
+  app.add_option("--lstm", lstm,
+                 "LSTM units before the MLPs in actor and critic, as the authors' RecurrentPPO policy (they use 256); "
+                 "0: MLP policy")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--envs", n_envs, "environments per run (the authors: 16)")->check(CLI::PositiveNumber);
   app.add_option("--jobs", jobs, "runs at a time (each on one thread)")->check(CLI::PositiveNumber);
   app.add_option("--episodes", episodes, "evaluation episodes per run")->check(CLI::PositiveNumber);
@@ -142,6 +169,10 @@ int main(int argc, char** argv) {
                  "film 3 deterministic episodes of each task and noise's seed-0 policy: <stem>.<task>.<noise>.mp4 "
                  "(muscles coloured by activation; needs spindle::render)");
   CLI11_PARSE(app, argc, argv);
+  if (lstm > 0 && !video.empty()) {
+    std::fprintf(stderr, "lattice_myosuite: --video films MLP policies only (not with --lstm)\n");
+    return 2;
+  }
   return spindle_examples::with_ranks(argc, argv, [&](const spindle_examples::Ranks& ranks) {
     if (ranks.size > 1) jobs = 1;  // one run at a time, spread over the ranks
 
@@ -171,13 +202,13 @@ int main(int argc, char** argv) {
         // The authors' heads: log_std_init −1, expln, full_std off, std_clip (1e-3, 10).
         Outcome r;
         if (o.noise == "lattice")
-          r = train<noise::Lattice<float>>(o.task, shared, seed, steps, n_envs, hidden, episodes,
+          r = train<noise::Lattice<float>>(o.task, shared, seed, steps, n_envs, hidden, lstm, episodes,
                                            {.std_max = 10.0, .full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
         else if (o.noise == "gsde")
-          r = train<noise::Gsde<float>>(o.task, shared, seed, steps, n_envs, hidden, episodes,
+          r = train<noise::Gsde<float>>(o.task, shared, seed, steps, n_envs, hidden, lstm, episodes,
                                         {.full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
         else
-          r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, hidden, episodes, {.log_std_init = -1.0},
+          r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, hidden, lstm, episodes, {.log_std_init = -1.0},
                                                 curve, film, ranks);
         r.task = o.task;
         r.noise = o.noise;
@@ -231,7 +262,8 @@ int main(int argc, char** argv) {
         ++color;
       }
       const std::string out = png.substr(0, png.rfind('.')) + "." + task + ".png";
-      spindle_examples::plot_bands(runs, out, "PPO on MyoSuite " + task + " pose (the Lattice authors settings, MLP policy)", 50);
+      spindle_examples::plot_bands(runs, out, "PPO on MyoSuite " + task + " pose (the Lattice authors settings, " +
+                                    (lstm > 0 ? "LSTM " + std::to_string(lstm) : std::string("MLP")) + " policy)", 50);
     }
   });
 }
