@@ -5,7 +5,8 @@
 set -euo pipefail
 
 core=(build-essential cmake libeigen3-dev libxtensor-dev)
-dev=(doctest-dev libbenchmark-dev libmujoco-dev libosmesa6-dev ffmpeg libopenmpi-dev openmpi-bin libcli11-dev nlohmann-json3-dev gnuplot-nox hyperfine doxygen)
+dev=(doctest-dev libbenchmark-dev libmujoco-dev libosmesa6-dev ffmpeg libopenmpi-dev openmpi-bin libcli11-dev nlohmann-json3-dev gnuplot-nox hyperfine doxygen
+     clang libclang-rt-dev)  # Clang: the sanitizer preset (compiles faster than GCC with ASan + UBSan)
 packages=("${core[@]}")
 [ "${SPINDLE_DEPS_MINIMAL:-0}" = 1 ] || packages+=("${dev[@]}")
 

@@ -11,6 +11,10 @@
 
 #include "alloc_counter.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_autodiff {
+
 using namespace spindle::autodiff;
 using Vars = std::span<const Var<double>>;
 using Fn = std::function<Var<double>(Tape<double>&, Vars)>;
@@ -536,3 +540,5 @@ TEST_CASE("lowrank Gaussian: forward and backward on a batch allocate nothing af
   for (int k = 0; k < 5; ++k) pass();
   CHECK(spindle_test::allocations() == before);
 }
+
+}  // namespace test_autodiff

@@ -10,6 +10,10 @@
 #include <spindle/curriculum.hpp>
 #include <spindle/mujoco.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_ball_tray {
+
 using namespace spindle;
 using namespace spindle::mujoco;
 
@@ -77,3 +81,5 @@ TEST_CASE("BallTray: task parameters at the next reset, RSI, ball physics, exact
   }
   CHECK(a.privileged() == b.privileged());
 }
+
+}  // namespace test_ball_tray

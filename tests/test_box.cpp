@@ -3,6 +3,10 @@
 #include <limits>
 #include <spindle/core/box.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_box {
+
 using spindle::Box;
 
 TEST_CASE("Box: construction, size, bounds") {
@@ -62,3 +66,5 @@ TEST_CASE("Box: rescaling from and to the unit box is affine and invertible") {
   const Eigen::Vector2d x(1.3, 2.2);
   CHECK(b.rescale_from_unit(b.rescale_to_unit(x)).isApprox(x));
 }
+
+}  // namespace test_box

@@ -6,6 +6,10 @@
 #include <spindle/nn.hpp>
 #include <string>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_checkpoint {
+
 using namespace spindle;
 namespace fs = std::filesystem;
 
@@ -122,3 +126,5 @@ TEST_CASE("Checkpoint: files without a version, or from a newer format, are refu
   CHECK_THROWS_WITH_AS(io::Checkpoint::load(dir.path / "future.npz"), doctest::Contains("format version 99"),
                        io::file_error);
 }
+
+}  // namespace test_checkpoint

@@ -4,6 +4,10 @@
 #include <spindle/core/environment.hpp>
 #include <spindle/envs.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_classic_envs {
+
 using spindle::envs::Pendulum;
 
 namespace {
@@ -138,3 +142,5 @@ TEST_CASE_TEMPLATE("set_state starts an episode in the given state and returns i
   const auto again = copy.set_state(s);  // a new episode, even after steps (or a finished one)
   CHECK(again == o);
 }
+
+}  // namespace test_classic_envs

@@ -8,6 +8,10 @@
 #include <spindle/algo.hpp>
 #include <spindle/curriculum.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_curriculum {
+
 using namespace spindle;
 using namespace spindle::curriculum;
 
@@ -314,3 +318,5 @@ TEST_CASE("Curriculum: bad configurations are clear errors") {
   const Params p({"a"}, Eigen::VectorXd::Ones(1));
   CHECK_THROWS_WITH(p["b"], doctest::Contains("no parameter 'b'"));
 }
+
+}  // namespace test_curriculum

@@ -12,6 +12,10 @@
 
 #include "alloc_counter.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_deploy {
+
 using namespace spindle;
 
 namespace {
@@ -273,3 +277,5 @@ TEST_CASE("deploy::Policy: sampled actions, no allocation per call, clear errors
   std::filesystem::remove(bare_path);
   std::filesystem::remove(path);
 }
+
+}  // namespace test_deploy

@@ -19,6 +19,10 @@
 #include "hidden_tasks.hpp"
 #include "parameter_gradcheck.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_dmap {
+
 using namespace spindle;
 using spindle_test::HiddenGain;
 using Mat = Eigen::MatrixXd;
@@ -397,3 +401,5 @@ TEST_CASE("Dmap rejects bad configurations with clear errors") {
   CHECK_THROWS_WITH(net(p, {.observation = t.constant(o), .previous_action = t.constant(a), .history = t.constant(w)}),
                     doctest::Contains("built for 3 observations and 2 actions"));
 }
+
+}  // namespace test_dmap

@@ -4,6 +4,10 @@
 #include <spindle/envs.hpp>
 #include <spindle/wrappers.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_environment_concept {
+
 // A user's environment as in the docs: nothing inherited, nothing registered.
 struct Reacher {
   static constexpr int obs_dim = 4, act_dim = 2;
@@ -110,3 +114,5 @@ TEST_CASE("step_into uses the allocation-free overload when there is one") {
   CHECK(env.into_calls == 1);
   CHECK(out.observation == Eigen::VectorXd::Constant(5, 3.0));
 }
+
+}  // namespace test_environment_concept

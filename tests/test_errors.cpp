@@ -4,6 +4,10 @@
 #include <spindle/core/errors.hpp>
 #include <string>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_errors {
+
 TEST_CASE("check_shape names the operation, the value and both shapes") {
   Eigen::MatrixXf m(3, 2);
   CHECK_NOTHROW(spindle::check_shape(m, 3, 2, "op", "m"));
@@ -21,3 +25,5 @@ TEST_CASE("check_finite names the first NaN or Inf and where it is") {
                        "Pendulum::step: action has a non-finite value inf at (1, 0)",
                        spindle::non_finite_error);
 }
+
+}  // namespace test_errors

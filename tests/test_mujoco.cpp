@@ -8,6 +8,10 @@
 #include <spindle/core.hpp>
 #include <spindle/mujoco.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_mujoco {
+
 using namespace spindle;
 using namespace spindle::mujoco;
 
@@ -609,3 +613,5 @@ TEST_CASE("MuJoCo: privileged information is the body's perturbation, per episod
   // The observation does not contain p: the same state gives the same observation for any body.
   CHECK(venv.observation_size() == quadruped().observation_size());
 }
+
+}  // namespace test_mujoco

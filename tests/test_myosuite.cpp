@@ -14,6 +14,10 @@
 #include <spindle/curriculum.hpp>
 #include <spindle/mujoco.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_myosuite {
+
 using namespace spindle;
 using namespace spindle::mujoco;
 using namespace spindle::mujoco::myosuite;
@@ -227,3 +231,5 @@ TEST_CASE("Baoding: bad input is a clear error") {
   CHECK_THROWS_WITH(curriculum::Staged<Baoding>(env, std::make_shared<curriculum::Scheduler>(stages)),
                     doctest::Contains("'spin', which the task does not know"));
 }
+
+}  // namespace test_myosuite

@@ -12,6 +12,10 @@
 #include <spindle/core.hpp>
 #include <spindle/mujoco.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_myosuite_pose {
+
 using namespace spindle;
 using namespace spindle::mujoco;
 using namespace spindle::mujoco::myosuite;
@@ -217,3 +221,5 @@ TEST_CASE("MyoSuite tasks: a missing model or a scene moved away from myo_sim na
   CHECK_THROWS_WITH_AS(Reach({.model = dir / "myohand_pose.xml"}), doctest::Contains("myohand_pose.xml"), model_error);
   std::filesystem::remove_all(dir);
 }
+
+}  // namespace test_myosuite_pose

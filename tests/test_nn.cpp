@@ -7,6 +7,10 @@
 
 #include "alloc_counter.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_nn {
+
 using namespace spindle;
 using autodiff::Activation;
 
@@ -173,3 +177,5 @@ TEST_CASE("A training step (forward, backward, Adam) allocates nothing in the st
   for (int k = 0; k < 20; ++k) step();
   CHECK(spindle_test::allocations() == before);
 }
+
+}  // namespace test_nn

@@ -8,6 +8,10 @@
 
 #include "alloc_counter.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_noise {
+
 using namespace spindle;
 using Mat = Eigen::MatrixXd;
 using autodiff::Tape;
@@ -554,3 +558,5 @@ TEST_CASE("Lattice single-use resampling: the same distribution as fresh matrice
   const auto logp = h.log_prob(p, u.constant(Zb), u.constant(s.action.value()));
   CHECK((logp.value() - s.log_prob.value()).cwiseAbs().maxCoeff() < 1e-10);
 }
+
+}  // namespace test_noise

@@ -8,6 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <spindle/noise.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_noise_reference {
+
 using namespace spindle;
 using json = nlohmann::json;
 using Mat = Eigen::MatrixXd;
@@ -255,3 +259,5 @@ TEST_CASE("noise reference vectors: every case of noise_vectors.json to 1e-9 rel
   std::cout << "noise reference vectors: " << cases << " cases, " << values << " values, worst relative error "
             << worst << " (" << worst_case << ")\n";
 }
+
+}  // namespace test_noise_reference

@@ -18,6 +18,10 @@
 #include "hidden_tasks.hpp"
 #include "parameter_gradcheck.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_policy {
+
 using namespace spindle;
 using spindle_test::HiddenGain;
 using spindle_test::HiddenTarget;
@@ -490,3 +494,5 @@ TEST_CASE("A user-written architecture (the README's) trains in PPO") {
   CHECK((ppo.policy().values() - before).norm() > 0);
   CHECK(ppo.policy().values().allFinite());
 }
+
+}  // namespace test_policy

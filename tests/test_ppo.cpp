@@ -13,6 +13,10 @@
 
 #include "alloc_counter.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_ppo {
+
 using namespace spindle;
 
 namespace {
@@ -358,3 +362,5 @@ TEST_CASE("PPO initialises as SB3: orthogonal layers, action head gain 0.01, zer
     }
   }
 }
+
+}  // namespace test_ppo

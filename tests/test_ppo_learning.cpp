@@ -11,6 +11,10 @@
 
 #include "hidden_tasks.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_ppo_learning {
+
 using namespace spindle;
 using envs::Pendulum;
 
@@ -85,3 +89,5 @@ TEST_CASE("PPO with a Tcn policy infers a hidden actuator sign from its history,
   CHECK(tcn_return > -4.2);
   CHECK(mlp_return < -4.6);
 }
+
+}  // namespace test_ppo_learning

@@ -10,6 +10,10 @@
 
 #include "alloc_counter.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_recurrent {
+
 using namespace spindle;
 using namespace spindle::autodiff;
 using Eigen::MatrixXd;
@@ -270,3 +274,5 @@ TEST_CASE("gru_sequence: the same values as step-by-step cells, and BPTT gradien
       {X, Wih, Whh, bih, bhh, h0});
   CHECK(r.max_relative_error < 1e-7);
 }
+
+}  // namespace test_recurrent

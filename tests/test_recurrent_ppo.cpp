@@ -10,6 +10,10 @@
 
 #include "alloc_counter.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_recurrent_ppo {
+
 using namespace spindle;
 using envs::PendulumNoVel;
 
@@ -195,3 +199,5 @@ TEST_CASE("RecurrentPpo: bad configurations are clear errors") {
   CHECK_THROWS_WITH_AS(algo::RecurrentPpo<PendulumNoVel>({}, c), doctest::Contains("max_sequence_length must be"),
                        std::invalid_argument);
 }
+
+}  // namespace test_recurrent_ppo

@@ -12,6 +12,10 @@
 #include <spindle/policy.hpp>
 #include <spindle/wrappers.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_recurrent_ppo_learning {
+
 using namespace spindle;
 
 namespace {
@@ -120,3 +124,5 @@ TEST_CASE("Recurrent PPO balances the cart-pole without velocities for whole 500
     CHECK(longest_memoryless < 500);
   }
 }
+
+}  // namespace test_recurrent_ppo_learning

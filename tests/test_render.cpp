@@ -10,6 +10,10 @@
 #include <spindle/mujoco.hpp>
 #include <spindle/render.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_render {
+
 using namespace spindle;
 namespace fs = std::filesystem;
 
@@ -243,3 +247,5 @@ TEST_CASE("render: decorations are drawn over the model, and the muscle arm's mu
   MESSAGE("red pixels: relaxed " << relaxed << ", excited " << excited);
   CHECK(excited > relaxed + 50);
 }
+
+}  // namespace test_render

@@ -5,6 +5,10 @@
 #include <spindle/core/rng.hpp>
 #include <vector>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_rng {
+
 using spindle::Rng;
 
 TEST_CASE("Rng: the same seed gives the same stream, another seed or stream another one") {
@@ -163,3 +167,5 @@ TEST_CASE("Rng: fill_normal_fast depends only on the state and the size, in colu
   CHECK(big(1, 1) == float(m(0, 0)));
   CHECK(big(1, 2) == float(m(0, 1)));
 }
+
+}  // namespace test_rng

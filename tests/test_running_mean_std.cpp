@@ -3,6 +3,10 @@
 #include <spindle/core/rng.hpp>
 #include <spindle/core/running_mean_std.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_running_mean_std {
+
 namespace {
 Eigen::MatrixXd random_batch(spindle::Rng& rng, Eigen::Index rows, Eigen::Index cols) {
   Eigen::MatrixXd m(rows, cols);
@@ -60,3 +64,5 @@ TEST_CASE("RunningMeanStd: merging two halves equals updating with the whole") {
   CHECK(left.var().isApprox(whole.var(), 1e-9));
   CHECK_THROWS_AS(left.update(Eigen::MatrixXd::Zero(2, 3)), spindle::shape_error);
 }
+
+}  // namespace test_running_mean_std

@@ -9,6 +9,10 @@
 
 #include "alloc_counter.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_sac {
+
 using namespace spindle;
 
 namespace {
@@ -188,3 +192,5 @@ TEST_CASE("SAC acts and updates without heap allocations once warmed up") {
   check_sac_allocation_free<noise::Gsde<float>>();
   check_sac_allocation_free<noise::Lattice<float>>();
 }
+
+}  // namespace test_sac

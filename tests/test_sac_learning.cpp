@@ -6,6 +6,10 @@
 #include <spindle/envs.hpp>
 #include <spindle/noise.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_sac_learning {
+
 using namespace spindle;
 using envs::Pendulum;
 
@@ -65,3 +69,5 @@ TEST_CASE("SAC with gSDE learns Pendulum in 20k steps for 3 seeds") {
   h.log_std_init = -3.0;  // SB3's SAC actor defaults for gSDE
   check_learns<noise::Gsde<float>>(20'000, h, 8);
 }
+
+}  // namespace test_sac_learning

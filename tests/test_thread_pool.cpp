@@ -7,6 +7,10 @@
 #include <stdexcept>
 #include <vector>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_thread_pool {
+
 TEST_CASE("ThreadPool: parallel_for covers 0 .. n-1 exactly once, for many n") {
   for (int threads : {1, 2, 3}) {
     spindle::ThreadPool pool(threads);
@@ -44,3 +48,5 @@ TEST_CASE("ThreadPool: an exception in a worker chunk reaches the caller after a
   pool.parallel_for(2, [&](std::int64_t b, std::int64_t e) { again += int(e - b); });
   CHECK(again.load() == 2);
 }
+
+}  // namespace test_thread_pool

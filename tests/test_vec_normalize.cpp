@@ -7,6 +7,10 @@
 #include <spindle/wrappers/vec_normalize.hpp>
 #include <vector>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_vec_normalize {
+
 using spindle::envs::Pendulum;
 using Vec = spindle::VectorEnv<Pendulum>;
 
@@ -119,3 +123,5 @@ TEST_CASE("VecNormalize: state saved and restored continues identically") {
   wrong.returns.resize(5);
   CHECK_THROWS_AS(b.set_state(wrong), spindle::shape_error);
 }
+
+}  // namespace test_vec_normalize

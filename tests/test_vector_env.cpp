@@ -5,6 +5,10 @@
 
 #include "alloc_counter.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_vector_env {
+
 using spindle::envs::Pendulum;
 using spindle::VectorEnv;
 
@@ -123,3 +127,5 @@ TEST_CASE("VectorEnv: an exception from one copy reaches the caller") {
   for (int t = 0; t < 200; ++t) venv.env(3).step(Eigen::Matrix<float, 1, 1>(0.f));
   CHECK_THROWS_AS(venv.step(Eigen::MatrixXf::Zero(4, 1)), spindle::episode_error);
 }
+
+}  // namespace test_vector_env

@@ -6,6 +6,10 @@
 #include <spindle/envs.hpp>
 #include <spindle/wrappers.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_wrappers {
+
 using spindle::envs::Pendulum;
 
 TEST_CASE("TimeLimit truncates after max steps and keeps the wrapped env's flags") {
@@ -126,3 +130,5 @@ TEST_CASE("HistoryWindow: the last T (observation, previous action) pairs, newes
   w = env.reset(a);  // a new episode forgets the old one
   CHECK(w.head<6>().isZero());
 }
+
+}  // namespace test_wrappers

@@ -9,6 +9,10 @@
 #include <spindle/mpi.hpp>  // <mpi.h>, without its C++ bindings
 #include <spindle/noise.hpp>
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_mpi_learning {
+
 using namespace spindle;
 
 TEST_CASE("MPI PPO with gSDE learns Pendulum within 150k steps over 2 ranks (3 seeds)") {
@@ -62,3 +66,5 @@ TEST_CASE("MPI SAC learns Pendulum over 2 ranks: 20k steps, each rank taking 10k
   }
   CHECK(learned >= 4);
 }
+
+}  // namespace test_mpi_learning

@@ -15,6 +15,10 @@
 #include "../hidden_tasks.hpp"
 #include "mpi_helpers.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_mpi_policies {
+
 using namespace spindle;
 using mpi_test::rank;
 using mpi_test::ranks;
@@ -110,3 +114,5 @@ TEST_CASE("MPI PPO: a DMAP run resumes with the same ranks bit-identically (per-
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank() == 0) std::filesystem::remove_all(dir);
 }
+
+}  // namespace test_mpi_policies

@@ -15,6 +15,10 @@
 
 #include "mpi_helpers.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_mpi_ppo {
+
 using namespace spindle;
 using mpi_test::all_gather;
 using mpi_test::rank;
@@ -270,3 +274,5 @@ TEST_CASE("MPI PPO: ranks built with different configurations are refused on eve
   algo::Ppo<envs::Pendulum> ppo(envs::Pendulum{}, c);
   CHECK_THROWS_WITH(ppo.distribute(world.shared()), doctest::Contains("configurations"));
 }
+
+}  // namespace test_mpi_ppo

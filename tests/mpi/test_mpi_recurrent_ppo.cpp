@@ -11,6 +11,10 @@
 
 #include "mpi_helpers.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_mpi_recurrent_ppo {
+
 using namespace spindle;
 using mpi_test::rank;
 using mpi_test::ranks;
@@ -79,3 +83,5 @@ TEST_CASE("MPI recurrent PPO: a checkpoint resumes with the same ranks bit-ident
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank() == 0) std::filesystem::remove_all(dir);
 }
+
+}  // namespace test_mpi_recurrent_ppo

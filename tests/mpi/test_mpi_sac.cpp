@@ -12,6 +12,10 @@
 
 #include "mpi_helpers.hpp"
 
+// One namespace per file: the suites compile as unity builds (several files in one
+// translation unit), where file-local helpers of the same name must not meet.
+namespace test_mpi_sac {
+
 using namespace spindle;
 using mpi_test::rank;
 using mpi_test::ranks;
@@ -94,3 +98,5 @@ TEST_CASE("MPI SAC: per-rank checkpoint files resume bit-identically; one proces
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank() == 0) std::filesystem::remove_all(dir);
 }
+
+}  // namespace test_mpi_sac
