@@ -16,7 +16,14 @@ std::size_t allocations() noexcept { return g_allocations.load(std::memory_order
 // Eigen takes its heap memory from std::malloc, not operator new: count malloc too, by
 // interposing it over glibc's (not under AddressSanitizer, whose runtime owns malloc; there
 // only operator new is counted).
-#if !defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__)  // GCC's name for -fsanitize=address
+#define SPINDLE_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)  // Clang's (Clang 14 does not define GCC's)
+#define SPINDLE_TEST_ASAN 1
+#endif
+#endif
+#if !defined(SPINDLE_TEST_ASAN)
 extern "C" void* __libc_malloc(std::size_t size);
 extern "C" void* malloc(std::size_t size) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);

@@ -45,7 +45,8 @@ const policy::Dmap::Config tiny{.history = 7, .filters = 4, .convolutions = {{3,
 
 TEST_CASE("grouped_linear equals a block-diagonal dense layer, in double and in float through SmallGemm") {
   Rng rng(3, 0);
-  for (auto [G, in, out, B] : {std::array<Eigen::Index, 4>{3, 4, 2, 5}, {4, 8, 32, 1}, {4, 8, 32, 7}, {2, 5, 16, 300}}) {
+  for (const auto& sizes : {std::array<Eigen::Index, 4>{3, 4, 2, 5}, {4, 8, 32, 1}, {4, 8, 32, 7}, {2, 5, 16, 300}}) {
+    const Eigen::Index G = sizes[0], in = sizes[1], out = sizes[2], B = sizes[3];  // lambdas capture these
     Mat x(G * in, B), W(out, G * in), b(G * out, 1);
     rng.fill_normal(x);
     rng.fill_normal(W);

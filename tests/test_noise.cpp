@@ -429,8 +429,9 @@ template <class Head>
 void check_acting_path(typename Head::Config config) {
   using S = typename Head::scalar;
   using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
-  for (const auto& [latent, actions] : {std::pair<Eigen::Index, Eigen::Index>{L, A}, {64, 21}})
+  for (const auto& dims : {std::pair<Eigen::Index, Eigen::Index>{L, A}, {64, 21}})
   for (const Eigen::Index n_envs : {1, 5, 32}) {
+    const Eigen::Index latent = dims.first, actions = dims.second;  // not bindings: CAPTURE takes them in a lambda
     Rng init_a(101), init_b(101), rng_a(7), rng_b(7), data(8);
     nn::Parameters<S> pa, pb;
     Head a(latent, actions, pa, init_a, config), b(latent, actions, pb, init_b, config);
