@@ -526,6 +526,87 @@ TEST_CASE("lowrank Gaussian: past the small-factor size (Eigen's kernels) the gr
              {W, v});
 }
 
+TEST_CASE("packed Lattice covariance: the same log-prob, entropy and gradients as the variances route") {
+  // Σ_b = α² W diag(C²ᵀz²_b) Wᵀ + diag(D²ᵀz²_b + r) both ways: lowrank_* from v = [D²ᵀz² + r; C²ᵀz²], and
+  // packed_gaussian_* from lattice_packed_covariance. Small factors and Eigen's (A past small_factor_max).
+  for (const Eigen::Index A : {Eigen::Index(1), Eigen::Index(6), detail::small_factor_max + 2}) {
+    CAPTURE(A);
+    const Eigen::Index L = 7, B = 5;
+    const double alpha = 0.8, reg = 0.03;
+    const Eigen::MatrixXd W = random(A, L), d = random(A, B), S2 = random(L, L + A, 0.05, 1.2), z = random(L, B);
+    for (bool entropy : {false, true}) {
+      CAPTURE(entropy);
+      auto run = [&](bool packed, Eigen::MatrixXd& gW, Eigen::MatrixXd& gS, Eigen::MatrixXd& gz, Eigen::MatrixXd& gd) {
+        Tape<double> t;
+        Eigen::MatrixXd Wc = W, Sc = S2, zc = z, dc = d;
+        gW.setZero(A, L), gS.setZero(L, L + A), gz.setZero(L, B), gd.setZero(A, B);
+        auto Wp = t.parameter(Wc.data(), gW.data(), A, L);
+        auto Sp = t.parameter(Sc.data(), gS.data(), L, L + A);
+        auto zp = t.parameter(zc.data(), gz.data(), L, B);
+        auto dp = t.parameter(dc.data(), gd.data(), A, B);
+        const auto z2 = square(zp);
+        Var<double> y;
+        if (packed) {
+          const auto sigma = lattice_packed_covariance(Wp, Sp, z2, alpha, reg);
+          y = entropy ? packed_gaussian_entropy(sigma) : packed_gaussian_log_prob(dp, sigma);
+        } else {
+          const auto v = matmul_tn(Sp, z2);  // [C²ᵀz²; D²ᵀz²]
+          const auto vv = concat_rows(slice_rows(v, L, A) + reg, slice_rows(v, 0, L));
+          y = entropy ? lowrank_gaussian_entropy(Wp, vv, alpha) : lowrank_gaussian_log_prob(dp, Wp, vv, alpha);
+        }
+        t.backward(weighted_sum(y));
+        return Eigen::MatrixXd(y.value());
+      };
+      Eigen::MatrixXd gW0, gS0, gz0, gd0, gW1, gS1, gz1, gd1;
+      const Eigen::MatrixXd y0 = run(false, gW0, gS0, gz0, gd0), y1 = run(true, gW1, gS1, gz1, gd1);
+      auto close = [](const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+        return (a - b).cwiseAbs().maxCoeff() <= 1e-10 * (1 + b.cwiseAbs().maxCoeff());
+      };
+      CHECK(close(y1, y0));
+      CHECK(close(gW1, gW0));
+      CHECK(close(gS1, gS0));
+      CHECK(close(gz1, gz0));
+      if (!entropy) CHECK(close(gd1, gd0));
+    }
+    check_grad("packed Lattice log-prob", [&](Tape<double>&, Vars x) {
+      return packed_gaussian_log_prob(x[3], lattice_packed_covariance(x[0], x[1], square(x[2]), alpha, reg));
+    }, {W, S2, z, d});
+    check_grad("packed Lattice entropy", [&](Tape<double>&, Vars x) {
+      return packed_gaussian_entropy(lattice_packed_covariance(x[0], x[1], square(x[2]), alpha, reg));
+    }, {W, S2, z});
+  }
+  Tape<double> t;
+  CHECK_THROWS_AS(packed_gaussian_entropy(t.constant(Eigen::MatrixXd::Ones(5, 2))), spindle::shape_error);  // 5 ≠ A(A+1)/2
+  CHECK_THROWS_AS(packed_gaussian_log_prob(t.constant(Eigen::MatrixXd::Ones(2, 2)), t.constant(Eigen::MatrixXd::Ones(6, 2))),
+                  spindle::shape_error);  // P 6 is A 3
+  Eigen::MatrixXd not_pd = Eigen::MatrixXd::Ones(3, 1);
+  not_pd(1, 0) = 2.0;  // (1, 0) above √(Σ₀₀Σ₁₁)
+  CHECK_THROWS_AS(packed_gaussian_entropy(t.constant(not_pd)), spindle::not_positive_definite_error);
+  CHECK_THROWS_AS(lattice_packed_covariance(t.constant(Eigen::MatrixXd::Ones(2, 3)), t.constant(Eigen::MatrixXd::Ones(3, 4)),
+                                            t.constant(Eigen::MatrixXd::Ones(3, 1)), 1.0),
+                  spindle::shape_error);  // S2 must be L × (L + A) = 3 × 5
+}
+
+TEST_CASE("packed Lattice covariance: forward and backward allocate nothing after the first pass") {
+  const Eigen::Index A = 6, L = 64, B = 64;
+  Tape<float> t;
+  Eigen::MatrixXf W = Eigen::MatrixXf::Random(A, L), gW = Eigen::MatrixXf::Zero(A, L);
+  Eigen::MatrixXf S2 = Eigen::MatrixXf::Random(L, L + A).array().abs() + 0.1f, gS = Eigen::MatrixXf::Zero(L, L + A);
+  Eigen::MatrixXf z2 = Eigen::MatrixXf::Random(L, B).array().square(), d = Eigen::MatrixXf::Random(A, B);
+  auto pass = [&] {
+    t.clear();
+    auto Wp = t.parameter(W.data(), gW.data(), A, L);
+    auto Sp = t.parameter(S2.data(), gS.data(), L, L + A);
+    const auto sigma = lattice_packed_covariance(Wp, Sp, t.view(z2.data(), L, B), 0.9f, 0.01f);
+    t.backward(sum(packed_gaussian_log_prob(t.view(d.data(), A, B), sigma)) + sum(packed_gaussian_entropy(sigma)));
+  };
+  pass();
+  pass();
+  const auto before = spindle_test::allocations();
+  for (int k = 0; k < 5; ++k) pass();
+  CHECK(spindle_test::allocations() == before);
+}
+
 TEST_CASE("lowrank Gaussian: forward and backward on a batch allocate nothing after the first pass") {
   const Eigen::Index A = 39, L = 64, B = 32;
   Tape<float> t;

@@ -10,6 +10,7 @@
 #include "autodiff/gradcheck.hpp"
 #include "autodiff/grouped.hpp"
 #include "autodiff/linalg.hpp"
+#include "autodiff/packed_gaussian.hpp"
 #include "autodiff/recurrent.hpp"
 #include "autodiff/reduce.hpp"
 #include "autodiff/shape.hpp"

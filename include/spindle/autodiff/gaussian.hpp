@@ -307,6 +307,14 @@ void small_inverse_from_cholesky(const Scalar* l, Eigen::Index A, Scalar* invers
     }
 }
 
+[[noreturn]] inline void throw_not_positive_definite(const char* where, Eigen::Index sample) {
+  std::ostringstream msg;
+  msg << where << ": the covariance of sample " << sample
+      << " is not positive definite (a zero latent with alpha = 0 and std_reg = 0 makes it singular;"
+         " set std_reg > 0) or holds NaN";
+  throw not_positive_definite_error(msg.str());
+}
+
 /// Cholesky in place (lower); throws naming the sample and what to change when Σ is not positive definite.
 template <class Scalar>
 void cholesky_in_place(Eigen::Ref<Matrix<Scalar>> sigma, Eigen::Index sample, const char* where) {
@@ -322,13 +330,63 @@ void cholesky_in_place(Eigen::Ref<Matrix<Scalar>> sigma, Eigen::Index sample, co
     ok = llt.info() == Eigen::Success;
   }
   for (Eigen::Index k = 0; ok && k < sigma.rows(); ++k) ok = sigma(k, k) > Scalar(0) && std::isfinite(sigma(k, k));
-  if (!ok) {
-    std::ostringstream msg;
-    msg << where << ": the covariance of sample " << sample
-        << " is not positive definite (a zero latent with alpha = 0 and std_reg = 0 makes it singular;"
-           " set std_reg > 0) or holds NaN";
-    throw not_positive_definite_error(msg.str());
+  if (!ok) throw_not_positive_definite(where, sample);
+}
+
+/// One sample's Gaussian from its covariance: `chol` holds Σ (lower triangle) on entry and its
+/// Cholesky factor on exit. The entropy ½ ln det(2πeΣ), or log N(mean + d; mean, Σ) with d in `y`
+/// on entry and Σ⁻¹d (kept for the backward) on exit.
+template <class Scalar>
+Scalar gaussian_from_covariance(MatrixMap<Scalar> chol, MatrixMap<Scalar> y, bool entropy, Eigen::Index sample,
+                                const char* where) {
+  const Eigen::Index A = chol.rows();
+  cholesky_in_place<Scalar>(chol, sample, where);
+  const Scalar half_logdet = chol.diagonal().array().log().sum();
+  if (entropy) return Scalar(A) * (Scalar(0.5) + half_log_two_pi<Scalar>) + half_logdet;
+  const bool small = A <= small_factor_max;
+  if (small)
+    small_solve_lower(chol.data(), A, y.data());
+  else
+    chol.template triangularView<Eigen::Lower>().solveInPlace(y);
+  const Scalar value = Scalar(-0.5) * y.squaredNorm() - half_logdet - Scalar(A) * half_log_two_pi<Scalar>;
+  if (small)
+    small_solve_lower_transposed(chol.data(), A, y.data());
+  else
+    chol.template triangularView<Eigen::Lower>().transpose().solveInPlace(y);
+  return value;
+}
+
+/// G ← ∂/∂Σ of one sample times its upstream gradient g: ½g(yyᵀ − Σ⁻¹) for the log-prob (y = Σ⁻¹d),
+/// ½gΣ⁻¹ for the entropy; from the Cholesky factor (inv, outer: A × A scratch).
+template <class Scalar>
+void covariance_gradient(const ConstMatrixMap<Scalar>& chol, const ConstMatrixMap<Scalar>& y, Scalar g, bool entropy,
+                         MatrixMap<Scalar> inv, MatrixMap<Scalar> G, MatrixMap<Scalar> outer) {
+  const Eigen::Index A = chol.rows();
+  // Σ⁻¹ = L⁻ᵀ L⁻¹
+  if (A <= small_factor_max) {
+    small_inverse_from_cholesky(chol.data(), A, inv.data(), G.data());
+  } else {
+    inv.setIdentity();
+    chol.template triangularView<Eigen::Lower>().solveInPlace(inv);
+    G.noalias() = inv.transpose() * inv;
   }
+  if (entropy) {
+    G *= Scalar(0.5) * g;  // ∂H/∂Σ = ½ Σ⁻¹
+  } else {
+    outer.noalias() = y * y.transpose();
+    G = Scalar(0.5) * g * (outer - G);
+  }
+}
+
+/// Column b of ∂log p/∂d = −g Σ⁻¹d. The caller marks the node written after its last column.
+template <class Scalar>
+void solved_gradient_column(Tape<Scalar>& t, int d_id, Eigen::Index b, Scalar g, const ConstMatrixMap<Scalar>& y) {
+  Node<Scalar>& dn = t.node(d_id);
+  MatrixMap<Scalar> gd(dn.grad, dn.rows, dn.cols);
+  if (dn.external_grad || dn.grad_written)
+    gd.col(b) -= g * y.col(0);
+  else
+    gd.col(b) = -g * y.col(0);
 }
 
 /// Batches with one covariance per sample take the GEMM path from this many samples on
@@ -350,6 +408,21 @@ void khatri_rao_lower(const WT& W, MatrixMap<Scalar> w_t, MatrixMap<Scalar> K) {
   w_t = W.transpose();
   for (Eigen::Index j = 0; j < A; ++j)
     for (Eigen::Index i = j; i < A; ++i) K.col(packed.column(j) + i - j) = w_t.col(i).cwiseProduct(w_t.col(j));
+}
+
+/// The backward of khatri_rao_lower: dW_t (L × A) ← the gradient of Wᵀ from H = ∂/∂K (L × P). Column
+/// (i, j) of K is wᵢ ∘ wⱼ, so H's column (i, j) sends H ∘ wⱼ to row i of W and H ∘ wᵢ to row j.
+template <class Scalar, class HT>
+void khatri_rao_lower_backward(const HT& H, const MatrixMap<Scalar>& w_t, MatrixMap<Scalar> dW_t) {
+  const Eigen::Index A = w_t.cols();
+  const PackedLower packed{A};
+  dW_t.setZero();
+  for (Eigen::Index j = 0; j < A; ++j)
+    for (Eigen::Index i = j; i < A; ++i) {
+      const auto h = H.col(packed.column(j) + i - j);
+      dW_t.col(i) += h.cwiseProduct(w_t.col(j));
+      dW_t.col(j) += h.cwiseProduct(w_t.col(i));
+    }
 }
 
 // Offsets into tape scratch memory stay 64-byte aligned (the maps assume alignment).
@@ -395,29 +468,8 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
     const Scalar g = n.grad[b];
     const ConstMatrixMap<Scalar> chol(layout.factor(n.aux, b), A, A);
     const ConstMatrixMap<Scalar> y(layout.solved(n.aux, b), A, 1);  // Σ⁻¹ d
-    // Σ⁻¹ = L⁻ᵀ L⁻¹
-    if (A <= small_factor_max) {
-      small_inverse_from_cholesky(chol.data(), A, inv.data(), G.data());
-    } else {
-      inv.setIdentity();
-      chol.template triangularView<Eigen::Lower>().solveInPlace(inv);
-      G.noalias() = inv.transpose() * inv;
-    }
-    if (entropy) {
-      G *= Scalar(0.5) * g;  // ∂H/∂Σ = ½ Σ⁻¹
-    } else {
-      outer.noalias() = y * y.transpose();
-      G = Scalar(0.5) * g * (outer - G);
-      if (t.needs_grad(d_id)) {
-        // ∂log p/∂d = −Σ⁻¹ d; one column of the gradient
-        Node<Scalar>& dn = t.node(d_id);
-        MatrixMap<Scalar> gd(dn.grad, dn.rows, dn.cols);
-        if (dn.external_grad || dn.grad_written)
-          gd.col(b) -= g * y.col(0);
-        else
-          gd.col(b) = -g * y.col(0);
-      }
-    }
+    covariance_gradient<Scalar>(chol, y, g, entropy, inv, G, outer);
+    if (!entropy && t.needs_grad(d_id)) solved_gradient_column<Scalar>(t, d_id, b, g, y);
     if (!want_w && !want_v) continue;
     if (batched) {
       for (Eigen::Index j = 0; j < A; ++j) {
@@ -466,15 +518,8 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
     if (want_w) {
       MatrixMap<Scalar> H(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * P))), L, P);
       product_into(H, false, v.bottomRows(L), Gp.transpose());
-      // ∂(wᵢ∘wⱼ)/∂wᵢ = wⱼ: column (i, j) of H sends H ∘ wⱼ to row i of W and H ∘ wᵢ to row j.
       MatrixMap<Scalar> dW_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
-      dW_t.setZero();
-      for (Eigen::Index j = 0; j < A; ++j)
-        for (Eigen::Index i = j; i < A; ++i) {
-          const auto h = H.col(packed.column(j) + i - j);
-          dW_t.col(i) += h.cwiseProduct(w_t.col(j));
-          dW_t.col(j) += h.cwiseProduct(w_t.col(i));
-        }
+      khatri_rao_lower_backward<Scalar>(H, w_t, dW_t);
       dW = dW_t.transpose();
     }
   }
@@ -535,24 +580,9 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
     } else {
       lowrank_covariance<Scalar>(Wv, vv, b, alpha, chol, MatrixMap<Scalar>(scaled, A, L));
     }
-    cholesky_in_place<Scalar>(chol, b, where);
-    const Scalar half_logdet = chol.diagonal().array().log().sum();
-    if (entropy) {
-      out(0, b) = Scalar(A) * (Scalar(0.5) + half_log_two_pi<Scalar>) + half_logdet;
-    } else {
-      MatrixMap<Scalar> y(layout.solved(aux, b), A, 1);
-      y = t.value(d.id).col(b);
-      const bool small = A <= small_factor_max;
-      if (small)
-        small_solve_lower(chol.data(), A, y.data());
-      else
-        chol.template triangularView<Eigen::Lower>().solveInPlace(y);
-      out(0, b) = Scalar(-0.5) * y.squaredNorm() - half_logdet - Scalar(A) * half_log_two_pi<Scalar>;
-      if (small)  // keep Σ⁻¹d for backward
-        small_solve_lower_transposed(chol.data(), A, y.data());
-      else
-        chol.template triangularView<Eigen::Lower>().transpose().solveInPlace(y);
-    }
+    MatrixMap<Scalar> y(layout.solved(aux, b), A, 1);
+    if (!entropy) y = t.value(d.id).col(b);
+    out(0, b) = gaussian_from_covariance<Scalar>(chol, y, entropy, b, where);
   }
   return {&t, id};
 }

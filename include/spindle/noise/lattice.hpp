@@ -9,7 +9,10 @@
 //   Σ = α² W diag(σ_x²) Wᵀ + diag(σ_a²),  σ_x,k² = Σ_j z_j² C_jk²,  σ_a,k² = Σ_j z_j² D_jk² + std_reg²,
 // where [C | D] = exp(clip(θ, ln std_min, ln std_max) − ½ ln L) (or expln); θ is L × (L + A)
 // with full_std, else L × 2 (one std per latent row for each matrix). log π and the entropy
-// are exact full-covariance Gaussian quantities (autodiff::lowrank_gaussian_*).
+// are exact full-covariance Gaussian quantities: autodiff::lowrank_gaussian_* from the variances,
+// or, for training batches where it is cheaper (full_std, lattice_prefers_packed), packed_gaussian_*
+// from Σ's packed lower triangles formed straight from z² (autodiff/packed_gaussian.hpp).
+#include "../autodiff/packed_gaussian.hpp"
 #include "action_head.hpp"
 
 namespace spindle::noise {
@@ -81,13 +84,21 @@ class Lattice {
   /// log-prob and then the entropy of the same latent on the same tape: the second call reuses the
   /// first's node (with full_std it is an (L + A) × L product per sample).
   Var<S> variances(nn::Parameters<S>& p, Var<S> z) const {
-    autodiff::Tape<S>& t = *z.tape;
-    const VariancesKey key{&t, t.generation(), z.id, &p, t.grad_enabled()};
-    if (variances_cache_.id >= 0 && variances_cache_.key == key && variances_cache_.id < static_cast<int>(t.size()))
-      return {&t, variances_cache_.id};
-    const Var<S> v = compute_variances(p, z);
-    variances_cache_ = {key, v.id};
-    return v;
+    return cached(variances_cache_, p, z, [&] { return compute_variances(p, z); });
+  }
+  /// Σ of every sample as packed lower triangles (A(A + 1)/2 × batch; autodiff::packed_gaussian_*),
+  /// formed from z² without the per-sample variances; shared by log-prob and entropy like variances().
+  Var<S> packed_covariance(nn::Parameters<S>& p, Var<S> z) const {
+    return cached(packed_cache_, p, z, [&] {
+      autodiff::Tape<S>& t = *z.tape;
+      return autodiff::lattice_packed_covariance(p.on(t, mean_.weight), autodiff::square(std_matrix(p, t)),
+                                                 autodiff::square(features(z)), S(config_.alpha),
+                                                 S(config_.std_reg * config_.std_reg));
+    });
+  }
+  /// Whether log_prob and entropy of a batch of this size go through packed_covariance().
+  bool packed_route(Eigen::Index batch) const noexcept {
+    return config_.full_std && autodiff::lattice_prefers_packed(latent_dim_, action_dim_, batch);
   }
   /// Σ of sample b (A × A), for logging.
   Matrix<S> covariance(nn::Parameters<S>& p, Var<S> z, Eigen::Index b) const {
@@ -101,6 +112,7 @@ class Lattice {
   }
   std::optional<Var<S>> entropy(nn::Parameters<S>& p, Var<S> z) const {
     if (squashed()) return std::nullopt;
+    if (packed_route(z.cols())) return autodiff::packed_gaussian_entropy(packed_covariance(p, z));
     return autodiff::lowrank_gaussian_entropy(p.on(*z.tape, mean_.weight), variances(p, z), S(config_.alpha));
   }
 
@@ -258,6 +270,7 @@ class Lattice {
     return autodiff::concat_rows(va, autodiff::slice_rows(v, 0, latent_dim_));
   }
   Var<S> gaussian_log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> u) const {
+    if (packed_route(z.cols())) return autodiff::packed_gaussian_log_prob(u - mean(p, z), packed_covariance(p, z));
     return autodiff::lowrank_gaussian_log_prob(u - mean(p, z), p.on(*z.tape, mean_.weight), variances(p, z),
                                                S(config_.alpha));
   }
@@ -278,7 +291,17 @@ class Lattice {
     VariancesKey key;
     int id = -1;
   };
-  mutable VariancesCache variances_cache_;
+  // The node computed for this (tape pass, latent, parameters, grad mode), or a new one.
+  template <class Compute>
+  static Var<S> cached(VariancesCache& cache, nn::Parameters<S>& p, Var<S> z, Compute&& compute) {
+    autodiff::Tape<S>& t = *z.tape;
+    const VariancesKey key{&t, t.generation(), z.id, &p, t.grad_enabled()};
+    if (cache.id >= 0 && cache.key == key && cache.id < static_cast<int>(t.size())) return {&t, cache.id};
+    const Var<S> v = compute();
+    cache = {key, v.id};
+    return v;
+  }
+  mutable VariancesCache variances_cache_, packed_cache_;
 
   Config config_;
   Eigen::Index latent_dim_, action_dim_;
