@@ -6,10 +6,14 @@
 //            sample's Σ (one GEMM from 4 samples on, else a rank-L update each), Cholesky and solve
 //   lowrank_logp(_grad): the full-covariance log-density alone (training: forward, and forward +
 //            backward), L × A × B in {64, 256} × {8, 39, 80} × {32, 256}, with GFLOP/s;
+//   lattice_train/{variances,packed}: Lattice's training log-density from z and θ (forward +
+//            backward), through the per-sample variances or through Σ's packed triangles;
+//   normals/fill_normal(_fast): bulk standard normals (one muscle-arm exploration matrix), values per second;
 //   peak/sgemm_512: this core's practical peak, for the GFLOP/s columns.
 // Args: latent L, actions A, batch B. Single thread, float.
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 
@@ -248,6 +252,63 @@ void sgemm_peak(benchmark::State& state) {
   state.counters["GFLOPs"] = benchmark::Counter(2.0 * double(n * n * n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Lattice's training log-density with full_std, from the latent z and θ's squared stds S2 = [C² | D²]:
+// through the per-sample variances v = S2ᵀz² (lowrank_gaussian_log_prob) or through Σ's packed
+// triangles formed from z² (lattice_packed_covariance + packed_gaussian_log_prob); forward + backward.
+template <bool packed>
+void lattice_train(benchmark::State& state) {
+  const Eigen::Index L = state.range(0), A = state.range(1), B = state.range(2);
+  Rng rng(6);
+  Mat W(A, L), S2(L, L + A), Z(L, B), D(A, B);
+  rng.fill_normal(W);
+  W *= S(0.2);
+  rng.fill_normal(S2);
+  S2 = S2.array().abs() * S(0.05) + S(0.01);
+  rng.fill_normal(Z);
+  rng.fill_normal(D);
+  D *= S(0.3);
+  Mat gW = Mat::Zero(A, L), gS = Mat::Zero(L, L + A);
+  autodiff::Tape<S> t;
+  for (auto _ : state) {
+    t.clear();
+    const auto Wp = t.parameter(W.data(), gW.data(), A, L);
+    const auto Sp = t.parameter(S2.data(), gS.data(), L, L + A);
+    const auto z2 = autodiff::square(t.view(Z.data(), L, B));
+    autodiff::Var<S> logp;
+    if constexpr (packed) {
+      logp = autodiff::packed_gaussian_log_prob(t.view(D.data(), A, B), autodiff::lattice_packed_covariance(Wp, Sp, z2, S(1)));
+    } else {
+      const auto v = autodiff::matmul_tn(Sp, z2);  // [C²ᵀz²; D²ᵀz²]
+      logp = autodiff::lowrank_gaussian_log_prob(t.view(D.data(), A, B), Wp,
+                                                 autodiff::concat_rows(autodiff::slice_rows(v, L, A), autodiff::slice_rows(v, 0, L)));
+    }
+    t.backward(autodiff::sum(logp));
+    benchmark::DoNotOptimize(gS.data());
+  }
+}
+
+void lattice_train_args(benchmark::internal::Benchmark* b) {
+  // Pendulum SAC, the muscle arm's PPO, MyoElbow in the Lattice settings, MyoHand in them and at batch 256
+  for (const auto& c : {std::array<long, 3>{64, 1, 256}, {128, 6, 256}, {256, 6, 32}, {256, 39, 32}, {256, 39, 256}})
+    b->Args({c[0], c[1], c[2]});
+  b->ArgNames({"L", "A", "B"});
+}
+
+// Standard normals in bulk: one environment's Lattice matrices for the muscle arm (128 × 134).
+template <bool fast>
+void normals(benchmark::State& state) {
+  Mat m(128, 134);
+  Rng rng(7);
+  for (auto _ : state) {
+    if constexpr (fast)
+      rng.fill_normal_fast(m);
+    else
+      rng.fill_normal(m);
+    benchmark::DoNotOptimize(m.data());
+  }
+  state.counters["values"] = benchmark::Counter(double(m.size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // ---------------------------------------------------------------- Lattice
 void lattice_floor(benchmark::State& state) {
   Setup s(state);
@@ -313,6 +374,15 @@ int main(int argc, char** argv) {
   add_logp("lowrank_logp/floor", lowrank_floor<false>);
   add_logp("lowrank_logp_grad/spindle", lowrank_spindle<true>);
   add_logp("lowrank_logp_grad/floor", lowrank_floor<true>);
+  const auto add_with = [&](const char* name, void (*fn)(benchmark::State&), void (*apply)(benchmark::internal::Benchmark*)) {
+    auto* b = benchmark::RegisterBenchmark(name, fn);
+    if (apply) b->Apply(apply);
+    if (iterations > 0) b->Iterations(iterations);
+  };
+  add_with("lattice_train/variances", lattice_train<false>, lattice_train_args);
+  add_with("lattice_train/packed", lattice_train<true>, lattice_train_args);
+  add_with("normals/fill_normal", normals<false>, nullptr);
+  add_with("normals/fill_normal_fast", normals<true>, nullptr);
   auto* peak = benchmark::RegisterBenchmark("peak/sgemm_512", sgemm_peak);
   if (iterations > 0) peak->Iterations(iterations);
   benchmark::Initialize(&argc, argv);
