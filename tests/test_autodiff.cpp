@@ -185,8 +185,40 @@ void check_small_gemm() {
     CHECK(std::memcmp(one.data(), batch.data(), sizeof(S) * std::size_t(m)) == 0);
     CHECK((one - A * X.col(0)).cwiseAbs().maxCoeff() <= (std::is_same_v<S, float> ? 1e-4 : 1e-12) * double(k));
   }
+  // Few columns with many rows and a long inner dimension (an LSTM(256)'s W_hh times a few
+  // sequences): read in place past max_dimension where the caller opts in (applies_narrow).
+  for (Eigen::Index n : {Eigen::Index(1), Eigen::Index(3), G::narrow_max}) {
+    const Eigen::Index m = 4 * G::max_dimension + w, k = G::max_dimension + 37;
+    CAPTURE(n);
+    REQUIRE(G::applies_narrow(m, n, k));
+    CHECK_FALSE(G::applies(m, n, k));
+    const M A = M::Random(m, k), X = M::Random(k, n), C0 = M::Random(m, n);
+    M add = C0;
+    G::template run<true>(m, n, k, A.data(), m, X.data(), 1, k, add.data(), m);
+    CHECK((add - (C0 + A * X)).cwiseAbs().maxCoeff() <= (std::is_same_v<S, float> ? 1e-4 : 1e-12) * double(k));
+  }
+  // Aᵀ · B by dot products (A k × m read in place): every remainder of the 4 × 4 register block,
+  // inner sizes with and without a scalar tail.
+  for (Eigen::Index m : {1, 3, 4, 5, 9})
+    for (Eigen::Index n = 1; n <= 9; ++n)
+      for (Eigen::Index k : {w, w + 3, 4 * w + 1, Eigen::Index(1024)}) {
+        CAPTURE(m);
+        CAPTURE(n);
+        CAPTURE(k);
+        REQUIRE(G::applies_transposed_a(m, n, k));
+        const M A = M::Random(k + 2, m), X = M::Random(k + 1, n), C0 = M::Random(m, n);  // lda k + 2, ldb k + 1
+        M set(m, n), add = C0;
+        G::template run_transposed_a<false>(m, n, k, A.data(), k + 2, X.data(), k + 1, set.data(), m);
+        G::template run_transposed_a<true>(m, n, k, A.data(), k + 2, X.data(), k + 1, add.data(), m);
+        const M expected = A.topRows(k).transpose() * X.topRows(k);
+        const double tol = (std::is_same_v<S, float> ? 1e-4 : 1e-12) * double(k);
+        CHECK((set - expected).cwiseAbs().maxCoeff() <= tol);
+        CHECK((add - (C0 + expected)).cwiseAbs().maxCoeff() <= tol);
+      }
+  CHECK_FALSE(G::applies_transposed_a(4, G::narrow_max + 1, 64));
   CHECK_FALSE(G::applies(w + 1, 4, 4));  // rows not a whole number of packets: Eigen's product
   CHECK_FALSE(G::applies(w, 4, G::max_dimension + 1));
+  CHECK_FALSE(G::applies_narrow(G::max_dimension + w, G::narrow_max + 1, 4));  // large and wide: Eigen's blocked GEMM
 }
 
 TEST_CASE("SmallGemm: equals Eigen's product for every block remainder, float and double") {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <spindle/autodiff.hpp>
 #include <spindle/nn.hpp>
 #include <spindle/nn/recurrent.hpp>
@@ -188,13 +189,23 @@ TEST_CASE("LSTM and GRU layers: a training pass allocates nothing once warmed up
                   shape_error);
 }
 
-TEST_CASE("lstm_sequence: the same values as step-by-step cells, and BPTT gradients with episode starts (gradcheck)") {
-  Rng rng(6);
-  const Eigen::Index I = 3, H = 4, B = 3, T = 5;
+// Episode starts: env 1 at step 0, env 0 at step 2, the last env at the last step (B ≥ 2, T ≥ 3).
+MatrixXd episode_start_masks(Eigen::Index B, Eigen::Index T) {
   MatrixXd masks = MatrixXd::Ones(1, B * T);
-  masks(0, 0 * B + 1) = 0;  // env 1 starts an episode at step 0
-  masks(0, 2 * B + 0) = 0;  // env 0 at step 2
-  masks(0, 4 * B + 2) = 0;  // env 2 at step 4
+  masks(0, 0 * B + 1) = 0;
+  masks(0, 2 * B + 0) = 0;
+  masks(0, (T - 1) * B + B - 1) = 0;
+  return masks;
+}
+
+// H = 4 keeps W_hh's products on Eigen's path where a packet holds more than 4 doubles; H = 16
+// (a whole number of packets in every build) takes the in-place per-step products and the
+// transposed copy of W_hh in backward.
+void check_lstm_sequence(Eigen::Index I, Eigen::Index H, Eigen::Index B, Eigen::Index T, std::uint64_t seed) {
+  CAPTURE(H);
+  CAPTURE(B);
+  Rng rng(seed);
+  const MatrixXd masks = episode_start_masks(B, T);
   const MatrixXd X = random(I, B * T, rng), Wih = random(4 * H, I, rng, 0.5), Whh = random(4 * H, H, rng, 0.5);
   const MatrixXd b = random(4 * H, 1, rng, 0.5), hc0 = random(2 * H, B, rng), R = random(H, B * T, rng);
 
@@ -223,6 +234,11 @@ TEST_CASE("lstm_sequence: the same values as step-by-step cells, and BPTT gradie
   CHECK(r.max_relative_error < 1e-7);
 }
 
+TEST_CASE("lstm_sequence: the same values as step-by-step cells, and BPTT gradients with episode starts (gradcheck)") {
+  check_lstm_sequence(3, 4, 3, 5, 6);
+  check_lstm_sequence(3, 16, 2, 4, 16);
+}
+
 TEST_CASE("lstm_sequence: a training pass allocates nothing once warmed up, wrong shapes throw") {
   Rng rng(7);
   nn::Parameters<float> p;
@@ -248,12 +264,11 @@ TEST_CASE("lstm_sequence: a training pass allocates nothing once warmed up, wron
                   shape_error);
 }
 
-TEST_CASE("gru_sequence: the same values as step-by-step cells, and BPTT gradients with episode starts (gradcheck)") {
-  Rng rng(8);
-  const Eigen::Index I = 2, H = 3, B = 2, T = 5;
-  MatrixXd masks = MatrixXd::Ones(1, B * T);
-  masks(0, 1 * B + 1) = 0;
-  masks(0, 3 * B + 0) = 0;
+void check_gru_sequence(Eigen::Index I, Eigen::Index H, Eigen::Index B, Eigen::Index T, std::uint64_t seed) {
+  CAPTURE(H);
+  CAPTURE(B);
+  Rng rng(seed);
+  const MatrixXd masks = episode_start_masks(B, T);
   const MatrixXd X = random(I, B * T, rng), Wih = random(3 * H, I, rng, 0.5), Whh = random(3 * H, H, rng, 0.5);
   const MatrixXd bih = random(3 * H, 1, rng, 0.5), bhh = random(3 * H, 1, rng, 0.5), h0 = random(H, B, rng), R = random(H, B * T, rng);
 
@@ -273,6 +288,11 @@ TEST_CASE("gru_sequence: the same values as step-by-step cells, and BPTT gradien
       },
       {X, Wih, Whh, bih, bhh, h0});
   CHECK(r.max_relative_error < 1e-7);
+}
+
+TEST_CASE("gru_sequence: the same values as step-by-step cells, and BPTT gradients with episode starts (gradcheck)") {
+  check_gru_sequence(2, 3, 2, 5, 8);
+  check_gru_sequence(2, 16, 3, 4, 18);
 }
 
 }  // namespace test_recurrent

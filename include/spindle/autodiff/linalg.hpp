@@ -10,12 +10,12 @@ namespace spindle::autodiff {
 
 namespace detail {
 
-// out (= or +=) A · X, or A · Xᵀ: the register-blocked SmallGemm where it applies, else Eigen.
-// A and X are contiguous column-major maps.
+// out (= or +=) A · X, or A · Xᵀ: the register-blocked SmallGemm where it applies (A · X with a
+// few columns, as in acting, whatever A's size), else Eigen. A and X are contiguous column-major maps.
 template <class S, class MapA, class MapX>
 void gemm_into(MatrixMap<S> out, bool accumulate, const MapA& A, const MapX& X, bool transpose_x) {
   const Eigen::Index m = out.rows(), n = out.cols(), k = A.cols();
-  if (SmallGemm<S>::applies(m, n, k)) {
+  if (SmallGemm<S>::applies(m, n, k) || (!transpose_x && SmallGemm<S>::applies_narrow(m, n, k))) {
     const Eigen::Index brs = transpose_x ? X.rows() : 1, bcs = transpose_x ? 1 : X.rows();
     if (accumulate) SmallGemm<S>::template run<true>(m, n, k, A.data(), m, X.data(), brs, bcs, out.data(), m);
     else SmallGemm<S>::template run<false>(m, n, k, A.data(), m, X.data(), brs, bcs, out.data(), m);

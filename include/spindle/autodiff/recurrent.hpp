@@ -14,6 +14,7 @@
 #include <cmath>
 #include <string>
 
+#include "linalg.hpp"
 #include "tape.hpp"
 
 namespace spindle::autodiff {
@@ -25,6 +26,27 @@ template <class Scalar>
 using ConstBlockMap = Eigen::Map<const Matrix<Scalar>>;
 
 namespace detail {
+
+// The per-step products of a sequence multiply W_hh (gates·H × H) with a few columns (the
+// sequences of a minibatch): SmallGemm reads W in place there, and backward Wᵀ · dG is a dot
+// product per coefficient over W's columns, also in place (SmallGemm::run_transposed_a).
+// C (R × B, leading dimension R) += W (R × H) · X (H × B).
+template <class Scalar>
+void step_product(Scalar* C, const ConstBlockMap<Scalar>& W, const Scalar* X, Eigen::Index B) {
+  const Eigen::Index R = W.rows(), H = W.cols();
+  if (SmallGemm<Scalar>::applies_narrow(R, B, H)) SmallGemm<Scalar>::template run<true>(R, B, H, W.data(), R, X, 1, H, C, R);
+  else strided_gemm(C, R, W.data(), R, X, H, false, R, B, H, true);
+}
+
+// dst (H × B) (= or +=) Wᵀ · G (W: R × H, G: R × B).
+template <class Scalar>
+void transposed_step_product(BlockMap<Scalar>& dst, bool accumulate, const ConstBlockMap<Scalar>& W, const Scalar* G) {
+  const Eigen::Index R = W.rows(), H = W.cols(), B = dst.cols();
+  using Kernel = SmallGemm<Scalar>;
+  if (!Kernel::applies_transposed_a(H, B, R)) product_into(dst, accumulate, W.transpose(), ConstBlockMap<Scalar>(G, R, B));
+  else if (accumulate) Kernel::template run_transposed_a<true>(H, B, R, W.data(), R, G, R, dst.data(), H);
+  else Kernel::template run_transposed_a<false>(H, B, R, W.data(), R, G, R, dst.data(), H);
+}
 
 template <class Scalar>
 Scalar logistic(Scalar x) noexcept {
@@ -178,7 +200,7 @@ void lstm_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
       lstm_column_backward(H, dh.data() + b * H, dc.data() + b * H, act + col * 4 * H, tanh_c + col * H, c_in + col * H,
                            dG + col * 4 * H, dc_in.data() + b * H);
     }
-    product_into(dh_in, false, W.transpose(), ConstBlockMap<Scalar>(dG + c0 * 4 * H, 4 * H, B));
+    transposed_step_product(dh_in, false, W, dG + c0 * 4 * H);
     // The incoming state was masked: no gradient flows past an episode start.
     for (Eigen::Index b = 0; b < B; ++b) {
       const Scalar m = masks[c0 + b];
@@ -211,7 +233,7 @@ void lstm_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
 /// `W_hh` (4H × H), the initial state `hc0` = [h0; c0] (2H × B), and `masks` (1 × T·B): where
 /// it is 0 the incoming state of that column is zeroed (an episode starts there). Returns the
 /// hidden state after every step, H × T·B (the last step's cell state: lstm_final_cell). One GEMM
-/// per step forward and backward, and one for W_hh's gradient over the whole sequence.
+/// per step forward and backward (read in place for a few sequences), and one for W_hh's gradient over the whole sequence.
 template <class Scalar>
 Var<Scalar> lstm_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> hc0, Var<Scalar> masks) {
   const Eigen::Index H = W_hh.cols(), B = hc0.cols(), TB = xproj.cols();
@@ -254,9 +276,8 @@ Var<Scalar> lstm_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> hc0, 
         ci[k] = (s == 0 ? start(H + k, b) : ci[k]) * mk;
       }
     }
-    BlockMap<Scalar> G(gates, 4 * H, B);
-    G = ConstBlockMap<Scalar>(x + c0 * 4 * H, 4 * H, B);
-    detail::product_into(G, true, W, ConstBlockMap<Scalar>(h_in + c0 * H, H, B));
+    BlockMap<Scalar>(gates, 4 * H, B) = ConstBlockMap<Scalar>(x + c0 * 4 * H, 4 * H, B);
+    detail::step_product(gates, W, h_in + c0 * H, B);
     for (Eigen::Index b = 0; b < B; ++b) {
       const Eigen::Index col = c0 + b;
       // c' goes to the next step's c_in slot (masked there); the last step's to the final-cell slot.
@@ -310,7 +331,7 @@ void gru_sequence_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
       dp.tail(H) = dx.tail(H) * r;
       Eigen::Map<Array>(dh_in.data() + b * H, H) = g * z;
     }
-    product_into(dh_in, true, W.transpose(), ConstBlockMap<Scalar>(dHP + c0 * 3 * H, 3 * H, B));
+    transposed_step_product(dh_in, true, W, dHP + c0 * 3 * H);
     for (Eigen::Index b = 0; b < B; ++b) dh.col(b) = dh_in.col(b) * masks[c0 + b];
   }
   const ConstBlockMap<Scalar> GX(dX, 3 * H, TB), GP(dHP, 3 * H, TB);
@@ -369,9 +390,8 @@ Var<Scalar> gru_sequence(Var<Scalar> xproj, Var<Scalar> W_hh, Var<Scalar> b_hh, 
       const Scalar* h = s == 0 ? start + b * H : out + (col - B) * H;
       for (Eigen::Index k = 0; k < H; ++k) h_in[col * H + k] = h[k] * m[col];
     }
-    BlockMap<Scalar> P(hp + c0 * 3 * H, 3 * H, B);
-    P.colwise() = bias;
-    detail::product_into(P, true, W, ConstBlockMap<Scalar>(h_in + c0 * H, H, B));
+    BlockMap<Scalar>(hp + c0 * 3 * H, 3 * H, B).colwise() = bias;
+    detail::step_product(hp + c0 * 3 * H, W, h_in + c0 * H, B);
     for (Eigen::Index b = 0; b < B; ++b) {
       const Eigen::Index col = c0 + b;
       const In xc(x + col * 3 * H, 3 * H), p(hp + col * 3 * H, 3 * H), hi(h_in + col * H, H);

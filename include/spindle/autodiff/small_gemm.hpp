@@ -9,8 +9,11 @@
 // columns of C stays in registers over the whole inner dimension — no packing, no zero
 // fill. Built on Eigen's packet primitives, so it follows whatever SIMD the build enables.
 //
-// Used when the rows of C are a multiple of the packet size and every dimension is at
-// most max_dimension; otherwise callers use Eigen.
+// Used when the rows of C are a multiple of the packet size and every dimension is at most
+// max_dimension (applies), or, where a caller opts in, C has at most narrow_max columns whatever
+// its other sizes (applies_narrow: acting with a few environments, a recurrent step over a few
+// sequences — Eigen would pack all of a large A, an LSTM(256)'s 1024 × 256 W_hh, 1 MB, for a
+// product that reads each of its coefficients only a few times); otherwise callers use Eigen.
 #include <Eigen/Core>
 #include <algorithm>
 
@@ -26,10 +29,15 @@ struct SmallGemm {
   static constexpr int mr = 2, nr = 4;  // 8 accumulators of 16 registers
 #endif
   static constexpr Eigen::Index max_dimension = 256;
+  static constexpr Eigen::Index narrow_max = 16;
 
   static bool applies(Eigen::Index m, Eigen::Index n, Eigen::Index k) noexcept {
     return Eigen::internal::packet_traits<S>::Vectorizable && width > 1 && m % width == 0 && m > 0 && n > 0 &&
            k > 0 && m <= max_dimension && n <= max_dimension && k <= max_dimension;
+  }
+  static bool applies_narrow(Eigen::Index m, Eigen::Index n, Eigen::Index k) noexcept {
+    return Eigen::internal::packet_traits<S>::Vectorizable && width > 1 && m % width == 0 && m > 0 && n > 0 &&
+           n <= narrow_max && k > 0;
   }
 
   // One block: rows [i, i + MR·width) × columns [j, j + NR) of C.
@@ -93,6 +101,63 @@ struct SmallGemm {
     if constexpr (MR > 0) {
       if (packets == MR) block<MR, 1, Accumulate>(k, a, lda, b, brs, 0, c, 0);
       else column_tail<MR - 1, Accumulate>(packets, k, a, lda, b, brs, c);
+    }
+  }
+
+  // Aᵀ · B for a few columns of B: every coefficient of C is a dot product of a column of A (k × m,
+  // stored column-major) with a column of B, so A is read in place — no transposed copy, no
+  // packing (backpropagation through a recurrent step: W_hhᵀ · dgates for a few sequences).
+  // JB columns of A × NB columns of B in registers, packets along k, then one horizontal sum each.
+  template <int JB, int NB, bool Accumulate>
+  static void dot_block(Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index ldb, S* c,
+                        Eigen::Index ldc) noexcept {
+    using namespace Eigen::internal;
+    Packet acc[JB][NB];
+    for (int j = 0; j < JB; ++j)
+      for (int q = 0; q < NB; ++q) acc[j][q] = pset1<Packet>(S(0));
+    Eigen::Index p = 0;
+    for (; p + width <= k; p += width) {
+      Packet x[NB];
+      for (int q = 0; q < NB; ++q) x[q] = ploadu<Packet>(b + q * ldb + p);
+      for (int j = 0; j < JB; ++j) {
+        const Packet col = ploadu<Packet>(a + j * lda + p);
+        for (int q = 0; q < NB; ++q) acc[j][q] = pmadd(col, x[q], acc[j][q]);
+      }
+    }
+    for (int j = 0; j < JB; ++j)
+      for (int q = 0; q < NB; ++q) {
+        S sum = predux(acc[j][q]);
+        for (Eigen::Index r = p; r < k; ++r) sum += a[j * lda + r] * b[q * ldb + r];
+        S& out = c[q * ldc + j];
+        out = Accumulate ? out + sum : sum;
+      }
+  }
+  template <int JB, int NB, bool Accumulate>
+  static void dot_columns(Eigen::Index nb, Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index ldb,
+                          S* c, Eigen::Index ldc) noexcept {
+    if constexpr (NB > 0) {
+      if (nb == NB) dot_block<JB, NB, Accumulate>(k, a, lda, b, ldb, c, ldc);
+      else dot_columns<JB, NB - 1, Accumulate>(nb, k, a, lda, b, ldb, c, ldc);
+    }
+  }
+  static constexpr int dot_rows = 4, dot_cols = 4;
+
+  /// Whether run_transposed_a reads A in place for C = Aᵀ · B with C m × n and inner size k.
+  static bool applies_transposed_a(Eigen::Index m, Eigen::Index n, Eigen::Index k) noexcept {
+    return Eigen::internal::packet_traits<S>::Vectorizable && width > 1 && m > 0 && n > 0 && n <= narrow_max &&
+           k >= width;
+  }
+
+  /// C (m × n, ldc) = or += Aᵀ · B with A k × m (lda) and B k × n (ldb), both column-major.
+  template <bool Accumulate>
+  static void run_transposed_a(Eigen::Index m, Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda,
+                               const S* b, Eigen::Index ldb, S* c, Eigen::Index ldc) noexcept {
+    for (Eigen::Index q = 0; q < n; q += dot_cols) {
+      const Eigen::Index nb = std::min<Eigen::Index>(dot_cols, n - q);
+      Eigen::Index j = 0;
+      for (; j + dot_rows <= m; j += dot_rows)
+        dot_columns<dot_rows, dot_cols, Accumulate>(nb, k, a + j * lda, lda, b + q * ldb, ldb, c + q * ldc + j, ldc);
+      for (; j < m; ++j) dot_columns<1, dot_cols, Accumulate>(nb, k, a + j * lda, lda, b + q * ldb, ldb, c + q * ldc + j, ldc);
     }
   }
 
