@@ -2,6 +2,7 @@
 
 #include <Eigen/Dense>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -154,10 +155,10 @@ void check_small_gemm() {
   using G = detail::SmallGemm<S>;
   using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
   const Eigen::Index w = G::width;
-  // Row counts covering full MR-packet panels, single-packet leftovers and both; column counts
-  // covering every remainder of the NR-column blocks.
-  for (Eigen::Index m : {w, 2 * w, G::mr * w, G::mr * w + w, 2 * G::mr * w + 3 * w})
-    for (Eigen::Index n = 1; n <= 2 * G::nr + 1; ++n)
+  // Row counts covering full MR-packet panels, every leftover of fewer packets and both; column
+  // counts covering every remainder of the NR-column blocks.
+  for (Eigen::Index packets = 1; packets <= 2 * G::mr + 1; ++packets)
+    for (Eigen::Index m = packets * w, n = 1; n <= 2 * G::nr + 1; ++n)
       for (Eigen::Index k : {1, 7, 64}) {
         CAPTURE(m);
         CAPTURE(n);
@@ -172,6 +173,26 @@ void check_small_gemm() {
         CHECK((set - expected_set).cwiseAbs().maxCoeff() <= tol * double(k));
         CHECK((add - expected_add).cwiseAbs().maxCoeff() <= tol * double(k));
         CHECK((set_t - expected_set).cwiseAbs().maxCoeff() <= tol * double(k));
+      }
+  // A dense layer's forward in one pass (run_dense): the bits of C = bias, C += A · X, then
+  // Eigen's max(C, 0) for ReLU — NaN included — for every panel and block remainder.
+  for (Eigen::Index packets = 1; packets <= 2 * G::mr + 1; ++packets)
+    for (Eigen::Index n : {Eigen::Index(1), Eigen::Index(2), Eigen::Index(G::nr), Eigen::Index(G::nr + 1), Eigen::Index(3 * G::nr + 2)})
+      for (bool relu : {false, true}) {
+        const Eigen::Index m = packets * w, k = 19;
+        CAPTURE(m);
+        CAPTURE(n);
+        CAPTURE(relu);
+        M A = M::Random(m, k);
+        const M X = M::Random(k, n), bias = M::Random(m, 1);
+        A(0, 3) = std::numeric_limits<S>::quiet_NaN();  // row 0 of every column is NaN
+        M fused(m, n), expected(m, n);
+        expected.colwise() = bias.col(0);
+        G::template run<true>(m, n, k, A.data(), m, X.data(), 1, k, expected.data(), m);
+        if (relu) expected = expected.array().max(S(0)).matrix();
+        G::run_dense(m, n, k, A.data(), m, X.data(), 1, k, fused.data(), m, bias.data(), relu);
+        CHECK(std::isnan(fused(0, n - 1)));
+        CHECK(std::memcmp(fused.data(), expected.data(), sizeof(S) * std::size_t(m * n)) == 0);
       }
   // One column (acting with one environment) runs up to gemv_packets packets side by side:
   // every row count, and each coefficient has the bits it has inside a wider batch.

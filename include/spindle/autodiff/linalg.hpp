@@ -195,9 +195,19 @@ Var<S> linear(Var<S> x, Var<S> W, Var<S> b, Activation act = Activation::identit
   n.tag = static_cast<int>(act);
   if (n.requires_grad) n.backward = &detail::linear_backward<S>;
   auto Y = t.value(id);
+  const auto Wv = t.value(W.id), xv = t.value(x.id);
+  const Eigen::Index m = Y.rows(), batch = Y.cols(), k = Wv.cols();
+  using Kernel = detail::SmallGemm<S>;
+  if (Kernel::applies(m, batch, k) || Kernel::applies_narrow(m, batch, k)) {
+    // Bias (and a ReLU) added to the product in registers: Y written once.
+    const bool relu = act == Activation::relu;
+    Kernel::run_dense(m, batch, k, Wv.data(), m, xv.data(), 1, k, Y.data(), m, t.value(b.id).data(), relu);
+    if (!relu) detail::activate_inplace(t, n, Y, act);
+    return {&t, id};
+  }
   // Bias first, then accumulate the product: Eigen's GEMM then skips its zero fill of Y.
   Y.colwise() = t.value(b.id).col(0);
-  detail::gemm_into<S>(Y, true, t.value(W.id), t.value(x.id), false);
+  detail::gemm_into<S>(Y, true, Wv, xv, false);
   detail::activate_inplace(t, n, Y, act);
   return {&t, id};
 }

@@ -14,6 +14,8 @@
 // its other sizes (applies_narrow: acting with a few environments, a recurrent step over a few
 // sequences — Eigen would pack all of a large A, an LSTM(256)'s 1024 × 256 W_hh, 1 MB, for a
 // product that reads each of its coefficients only a few times); otherwise callers use Eigen.
+// run_dense is a dense layer's forward with the bias (and a ReLU) applied in registers, so the
+// layer's output is written once instead of filled, accumulated into and activated in place.
 #include <Eigen/Core>
 #include <algorithm>
 
@@ -26,7 +28,7 @@ struct SmallGemm {
 #if defined(EIGEN_VECTORIZE_AVX512)
   static constexpr int mr = 4, nr = 6;  // 24 accumulators of 32 registers
 #else
-  static constexpr int mr = 2, nr = 4;  // 8 accumulators of 16 registers
+  static constexpr int mr = 3, nr = 4;  // 12 accumulators + 3 columns of A + 1 broadcast = 16 registers
 #endif
   static constexpr Eigen::Index max_dimension = 256;
   static constexpr Eigen::Index narrow_max = 16;
@@ -40,10 +42,11 @@ struct SmallGemm {
            n <= narrow_max && k > 0;
   }
 
-  // One block: rows [i, i + MR·width) × columns [j, j + NR) of C.
+  // One block: rows [i, i + MR·width) × columns [j, j + NR) of C. With a bias (rows of this block),
+  // C = acc + bias, then max(·, 0) if relu: a dense layer's forward in the one store of C.
   template <int MR, int NR, bool Accumulate>
   static void block(Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index brs, Eigen::Index bcs,
-                    S* c, Eigen::Index ldc) noexcept {
+                    S* c, Eigen::Index ldc, const S* bias = nullptr, bool relu = false) noexcept {
     using namespace Eigen::internal;
     Packet acc[MR][NR];
     for (int r = 0; r < MR; ++r)
@@ -57,6 +60,16 @@ struct SmallGemm {
         for (int r = 0; r < MR; ++r) acc[r][q] = pmadd(col[r], x, acc[r][q]);
       }
     }
+    if (bias) {
+      const Packet zero = pset1<Packet>(S(0));
+      for (int r = 0; r < MR; ++r) {
+        const Packet offset = ploadu<Packet>(bias + r * width);
+        for (int q = 0; q < NR; ++q) {
+          acc[r][q] = padd(acc[r][q], offset);
+          if (relu) acc[r][q] = pmax(acc[r][q], zero);  // Eigen's max(x, 0), as ReluOp
+        }
+      }
+    }
     for (int q = 0; q < NR; ++q)
       for (int r = 0; r < MR; ++r) {
         S* out = c + q * ldc + r * width;
@@ -66,19 +79,20 @@ struct SmallGemm {
 
   template <int MR, bool Accumulate>
   static void row_panel(Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index brs,
-                        Eigen::Index bcs, S* c, Eigen::Index ldc) noexcept {
+                        Eigen::Index bcs, S* c, Eigen::Index ldc, const S* bias, bool relu) noexcept {
     Eigen::Index j = 0;
-    for (; j + nr <= n; j += nr) block<MR, nr, Accumulate>(k, a, lda, b + j * bcs, brs, bcs, c + j * ldc, ldc);
-    tail<MR, nr - 1, Accumulate>(n - j, k, a, lda, b + j * bcs, brs, bcs, c + j * ldc, ldc);
+    for (; j + nr <= n; j += nr)
+      block<MR, nr, Accumulate>(k, a, lda, b + j * bcs, brs, bcs, c + j * ldc, ldc, bias, relu);
+    tail<MR, nr - 1, Accumulate>(n - j, k, a, lda, b + j * bcs, brs, bcs, c + j * ldc, ldc, bias, relu);
   }
 
   // The last n < nr columns, as one block of exactly n columns.
   template <int MR, int NR, bool Accumulate>
   static void tail(Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index brs,
-                   Eigen::Index bcs, S* c, Eigen::Index ldc) noexcept {
+                   Eigen::Index bcs, S* c, Eigen::Index ldc, const S* bias, bool relu) noexcept {
     if constexpr (NR > 0) {
-      if (n == NR) block<MR, NR, Accumulate>(k, a, lda, b, brs, bcs, c, ldc);
-      else tail<MR, NR - 1, Accumulate>(n, k, a, lda, b, brs, bcs, c, ldc);
+      if (n == NR) block<MR, NR, Accumulate>(k, a, lda, b, brs, bcs, c, ldc, bias, relu);
+      else tail<MR, NR - 1, Accumulate>(n, k, a, lda, b, brs, bcs, c, ldc, bias, relu);
     }
   }
 
@@ -89,20 +103,21 @@ struct SmallGemm {
 
   template <bool Accumulate>
   static void column(Eigen::Index m, Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index brs,
-                     S* c) noexcept {
+                     S* c, const S* bias, bool relu) noexcept {
     Eigen::Index i = 0;
     for (; i + gemv_packets * width <= m; i += gemv_packets * width)
-      block<gemv_packets, 1, Accumulate>(k, a + i, lda, b, brs, 0, c + i, 0);
-    column_tail<gemv_packets - 1, Accumulate>((m - i) / width, k, a + i, lda, b, brs, c + i);
+      block<gemv_packets, 1, Accumulate>(k, a + i, lda, b, brs, 0, c + i, 0, offset(bias, i), relu);
+    column_tail<gemv_packets - 1, Accumulate>((m - i) / width, k, a + i, lda, b, brs, c + i, offset(bias, i), relu);
   }
   template <int MR, bool Accumulate>
   static void column_tail(Eigen::Index packets, Eigen::Index k, const S* a, Eigen::Index lda, const S* b,
-                          Eigen::Index brs, S* c) noexcept {
+                          Eigen::Index brs, S* c, const S* bias, bool relu) noexcept {
     if constexpr (MR > 0) {
-      if (packets == MR) block<MR, 1, Accumulate>(k, a, lda, b, brs, 0, c, 0);
-      else column_tail<MR - 1, Accumulate>(packets, k, a, lda, b, brs, c);
+      if (packets == MR) block<MR, 1, Accumulate>(k, a, lda, b, brs, 0, c, 0, bias, relu);
+      else column_tail<MR - 1, Accumulate>(packets, k, a, lda, b, brs, c, bias, relu);
     }
   }
+  static const S* offset(const S* bias, Eigen::Index rows) noexcept { return bias ? bias + rows : nullptr; }
 
   // Aᵀ · B for a few columns of B: every coefficient of C is a dot product of a column of A (k × m,
   // stored column-major) with a column of B, so A is read in place — no transposed copy, no
@@ -165,10 +180,37 @@ struct SmallGemm {
   template <bool Accumulate>
   static void run(Eigen::Index m, Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda, const S* b,
                   Eigen::Index brs, Eigen::Index bcs, S* c, Eigen::Index ldc) noexcept {
-    if (n == 1) return column<Accumulate>(m, k, a, lda, b, brs, c);
+    panels<Accumulate>(m, n, k, a, lda, b, brs, bcs, c, ldc, nullptr, false);
+  }
+
+  /// A dense layer's forward, C (m × n, ldc) = f(A · B + bias) with f the identity or ReLU (relu):
+  /// bias and activation applied in registers, C written once. Same bits as C = bias, C += A · B,
+  /// C = max(C, 0).
+  static void run_dense(Eigen::Index m, Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda, const S* b,
+                        Eigen::Index brs, Eigen::Index bcs, S* c, Eigen::Index ldc, const S* bias, bool relu) noexcept {
+    panels<false>(m, n, k, a, lda, b, brs, bcs, c, ldc, bias, relu);
+  }
+
+  template <bool Accumulate>
+  static void panels(Eigen::Index m, Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda, const S* b,
+                     Eigen::Index brs, Eigen::Index bcs, S* c, Eigen::Index ldc, const S* bias, bool relu) noexcept {
+    if (n == 1) return column<Accumulate>(m, k, a, lda, b, brs, c, bias, relu);
     Eigen::Index i = 0;
-    for (; i + mr * width <= m; i += mr * width) row_panel<mr, Accumulate>(n, k, a + i, lda, b, brs, bcs, c + i, ldc);
-    for (; i < m; i += width) row_panel<1, Accumulate>(n, k, a + i, lda, b, brs, bcs, c + i, ldc);
+    for (; i + mr * width <= m; i += mr * width)
+      row_panel<mr, Accumulate>(n, k, a + i, lda, b, brs, bcs, c + i, ldc, offset(bias, i), relu);
+    row_remainder<mr - 1, Accumulate>((m - i) / width, n, k, a + i, lda, b, brs, bcs, c + i, ldc, offset(bias, i), relu);
+  }
+
+  // The last rows (fewer than mr packets) as one panel of exactly that many packets: each B
+  // coefficient broadcast once for all of them, not once per packet.
+  template <int MR, bool Accumulate>
+  static void row_remainder(Eigen::Index packets, Eigen::Index n, Eigen::Index k, const S* a, Eigen::Index lda,
+                            const S* b, Eigen::Index brs, Eigen::Index bcs, S* c, Eigen::Index ldc, const S* bias,
+                            bool relu) noexcept {
+    if constexpr (MR > 0) {
+      if (packets == MR) row_panel<MR, Accumulate>(n, k, a, lda, b, brs, bcs, c, ldc, bias, relu);
+      else row_remainder<MR - 1, Accumulate>(packets, n, k, a, lda, b, brs, bcs, c, ldc, bias, relu);
+    }
   }
 };
 
