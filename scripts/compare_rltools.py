@@ -55,6 +55,13 @@ def build_rltools(shared, out_dir, march):
     return {alg: out_dir / f"{alg}_pendulum" for alg in ("sac", "ppo")}
 
 
+def openblas_core(binary, env):
+    """The kernel set OpenBLAS reports it runs (OPENBLAS_VERBOSE=2 prints "Core: <name>" at start)."""
+    out = run([str(binary), "--seed", "0"], env=dict(env, OPENBLAS_VERBOSE="2"), quiet=True)
+    m = re.search(r"Core: (\S+)", out)
+    return m.group(1) if m else "unknown"
+
+
 def result(binary, seed, env):
     out = run([str(binary), "--seed", str(seed)], env=env, quiet=True)
     m = re.search(r"result: steps=(\d+) train_seconds=([\d.]+) eval_return=(-?[\d.]+)", out)
@@ -67,6 +74,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--march", default="native", help="native or x86-64-v3 (both sides)")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--openblas-core", help="OpenBLAS kernels for RLtools (default: SkylakeX with -march=native "
+                   "on an AVX-512 CPU, else Haswell)")
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     p.add_argument("--work", type=Path, default=ROOT / "build" / "compare_rltools")
     a = p.parse_args()
@@ -77,8 +86,14 @@ def main():
     rltools = build_rltools(a.shared, a.work / f"rltools_{tag}", a.march)
 
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    if a.march != "native" or not has_avx512():
-        env.setdefault("OPENBLAS_CORETYPE", "Haswell")  # AVX2 kernels; the harness picks SkylakeX itself otherwise
+    # OpenBLAS's kernels set explicitly, overriding the environment: Debian's 0.3.21 does not know
+    # recent CPUs (an AMD Zen 5 gets its Haswell kernels, an Emerald Rapids its SSE3 fallback), and
+    # the harness's own switch to SkylakeX only happens when OPENBLAS_CORETYPE is unset — a machine
+    # that exports OPENBLAS_CORETYPE=Haswell would silently run RLtools on AVX2 kernels.
+    env["OPENBLAS_CORETYPE"] = a.openblas_core or ("SkylakeX" if a.march == "native" and has_avx512() else "Haswell")
+    core = openblas_core(rltools["ppo"], env)
+    if core.lower() != env["OPENBLAS_CORETYPE"].lower():
+        sys.exit(f"OpenBLAS runs its {core} kernels, not the {env['OPENBLAS_CORETYPE']} ones asked for")
     times = {(side, alg): [] for side in ("spindle", "rltools") for alg in ("sac", "ppo")}
     returns = {k: [] for k in times}
     for seed in range(a.seeds):
@@ -89,7 +104,7 @@ def main():
                 returns[(side, alg)].append(r)
                 print(f"seed {seed} {alg} {side:8s} {t:7.3f} s  return {r:8.1f}", flush=True)
 
-    print(f"\n{cpu_model()}, -march={a.march}, OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', 'SkylakeX (harness)' if has_avx512() else 'auto')}, "
+    print(f"\n{cpu_model()}, -march={a.march}, OpenBLAS kernels {core}, "
           f"{a.seeds} seeds interleaved, one thread, medians\n")
     print("| benchmark | spindle | RLtools | spindle / RLtools |")
     print("|---|---|---|---|")
