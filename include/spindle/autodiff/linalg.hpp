@@ -15,7 +15,7 @@ namespace detail {
 template <class S, class MapA, class MapX>
 void gemm_into(MatrixMap<S> out, bool accumulate, const MapA& A, const MapX& X, bool transpose_x) {
   const Eigen::Index m = out.rows(), n = out.cols(), k = A.cols();
-  if (SmallGemm<S>::applies(m, n, k) || (!transpose_x && SmallGemm<S>::applies_narrow(m, n, k))) {
+  if (transpose_x ? SmallGemm<S>::applies(m, n, k) : SmallGemm<S>::applies_forward(m, n, k)) {
     const Eigen::Index brs = transpose_x ? X.rows() : 1, bcs = transpose_x ? 1 : X.rows();
     if (accumulate) SmallGemm<S>::template run<true>(m, n, k, A.data(), m, X.data(), brs, bcs, out.data(), m);
     else SmallGemm<S>::template run<false>(m, n, k, A.data(), m, X.data(), brs, bcs, out.data(), m);
@@ -198,7 +198,7 @@ Var<S> linear(Var<S> x, Var<S> W, Var<S> b, Activation act = Activation::identit
   const auto Wv = t.value(W.id), xv = t.value(x.id);
   const Eigen::Index m = Y.rows(), batch = Y.cols(), k = Wv.cols();
   using Kernel = detail::SmallGemm<S>;
-  if (Kernel::applies(m, batch, k) || Kernel::applies_narrow(m, batch, k)) {
+  if (Kernel::applies_forward(m, batch, k)) {  // as gemm_into decides, so the bits match
     // Bias (and a ReLU) added to the product in registers: Y written once.
     const bool relu = act == Activation::relu;
     Kernel::run_dense(m, batch, k, Wv.data(), m, xv.data(), 1, k, Y.data(), m, t.value(b.id).data(), relu);

@@ -41,12 +41,16 @@ struct SmallGemm {
     return Eigen::internal::packet_traits<S>::Vectorizable && width > 1 && m % width == 0 && m > 0 && n > 0 &&
            n <= narrow_max && k > 0;
   }
+  /// The rule for A · X (X not transposed), as a layer's forward uses it: small, or few columns.
+  static bool applies_forward(Eigen::Index m, Eigen::Index n, Eigen::Index k) noexcept {
+    return applies(m, n, k) || applies_narrow(m, n, k);
+  }
 
   // One block: rows [i, i + MR·width) × columns [j, j + NR) of C. With a bias (rows of this block),
   // C = acc + bias, then max(·, 0) if relu: a dense layer's forward in the one store of C.
   template <int MR, int NR, bool Accumulate>
   static void block(Eigen::Index k, const S* a, Eigen::Index lda, const S* b, Eigen::Index brs, Eigen::Index bcs,
-                    S* c, Eigen::Index ldc, const S* bias = nullptr, bool relu = false) noexcept {
+                    S* c, Eigen::Index ldc, const S* bias, bool relu) noexcept {
     using namespace Eigen::internal;
     Packet acc[MR][NR];
     for (int r = 0; r < MR; ++r)
