@@ -441,6 +441,169 @@ struct LowRankLayout {  // aux buffer: per sample the Cholesky factor (A×A) and
   std::size_t size() const { return static_cast<std::size_t>(B * stride()); }
 };
 
+// Factors at most this large (MyoHand's 39 muscles, MyoArm's 63) run batch-parallel (BatchFactors)
+// whenever the batch has its own covariance per sample: every step of the Cholesky, the solves and
+// Σ⁻¹ is one vector operation over the batch. Per sample, Eigen's dynamic-size kernels spend more
+// on dispatch than on arithmetic at these sizes (measured: spindle_bench_noise lowrank rows).
+inline constexpr Eigen::Index batch_factor_max = 64;
+
+// Factors up to batch_factor_max for the whole batch at once: each packed entry is a column of
+// B values (sample b in row b, leading dimension ld), so every step of the Cholesky, the solves and
+// Σ⁻¹ is one vector operation over the batch instead of an A-sized loop per sample. Same
+// left-looking order as small_cholesky. aux: the factor (P columns), then Σ⁻¹d (A columns).
+template <class Scalar>
+struct BatchFactors {
+  Eigen::Index A, B, ld;
+  Scalar* factor;
+  Scalar* solved;
+  static Eigen::Index size(Eigen::Index A, Eigen::Index B) { return (A * (A + 1) / 2 + A) * padded<Scalar>(B); }
+  BatchFactors(Eigen::Index a, Eigen::Index b, Scalar* aux)
+      : A(a), B(b), ld(padded<Scalar>(b)), factor(aux), solved(aux + (a * (a + 1) / 2) * padded<Scalar>(b)) {}
+  Scalar* l(Eigen::Index i, Eigen::Index j) const { return factor + (PackedLower{A}.column(j) + i - j) * ld; }
+  Scalar* y(Eigen::Index i) const { return solved + i * ld; }
+};
+
+// Forward: factor Σp (P × B) into F, then the entropy, or the log-prob of d (A × B) keeping Σ⁻¹d.
+// `work`: 2·ld scratch.
+template <class Scalar>
+void batch_gaussian_forward(const MatrixMap<Scalar>& Sp, const Scalar* d, const BatchFactors<Scalar>& F, Scalar* out,
+                            Scalar* work, bool entropy, const char* where) {
+  const Eigen::Index A = F.A, B = F.B, P = Sp.rows();
+  for (Eigen::Index b = 0; b < B; ++b)
+    for (Eigen::Index e = 0; e < P; ++e) F.factor[e * F.ld + b] = Sp(e, b);
+  Scalar* reciprocal = work;
+  Scalar* logs = work + F.ld;
+  for (Eigen::Index b = 0; b < B; ++b) out[b] = Scalar(0);  // Σ ln L_jj, the half log-determinant
+  for (Eigen::Index j = 0; j < A; ++j) {
+    for (Eigen::Index k = 0; k < j; ++k) {
+      const Scalar* ajk = F.l(j, k);
+      for (Eigen::Index i = j; i < A; ++i) {
+        Scalar* aij = F.l(i, j);
+        const Scalar* aik = F.l(i, k);
+        for (Eigen::Index b = 0; b < B; ++b) aij[b] -= aik[b] * ajk[b];
+      }
+    }
+    Scalar* pivot = F.l(j, j);
+    bool ok = true;
+    for (Eigen::Index b = 0; b < B; ++b) ok &= (pivot[b] > Scalar(0)) & (pivot[b] <= std::numeric_limits<Scalar>::max());
+    if (!ok)
+      for (Eigen::Index b = 0; b < B; ++b)
+        if (!(pivot[b] > Scalar(0) && pivot[b] <= std::numeric_limits<Scalar>::max())) throw_not_positive_definite(where, b);
+    for (Eigen::Index b = 0; b < B; ++b) {
+      pivot[b] = std::sqrt(pivot[b]);
+      reciprocal[b] = Scalar(1) / pivot[b];
+    }
+    for (Eigen::Index i = j + 1; i < A; ++i) {
+      Scalar* aij = F.l(i, j);
+      for (Eigen::Index b = 0; b < B; ++b) aij[b] *= reciprocal[b];
+    }
+    log_values(pivot, logs, B);
+    for (Eigen::Index b = 0; b < B; ++b) out[b] += logs[b];
+  }
+  if (entropy) {
+    for (Eigen::Index b = 0; b < B; ++b) out[b] += Scalar(A) * (Scalar(0.5) + half_log_two_pi<Scalar>);
+    return;
+  }
+  for (Eigen::Index i = 0; i < A; ++i)
+    for (Eigen::Index b = 0; b < B; ++b) F.y(i)[b] = d[i + b * A];
+  Scalar* squares = work;
+  for (Eigen::Index b = 0; b < B; ++b) squares[b] = Scalar(0);
+  for (Eigen::Index j = 0; j < A; ++j) {  // y ← L⁻¹d
+    Scalar* yj = F.y(j);
+    const Scalar* ljj = F.l(j, j);
+    for (Eigen::Index b = 0; b < B; ++b) {
+      yj[b] /= ljj[b];
+      squares[b] += yj[b] * yj[b];
+    }
+    for (Eigen::Index i = j + 1; i < A; ++i) {
+      Scalar* yi = F.y(i);
+      const Scalar* lij = F.l(i, j);
+      for (Eigen::Index b = 0; b < B; ++b) yi[b] -= lij[b] * yj[b];
+    }
+  }
+  for (Eigen::Index b = 0; b < B; ++b) out[b] = Scalar(-0.5) * squares[b] - out[b] - Scalar(A) * half_log_two_pi<Scalar>;
+  for (Eigen::Index j = A - 1; j >= 0; --j) {  // y ← L⁻ᵀy = Σ⁻¹d, kept for the backward
+    Scalar* yj = F.y(j);
+    for (Eigen::Index i = j + 1; i < A; ++i) {
+      const Scalar* yi = F.y(i);
+      const Scalar* lij = F.l(i, j);
+      for (Eigen::Index b = 0; b < B; ++b) yj[b] -= lij[b] * yi[b];
+    }
+    const Scalar* ljj = F.l(j, j);
+    for (Eigen::Index b = 0; b < B; ++b) yj[b] /= ljj[b];
+  }
+}
+
+// Backward: ∂/∂Σp (G's packed entries, off-diagonals doubled) into gs (P × B) and −gΣ⁻¹d into gd
+// (A × B; either may be null), from Σ⁻¹ = L⁻ᵀL⁻¹ with L⁻¹ formed in `inverse` (P·ld scratch); `sum`: ld scratch.
+template <class Scalar>
+void batch_gaussian_backward(const BatchFactors<Scalar>& F, const Scalar* g, Scalar* gs, bool add_s, Scalar* gd, bool add_d,
+                             Scalar* inverse, Scalar* sum, bool entropy) {
+  const Eigen::Index A = F.A, B = F.B, ld = F.ld;
+  if (gd)
+    for (Eigen::Index b = 0; b < B; ++b)
+      for (Eigen::Index i = 0; i < A; ++i) {
+        const Scalar v = -g[b] * F.y(i)[b];
+        if (add_d)
+          gd[i + b * A] += v;
+        else
+          gd[i + b * A] = v;
+      }
+  if (!gs) return;
+  const PackedLower packed{A};
+  auto x = [&](Eigen::Index i, Eigen::Index j) { return inverse + (packed.column(j) + i - j) * ld; };
+  for (Eigen::Index c = 0; c < A; ++c) {  // column c of L⁻¹
+    Scalar* xcc = x(c, c);
+    const Scalar* lcc = F.l(c, c);
+    for (Eigen::Index b = 0; b < B; ++b) xcc[b] = Scalar(1) / lcc[b];
+    for (Eigen::Index i = c + 1; i < A; ++i) {
+      for (Eigen::Index b = 0; b < B; ++b) sum[b] = Scalar(0);
+      for (Eigen::Index k = c; k < i; ++k) {
+        const Scalar* lik = F.l(i, k);
+        const Scalar* xkc = x(k, c);
+        for (Eigen::Index b = 0; b < B; ++b) sum[b] += lik[b] * xkc[b];
+      }
+      Scalar* xic = x(i, c);
+      const Scalar* lii = F.l(i, i);
+      for (Eigen::Index b = 0; b < B; ++b) xic[b] = -sum[b] / lii[b];
+    }
+  }
+  const Eigen::Index stride = packed.size();
+  for (Eigen::Index j = 0; j < A; ++j)
+    for (Eigen::Index i = j; i < A; ++i) {  // Σ⁻¹(i, j) = Σ_k≥i L⁻¹(k, i) L⁻¹(k, j)
+      for (Eigen::Index b = 0; b < B; ++b) sum[b] = Scalar(0);
+      for (Eigen::Index k = i; k < A; ++k) {
+        const Scalar* xki = x(k, i);
+        const Scalar* xkj = x(k, j);
+        for (Eigen::Index b = 0; b < B; ++b) sum[b] += xki[b] * xkj[b];
+      }
+      const Scalar weight = i == j ? Scalar(0.5) : Scalar(1);  // ½ of ∂/∂Σ, doubled off the diagonal
+      const Scalar* yi = F.y(i);
+      const Scalar* yj = F.y(j);
+      Scalar* column = gs + (packed.column(j) + i - j);
+      for (Eigen::Index b = 0; b < B; ++b) {
+        const Scalar v = weight * g[b] * (entropy ? sum[b] : yi[b] * yj[b] - sum[b]);
+        if (add_s)
+          column[b * stride] += v;
+        else
+          column[b * stride] = v;
+      }
+    }
+}
+
+/// Whether B samples' A × A factors run batch-parallel: always for small factors, and up to
+/// batch_factor_max once there are enough samples to fill the vector lanes.
+inline bool batch_factors_apply(Eigen::Index A, Eigen::Index B) noexcept {
+  return A <= small_factor_max || (A <= batch_factor_max && B >= lowrank_batched_from);
+}
+
+/// Whether lowrank_gaussian factors its batch in parallel: one covariance per sample (batched) and a
+/// factor above the per-sample loops' size. Small factors keep the per-sample loops, with whose
+/// rounding the muscle-arm, MyoElbow and MyoFinger results were measured.
+inline bool lowrank_batch_parallel(Eigen::Index A, Eigen::Index B, bool batched) noexcept {
+  return batched && A > small_factor_max && batch_factors_apply(A, B);
+}
+
 // tag 0: log-prob (inputs d, W, v); tag 1: entropy (inputs W, v).
 template <class Scalar>
 void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
@@ -464,7 +627,36 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   const Eigen::Index P = packed.size();
   // Batched: packed α²G_b (off-diagonals doubled: Σ's (i, j) and (j, i) are one packed entry).
   MatrixMap<Scalar> Gp(batched ? t.scratch(static_cast<std::size_t>(P * B)) : work, P, batched ? B : 0);
-  for (Eigen::Index b = 0; b < B; ++b) {
+  const bool parallel = lowrank_batch_parallel(A, B, batched);
+  if (parallel) {
+    // ∂/∂Σ of every sample at once, packed as Gp wants it (before α²): G(j, j), 2G(i, j).
+    const BatchFactors<Scalar> F(A, B, n.aux);
+    Scalar* gd = nullptr;
+    bool add_d = false;
+    if (!entropy && t.needs_grad(d_id)) {
+      const Node<Scalar>& dn = t.node(d_id);
+      gd = dn.grad;
+      add_d = dn.external_grad || dn.grad_written;
+    }
+    Scalar* inverse = t.scratch(static_cast<std::size_t>(P * F.ld));
+    Scalar* sum = t.scratch(static_cast<std::size_t>(F.ld));
+    batch_gaussian_backward<Scalar>(F, n.grad, want_w || want_v ? Gp.data() : nullptr, false, gd, add_d, inverse, sum,
+                                    entropy);
+    if (want_v) {
+      Node<Scalar>& vn = t.node(v_id);
+      MatrixMap<Scalar> gv(vn.grad, vn.rows, vn.cols);
+      const bool add = vn.external_grad || vn.grad_written;
+      for (Eigen::Index j = 0; j < A; ++j) {  // ∂/∂v_a,j = G(j, j)
+        if (add)
+          gv.row(j) += Gp.row(packed.column(j));
+        else
+          gv.row(j) = Gp.row(packed.column(j));
+      }
+    }
+    Gp *= alpha * alpha;
+  }
+  const Eigen::Index per_sample = parallel ? 0 : B;  // the samples whose factors are handled one by one
+  for (Eigen::Index b = 0; b < per_sample; ++b) {
     const Scalar g = n.grad[b];
     const ConstMatrixMap<Scalar> chol(layout.factor(n.aux, b), A, A);
     const ConstMatrixMap<Scalar> y(layout.solved(n.aux, b), A, 1);  // Σ⁻¹ d
@@ -543,7 +735,9 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
   const bool needs = (!entropy && t.needs_grad(d.id)) || t.needs_grad(W.id) || t.needs_grad(v.id);
   const int id = t.push(1, B, needs);
   const LowRankLayout<Scalar> layout{A, B};
-  Scalar* aux = t.scratch(layout.size());
+  const bool batched = v.cols() == B && B >= lowrank_batched_from;
+  const bool parallel = lowrank_batch_parallel(A, B, batched);
+  Scalar* aux = t.scratch(parallel ? static_cast<std::size_t>(BatchFactors<Scalar>::size(A, B)) : layout.size());
   Scalar* scaled = t.scratch(static_cast<std::size_t>(A * L));
   Node<Scalar>& n = t.node(id);
   n.aux = aux;
@@ -562,7 +756,6 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
   const auto vv = t.value(v.id);
   check_finite(vv, where, "v (variances)");
   auto out = t.value(id);
-  const bool batched = vv.cols() == B && B >= lowrank_batched_from;
   const PackedLower packed{A};
   MatrixMap<Scalar> Sp(batched ? t.scratch(static_cast<std::size_t>(packed.size() * B)) : scaled, packed.size(), batched ? B : 0);
   if (batched) {  // every sample's packed Σ at once: Sp = Kᵀ V_x (α² applied when unpacking)
@@ -572,6 +765,14 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
     product_into(Sp, false, K.transpose(), vv.bottomRows(L));
   }
   const Scalar alpha2 = alpha * alpha;
+  if (parallel) {  // Σp = α² Kᵀ V_x + diag(v_a), then every sample's factor at once
+    Sp *= alpha2;
+    for (Eigen::Index j = 0; j < A; ++j) Sp.row(packed.column(j)) += vv.row(j);
+    Scalar* work = t.scratch(static_cast<std::size_t>(2 * padded<Scalar>(B)));
+    batch_gaussian_forward<Scalar>(Sp, entropy ? nullptr : t.value(d.id).data(), BatchFactors<Scalar>(A, B, aux), out.data(),
+                                   work, entropy, where);
+    return {&t, id};
+  }
   for (Eigen::Index b = 0; b < B; ++b) {
     MatrixMap<Scalar> chol(layout.factor(aux, b), A, A);
     if (batched) {

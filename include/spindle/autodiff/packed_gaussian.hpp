@@ -32,157 +32,13 @@ inline Eigen::Index packed_order(Eigen::Index P) noexcept {
   return A * (A + 1) / 2 == P ? A : 0;
 }
 
-// Small factors (A ≤ small_factor_max) for the whole batch at once: each packed entry is a column of
-// B values (sample b in row b, leading dimension ld), so every step of the Cholesky, the solves and
-// Σ⁻¹ is one vector operation over the batch instead of an A-sized loop per sample. Same
-// left-looking order as small_cholesky. aux: the factor (P columns), then Σ⁻¹d (A columns).
-template <class Scalar>
-struct BatchFactors {
-  Eigen::Index A, B, ld;
-  Scalar* factor;
-  Scalar* solved;
-  static Eigen::Index size(Eigen::Index A, Eigen::Index B) { return (A * (A + 1) / 2 + A) * padded<Scalar>(B); }
-  BatchFactors(Eigen::Index a, Eigen::Index b, Scalar* aux)
-      : A(a), B(b), ld(padded<Scalar>(b)), factor(aux), solved(aux + (a * (a + 1) / 2) * padded<Scalar>(b)) {}
-  Scalar* l(Eigen::Index i, Eigen::Index j) const { return factor + (PackedLower{A}.column(j) + i - j) * ld; }
-  Scalar* y(Eigen::Index i) const { return solved + i * ld; }
-};
-
-// Forward: factor Σp (P × B) into F, then the entropy, or the log-prob of d (A × B) keeping Σ⁻¹d.
-// `work`: 2·ld scratch.
-template <class Scalar>
-void batch_gaussian_forward(const MatrixMap<Scalar>& Sp, const Scalar* d, const BatchFactors<Scalar>& F, Scalar* out,
-                            Scalar* work, bool entropy, const char* where) {
-  const Eigen::Index A = F.A, B = F.B, P = Sp.rows();
-  for (Eigen::Index b = 0; b < B; ++b)
-    for (Eigen::Index e = 0; e < P; ++e) F.factor[e * F.ld + b] = Sp(e, b);
-  Scalar* reciprocal = work;
-  Scalar* logs = work + F.ld;
-  for (Eigen::Index b = 0; b < B; ++b) out[b] = Scalar(0);  // Σ ln L_jj, the half log-determinant
-  for (Eigen::Index j = 0; j < A; ++j) {
-    for (Eigen::Index k = 0; k < j; ++k) {
-      const Scalar* ajk = F.l(j, k);
-      for (Eigen::Index i = j; i < A; ++i) {
-        Scalar* aij = F.l(i, j);
-        const Scalar* aik = F.l(i, k);
-        for (Eigen::Index b = 0; b < B; ++b) aij[b] -= aik[b] * ajk[b];
-      }
-    }
-    Scalar* pivot = F.l(j, j);
-    bool ok = true;
-    for (Eigen::Index b = 0; b < B; ++b) ok &= (pivot[b] > Scalar(0)) & (pivot[b] <= std::numeric_limits<Scalar>::max());
-    if (!ok)
-      for (Eigen::Index b = 0; b < B; ++b)
-        if (!(pivot[b] > Scalar(0) && pivot[b] <= std::numeric_limits<Scalar>::max())) throw_not_positive_definite(where, b);
-    for (Eigen::Index b = 0; b < B; ++b) {
-      pivot[b] = std::sqrt(pivot[b]);
-      reciprocal[b] = Scalar(1) / pivot[b];
-    }
-    for (Eigen::Index i = j + 1; i < A; ++i) {
-      Scalar* aij = F.l(i, j);
-      for (Eigen::Index b = 0; b < B; ++b) aij[b] *= reciprocal[b];
-    }
-    log_values(pivot, logs, B);
-    for (Eigen::Index b = 0; b < B; ++b) out[b] += logs[b];
-  }
-  if (entropy) {
-    for (Eigen::Index b = 0; b < B; ++b) out[b] += Scalar(A) * (Scalar(0.5) + half_log_two_pi<Scalar>);
-    return;
-  }
-  for (Eigen::Index i = 0; i < A; ++i)
-    for (Eigen::Index b = 0; b < B; ++b) F.y(i)[b] = d[i + b * A];
-  Scalar* squares = work;
-  for (Eigen::Index b = 0; b < B; ++b) squares[b] = Scalar(0);
-  for (Eigen::Index j = 0; j < A; ++j) {  // y ← L⁻¹d
-    Scalar* yj = F.y(j);
-    const Scalar* ljj = F.l(j, j);
-    for (Eigen::Index b = 0; b < B; ++b) {
-      yj[b] /= ljj[b];
-      squares[b] += yj[b] * yj[b];
-    }
-    for (Eigen::Index i = j + 1; i < A; ++i) {
-      Scalar* yi = F.y(i);
-      const Scalar* lij = F.l(i, j);
-      for (Eigen::Index b = 0; b < B; ++b) yi[b] -= lij[b] * yj[b];
-    }
-  }
-  for (Eigen::Index b = 0; b < B; ++b) out[b] = Scalar(-0.5) * squares[b] - out[b] - Scalar(A) * half_log_two_pi<Scalar>;
-  for (Eigen::Index j = A - 1; j >= 0; --j) {  // y ← L⁻ᵀy = Σ⁻¹d, kept for the backward
-    Scalar* yj = F.y(j);
-    for (Eigen::Index i = j + 1; i < A; ++i) {
-      const Scalar* yi = F.y(i);
-      const Scalar* lij = F.l(i, j);
-      for (Eigen::Index b = 0; b < B; ++b) yj[b] -= lij[b] * yi[b];
-    }
-    const Scalar* ljj = F.l(j, j);
-    for (Eigen::Index b = 0; b < B; ++b) yj[b] /= ljj[b];
-  }
-}
-
-// Backward: ∂/∂Σp (G's packed entries, off-diagonals doubled) into gs (P × B) and −gΣ⁻¹d into gd
-// (A × B; either may be null), from Σ⁻¹ = L⁻ᵀL⁻¹ with L⁻¹ formed in `inverse` (P·ld scratch); `sum`: ld scratch.
-template <class Scalar>
-void batch_gaussian_backward(const BatchFactors<Scalar>& F, const Scalar* g, Scalar* gs, bool add_s, Scalar* gd, bool add_d,
-                             Scalar* inverse, Scalar* sum, bool entropy) {
-  const Eigen::Index A = F.A, B = F.B, ld = F.ld;
-  if (gd)
-    for (Eigen::Index b = 0; b < B; ++b)
-      for (Eigen::Index i = 0; i < A; ++i) {
-        const Scalar v = -g[b] * F.y(i)[b];
-        if (add_d)
-          gd[i + b * A] += v;
-        else
-          gd[i + b * A] = v;
-      }
-  if (!gs) return;
-  const PackedLower packed{A};
-  auto x = [&](Eigen::Index i, Eigen::Index j) { return inverse + (packed.column(j) + i - j) * ld; };
-  for (Eigen::Index c = 0; c < A; ++c) {  // column c of L⁻¹
-    Scalar* xcc = x(c, c);
-    const Scalar* lcc = F.l(c, c);
-    for (Eigen::Index b = 0; b < B; ++b) xcc[b] = Scalar(1) / lcc[b];
-    for (Eigen::Index i = c + 1; i < A; ++i) {
-      for (Eigen::Index b = 0; b < B; ++b) sum[b] = Scalar(0);
-      for (Eigen::Index k = c; k < i; ++k) {
-        const Scalar* lik = F.l(i, k);
-        const Scalar* xkc = x(k, c);
-        for (Eigen::Index b = 0; b < B; ++b) sum[b] += lik[b] * xkc[b];
-      }
-      Scalar* xic = x(i, c);
-      const Scalar* lii = F.l(i, i);
-      for (Eigen::Index b = 0; b < B; ++b) xic[b] = -sum[b] / lii[b];
-    }
-  }
-  const Eigen::Index stride = packed.size();
-  for (Eigen::Index j = 0; j < A; ++j)
-    for (Eigen::Index i = j; i < A; ++i) {  // Σ⁻¹(i, j) = Σ_k≥i L⁻¹(k, i) L⁻¹(k, j)
-      for (Eigen::Index b = 0; b < B; ++b) sum[b] = Scalar(0);
-      for (Eigen::Index k = i; k < A; ++k) {
-        const Scalar* xki = x(k, i);
-        const Scalar* xkj = x(k, j);
-        for (Eigen::Index b = 0; b < B; ++b) sum[b] += xki[b] * xkj[b];
-      }
-      const Scalar weight = i == j ? Scalar(0.5) : Scalar(1);  // ½ of ∂/∂Σ, doubled off the diagonal
-      const Scalar* yi = F.y(i);
-      const Scalar* yj = F.y(j);
-      Scalar* column = gs + (packed.column(j) + i - j);
-      for (Eigen::Index b = 0; b < B; ++b) {
-        const Scalar v = weight * g[b] * (entropy ? sum[b] : yi[b] * yj[b] - sum[b]);
-        if (add_s)
-          column[b * stride] += v;
-        else
-          column[b * stride] = v;
-      }
-    }
-}
-
 // tag 0: log-prob (inputs d, Σp); tag 1: entropy (input Σp).
 template <class Scalar>
 void packed_gaussian_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   const bool entropy = n.tag == 1;
   const int d_id = entropy ? -1 : n.input[0], s_id = n.input[entropy ? 0 : 1];
   const Eigen::Index P = t.node(s_id).rows, A = packed_order(P), B = n.cols;
-  if (A <= small_factor_max) {
+  if (batch_factors_apply(A, B)) {
     const BatchFactors<Scalar> F(A, B, n.aux);
     Node<Scalar>& sn = t.node(s_id);
     Scalar* gd = nullptr;
@@ -246,7 +102,7 @@ Var<Scalar> packed_gaussian(Var<Scalar> d, Var<Scalar> sigma, bool entropy) {
   const bool needs = (!entropy && t.needs_grad(d.id)) || t.needs_grad(sigma.id);
   const int id = t.push(1, B, needs);
   const LowRankLayout<Scalar> layout{A, B};
-  const bool small = A <= small_factor_max;
+  const bool small = batch_factors_apply(A, B);
   Scalar* aux = t.scratch(small ? static_cast<std::size_t>(BatchFactors<Scalar>::size(A, B)) : layout.size());
   Node<Scalar>& n = t.node(id);
   n.aux = aux;
