@@ -16,7 +16,9 @@
 // Batches with one covariance per sample skip the per-sample rank-L updates: with K the L × P
 // matrix whose column (i, j) is w_i ∘ w_j (rows of W, i ≥ j, P = A(A+1)/2), every sample's packed
 // lower triangle is one column of α² Kᵀ V_x, and the backward's ∂/∂V_x and ∂/∂W come from the
-// packed G's the same way — three GEMMs for the batch instead of 3B small products.
+// packed G's the same way — three GEMMs for the batch instead of 3B small products. Their
+// factors of 17–64 (MyoHand's, MyoArm's) are then computed for the whole batch at once
+// (BatchFactors: one vector operation across the samples per step of the Cholesky and solves).
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
