@@ -31,10 +31,11 @@ struct FilmOptions {
 #endif
 };
 
-/// The MuJoCo environment inside `env`: itself, or what a task wrapper's env() returns.
+/// The MuJoCo environment inside `env`: itself, or what a task's env() or a wrapper's inner() returns.
 template <class E>
 const spindle::mujoco::Env& physics_of(const E& env) {
   if constexpr (requires { env.env(); }) return physics_of(env.env());
+  else if constexpr (requires { env.inner(); }) return physics_of(env.inner());
   else return env;
 }
 

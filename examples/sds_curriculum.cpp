@@ -3,13 +3,16 @@
 // location-only curriculum (the start mismatch widened at full speed), a speed-only curriculum
 // (the period shortened, no static stage) and SDS (hold still, then slow, then fast, with random
 // directions from the first moving stage as the winners had them, then the mismatch and ball
-// physics), several seeds each, every stage advanced by the success rate in one run. All end at a phase-2-like task (any direction, any start phase,
-// period ±20%, ball mass and friction varied); the table gives success rates on a phase-1-like
-// task (one direction, start near the ball, nominal ball) and on the phase-2-like one (mean ± SEM
-// over seeds), each run's stage timeline, and with gnuplot the learning curves and the
-// stage-versus-steps plot.
+// physics), several seeds each, every stage advanced by the success rate in one run. All end at
+// a phase-2-like task (any direction, any start phase, period ±20%, ball mass and friction
+// varied); the table gives success rates on a phase-1-like task (one direction, start near the
+// ball, nominal ball) and on the phase-2-like one (mean ± SEM over seeds), each run's stage
+// timeline, and with gnuplot the learning curves and the stage-versus-steps plot. The policy sees
+// the last 4 observations and actions (the direction of the target is in their differences; the
+// winners used an LSTM), and PPO stops an update's epochs at KL 0.03 (without it the policy's
+// entropy collapsed and the per-update KL reached 0.5–0.8 on the tray).
 //
-//   sds_curriculum --steps 8000000 --seeds 3 --jobs 2 --period 1.25 --csv sds.csv --plot sds.png
+//   sds_curriculum --steps 8000000 --seeds 3 --jobs 2 --period 2 --history 4 --target-kl 0.02 --csv sds.csv --plot sds.png
 //   sds_curriculum --baoding ../shared/myosuite_envs/myohand_baoding.xml --steps 500000
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -122,10 +125,30 @@ struct Result {
   std::size_t stages = 0;
 };
 
+/// The policy's view of the tray: the tray itself (an MLP), or the last T observations and
+/// actions (a history MLP: the target's direction, which no single observation shows, is in the
+/// difference of two). The winners' policy was an LSTM; a window is the affordable memory here.
+template <int T>
+struct TrayViewOf {
+  using type = HistoryWindow<BallTray, T>;
+};
+template <>
+struct TrayViewOf<0> {
+  using type = BallTray;
+};
+template <int T>
+using TrayView = typename TrayViewOf<T>::type;
+
+template <int T>
+const BallTray& tray_of(const TrayView<T>& env) {
+  if constexpr (T == 0) return env;
+  else return env.inner();
+}
+
 /// Success rate and mean score of the deterministic policy over `episodes` episodes of `task`.
-template <class Algorithm>
+template <int T, class Algorithm>
 std::pair<double, double> evaluate(Algorithm& ppo, const mujoco::BallTrayTask& task, int episodes, std::uint64_t seed) {
-  BallTray env({.task = task});
+  TrayView<T> env(BallTray({.task = task}));
   Rng rng(seed, 7);
   double success = 0, score = 0;
   for (int e = 0; e < episodes; ++e) {
@@ -137,8 +160,8 @@ std::pair<double, double> evaluate(Algorithm& ppo, const mujoco::BallTrayTask& t
       o = s.observation;
       if (s.terminated || s.truncated) break;
     }
-    success += env.success() ? 1 : 0;
-    score += env.score();
+    success += tray_of<T>(env).success() ? 1 : 0;
+    score += tray_of<T>(env).score();
   }
   return {success / episodes, score / episodes};
 }
@@ -160,27 +183,37 @@ algo::PpoConfig ppo_settings(int seed, Eigen::Index n_envs, Eigen::Index hidden,
   return c;
 }
 
+/// The PPO settings the ablation's command line can change.
+struct Tuning {
+  double learning_rate = 3e-4;
+  double target_kl = 0;  // 0: every epoch runs
+};
+
+template <int T>
 Result run(const std::string& name, int seed, long steps, double P, int episodes, const std::string& prefix,
-           const std::string& video = {}) {
+           const Tuning& tuning, const std::string& video = {}) {
   const std::size_t n_stages = curriculum_named(name, P, 0).size();
   const long cap = n_stages > 1 ? steps / (2 * static_cast<long>(n_stages - 1)) : 0;  // the final stage gets ≥ half
   auto scheduler = std::make_shared<Scheduler>(curriculum_named(name, P, cap),
                                                Rule{.signal = Signal::success_rate, .window = 50, .threshold = 0.8,
                                                     .min_steps = 50'000});
-  const algo::PpoConfig c = ppo_settings(seed, 8, 64, prefix + ".episodes.csv");
-  algo::Ppo<Staged<BallTray>> ppo(Staged<BallTray>(BallTray(mujoco::BallTrayConfig{}), scheduler), c, {.log_std_init = -0.5});
+  algo::PpoConfig c = ppo_settings(seed, 8, 64, prefix + ".episodes.csv");
+  c.learning_rate = tuning.learning_rate;
+  if (tuning.target_kl > 0) c.target_kl = tuning.target_kl;
+  algo::Ppo<Staged<TrayView<T>>> ppo(Staged<TrayView<T>>(TrayView<T>(BallTray(mujoco::BallTrayConfig{})), scheduler), c,
+                                     {.log_std_init = -0.5});
   attach(ppo, scheduler, {.csv_path = prefix + ".stages.csv"});
   const auto t0 = std::chrono::steady_clock::now();
   ppo.learn(steps);
   Result r{.curriculum = name, .seed = seed};
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::tie(r.final_success, r.final_score) = evaluate(ppo, phase1_task(P), episodes, 1000 + static_cast<std::uint64_t>(seed));
-  std::tie(r.varied_success, r.varied_score) = evaluate(ppo, phase2_task(P), episodes, 2000 + static_cast<std::uint64_t>(seed));
+  std::tie(r.final_success, r.final_score) = evaluate<T>(ppo, phase1_task(P), episodes, 1000 + static_cast<std::uint64_t>(seed));
+  std::tie(r.varied_success, r.varied_score) = evaluate<T>(ppo, phase2_task(P), episodes, 2000 + static_cast<std::uint64_t>(seed));
   // A third of phase 2's episodes hold the target still: report the moving ones apart (half CW, half CCW).
   for (double direction : {-1.0, 1.0}) {
     mujoco::BallTrayTask t = phase2_task(P);
     t.orbit.direction = curriculum::fixed(direction);
-    const auto [success, score] = evaluate(ppo, t, (episodes + 1) / 2, 3000 + static_cast<std::uint64_t>(seed));
+    const auto [success, score] = evaluate<T>(ppo, t, (episodes + 1) / 2, 3000 + static_cast<std::uint64_t>(seed));
     r.moving_success += success / 2;
     r.moving_score += score / 2;
   }
@@ -188,7 +221,7 @@ Result run(const std::string& name, int seed, long steps, double P, int episodes
   r.stages = scheduler->stage_count();
   if (!video.empty() && seed == 0) {  // three phase-2 episodes of the seed-0 policy
     const std::filesystem::path v(video);
-    BallTray env({.task = phase2_task(P)});
+    TrayView<T> env(BallTray({.task = phase2_task(P)}));
     Rng rng(4000, 7);
     spindle_examples::film(env, rng, [&](const auto& obs, Eigen::VectorXf& a) { ppo.predict(obs, a); },
                            {.video = (v.parent_path() / v.stem()).string() + "." + name + v.extension().string(),
@@ -241,8 +274,9 @@ std::pair<double, double> mean_sem(const std::vector<double>& x) {
 int main(int argc, char** argv) {
   CLI::App app{"The SDS curriculum ablation on the ball tray: none, location-only, speed-only, SDS"};
   long steps = 8'000'000;
-  int seeds = 3, jobs = 2, episodes = 50;
-  double period = 1.25;
+  int seeds = 3, jobs = 2, episodes = 50, history = 4;
+  Tuning tuning{.target_kl = 0.02};
+  double period = 2;
   std::vector<std::string> curricula{"none", "location", "speed", "sds"};
   std::string csv = "sds.csv", png = "sds.png", baoding, video;
   app.add_option("--baoding", baoding,
@@ -254,6 +288,13 @@ int main(int argc, char** argv) {
   app.add_option("--episodes", episodes, "evaluation episodes per task")->check(CLI::PositiveNumber);
   app.add_option("--curricula", curricula, "which of none, location, speed, sds, sds_late (SDS, directions only at full speed)")
       ->check(CLI::IsMember({"none", "location", "speed", "sds", "sds_late"}));
+  app.add_option("--history", history,
+                 "the policy sees the last T observations and actions (0: the current observation only)")
+      ->check(CLI::IsMember({0, 4}));
+  app.add_option("--learning-rate", tuning.learning_rate, "PPO's learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--target-kl", tuning.target_kl,
+                 "stop an update's epochs when the approximate KL passes 1.5 × this (0: never)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--csv", csv, "results table (CSV); per run: <csv>.<curriculum>.<seed>.{episodes,stages}.csv");
   app.add_option("--plot", png, "PNG of the learning curves and <png>.stages.png of the stages (gnuplot; empty: none)");
   app.add_option("--video", video,
@@ -277,7 +318,9 @@ int main(int argc, char** argv) {
         i = next++;
       }
       const auto& [name, seed] = queue[i];
-      results[i] = run(name, seed, steps, period, episodes, csv + "." + name + "." + std::to_string(seed), video);
+      const std::string prefix = csv + "." + name + "." + std::to_string(seed);
+      results[i] = history == 4 ? run<4>(name, seed, steps, period, episodes, prefix, tuning, video)
+                                 : run<0>(name, seed, steps, period, episodes, prefix, tuning, video);
       const Result& r = results[i];
       const std::lock_guard<std::mutex> guard(lock);
       std::printf("%-9s seed %d: phase-1-like success %.2f (score %.2f), phase-2-like %.2f (score %.2f; moving targets %.2f), "

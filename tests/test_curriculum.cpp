@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <spindle/algo.hpp>
 #include <spindle/curriculum.hpp>
+#include <spindle/wrappers.hpp>
 
 // One namespace per file: the suites compile as unity builds (several files in one
 // translation unit), where file-local helpers of the same name must not meet.
@@ -167,6 +168,28 @@ TEST_CASE("Staged: the environment sees a new stage at its next reset, never mid
   env.reset(rng);
   CHECK(env.inner().target == doctest::Approx(0.6));
   CHECK(env.task()["target"] == doctest::Approx(0.6));
+}
+
+TEST_CASE("Staged over a wrapper: HistoryWindow passes set_task, task_parameters and success through") {
+  using Windowed = HistoryWindow<Reach1D, 2>;
+  static_assert(check_task_environment<Windowed>());
+  CHECK(Windowed::task_parameters() == Reach1D::task_parameters());
+  auto scheduler = std::make_shared<Scheduler>(three_stages(), Rule{.window = 2, .threshold = 1.0});
+  Staged<Windowed> env(Windowed(Reach1D{}), scheduler);
+  Rng rng(2);
+  env.reset(rng);
+  CHECK(env.inner().inner().target == 0.2);
+  // Drive x to the target: the wrapped task's success() reaches the latch through the window.
+  for (int k = 0; k < 20; ++k) env.step(Eigen::Matrix<float, 1, 1>(k == 0 ? 1.0f : 0.0f));
+  CHECK(env.inner().success());
+  CHECK(env.episode_success());
+  env.reset(rng);
+  for (int k = 0; k < 20; ++k) env.step(Eigen::Matrix<float, 1, 1>(-1.0f));
+  CHECK_FALSE(env.episode_success());
+  // An unknown parameter name is still caught through the wrapper.
+  CHECK_THROWS_WITH_AS(Staged<Windowed>(Windowed(Reach1D{}),
+                                        std::make_shared<Scheduler>(std::vector<Stage>{{.name = "a", .params = {{"speed", fixed(1)}}}})),
+                       doctest::Contains("'speed'"), std::invalid_argument);
 }
 
 TEST_CASE("Curriculum with PPO: stages advance by success, serial == threaded, a checkpoint resumes mid-stage bit-identically") {
