@@ -4,6 +4,7 @@
 // ranks; rank 0 alone prints, logs, plots and films (the others' stdout is closed). Without
 // MPI, or with one rank, the example runs exactly as a single process.
 #include <cstdio>
+#include <exception>
 #include <memory>
 #include <spindle/algo/communicator.hpp>
 #ifdef SPINDLE_EXAMPLES_MPI
@@ -36,7 +37,12 @@ int with_ranks(int& argc, char**& argv, Body&& body) {
   });
 #else
   (void)argc, (void)argv;
-  body(Ranks{});
+  try {
+    body(Ranks{});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
   return 0;
 #endif
 }

@@ -352,7 +352,8 @@ void heat_map(const Eigen::MatrixXd& attention, Eigen::Index observations, const
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int run_main(int argc, char** argv) {
   CLI::App app{"DMAP's changing-body experiment: simple, history, oracle, TCN, DMAP and DMAP-ne on fixed test bodies"};
   Options o;
   int seeds = 3, jobs = 2;
@@ -390,31 +391,19 @@ int main(int argc, char** argv) {
     for (int s = 0; s < seeds; ++s) queue.emplace_back(a, s);
   std::vector<Result> results(queue.size());
   Eigen::MatrixXd attention;
-  std::mutex lock;
-  std::size_t next = 0;
+  std::mutex lock;  // the printout
   const auto t0 = std::chrono::steady_clock::now();
-  auto worker = [&] {
-    while (true) {
-      std::size_t i;
-      {
-        const std::lock_guard<std::mutex> guard(lock);
-        if (next == queue.size()) return;
-        i = next++;
-      }
-      const auto& [agent, seed] = queue[i];
-      Eigen::MatrixXd att;
-      results[i] = run_agent(o, agent, seed, train_sigma, sets, agent == "dmap" && seed == 0 ? &att : nullptr);
-      const std::lock_guard<std::mutex> guard(lock);
-      if (att.size() > 0) attention = att;
-      std::printf("%-8s seed %d: %.0f s;", agent.c_str(), seed, results[i].seconds);
-      for (const auto& [name, v] : results[i].mean_return) std::printf(" %s %.1f", name.c_str(), v);
-      std::printf("\n");
-      std::fflush(stdout);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int j = 0; j < std::min<int>(jobs, static_cast<int>(queue.size())); ++j) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+  spindle_examples::run_jobs(queue.size(), jobs, [&](std::size_t i) {
+    const auto& [agent, seed] = queue[i];
+    Eigen::MatrixXd att;
+    results[i] = run_agent(o, agent, seed, train_sigma, sets, agent == "dmap" && seed == 0 ? &att : nullptr);
+    const std::lock_guard<std::mutex> guard(lock);
+    if (att.size() > 0) attention = att;
+    std::printf("%-8s seed %d: %.0f s;", agent.c_str(), seed, results[i].seconds);
+    for (const auto& [name, v] : results[i].mean_return) std::printf(" %s %.1f", name.c_str(), v);
+    std::printf("\n");
+    std::fflush(stdout);
+  });
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // Table: mean ± SEM over seeds of each agent's mean return over the test bodies.
@@ -481,4 +470,10 @@ int main(int argc, char** argv) {
       curves.push_back({o.out + "." + agents[k] + "." + std::to_string(seed) + ".episodes.csv",
                         agents[k] + " seed " + std::to_string(seed), static_cast<int>(k) + 1, agents[k]});
   spindle_examples::plot_bands(curves, o.out + ".curves.png", "PPO on the " + o.env + ": training episodes", 50);
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  return spindle_examples::exit_code_of("dmap_morphology", [&] { return run_main(argc, argv); });
 }

@@ -180,54 +180,42 @@ int main(int argc, char** argv) {
     for (const auto& task : tasks)
       for (const auto& noise : noises)
         for (int seed = 0; seed < seeds; ++seed) plan.push_back({.task = task, .noise = noise, .seed = seed});
-    std::mutex lock;
-    std::size_t next = 0;
-    auto worker = [&] {
-      while (true) {
-        std::size_t i;
-        {
-          const std::lock_guard<std::mutex> guard(lock);
-          if (next == plan.size()) return;
-          i = next++;
-        }
-        Outcome& o = plan[i];
-        const auto seed = static_cast<std::uint64_t>(o.seed);
-        const std::string curve = csv + "." + o.task + "." + o.noise + "." + std::to_string(o.seed) + ".csv";
-        spindle_examples::FilmOptions film{};
-        if (!video.empty() && o.seed == 0) {
-          const std::filesystem::path v(video);
-          film = {.video = (v.parent_path() / v.stem()).string() + "." + o.task + "." + o.noise + v.extension().string(),
-                  .episodes = 3};
-        }
-        // The authors' heads: log_std_init −1, expln, full_std off, std_clip (1e-3, 10).
-        Outcome r;
-        if (o.noise == "lattice")
-          r = train<noise::Lattice<float>>(o.task, shared, seed, steps, n_envs, hidden, lstm, episodes,
-                                           {.std_max = 10.0, .full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
-        else if (o.noise == "gsde")
-          r = train<noise::Gsde<float>>(o.task, shared, seed, steps, n_envs, hidden, lstm, episodes,
-                                        {.full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
-        else
-          r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, hidden, lstm, episodes, {.log_std_init = -1.0},
-                                                curve, film, ranks);
-        r.task = o.task;
-        r.noise = o.noise;
-        r.seed = o.seed;
-        o = r;
-        const std::lock_guard<std::mutex> guard(lock);
-        std::printf("%-6s %-8s seed %d: return %8.2f success %.2f effort %.4f mean act² %.4f (%.1f s, %.0f steps/s)\n",
-                    o.task.c_str(), o.noise.c_str(), o.seed, o.ret, o.success, o.effort, o.squared, o.seconds,
-                    double(steps) / o.seconds);
-        if (ranks.size > 1)
-          std::printf("       %d ranks: collective calls %.2f s, %.3f ms per gradient step (%ld steps, %ld parameters)\n",
-                      ranks.size, o.communication, 1e3 * o.communication / double(std::max(o.gradient_steps, 1L)),
-                      o.gradient_steps, o.parameters);
-        std::fflush(stdout);
+    std::mutex lock;  // the printout
+    spindle_examples::run_jobs(plan.size(), jobs, [&](std::size_t i) {
+      Outcome& o = plan[i];
+      const auto seed = static_cast<std::uint64_t>(o.seed);
+      const std::string curve = csv + "." + o.task + "." + o.noise + "." + std::to_string(o.seed) + ".csv";
+      spindle_examples::FilmOptions film{};
+      if (!video.empty() && o.seed == 0) {
+        const std::filesystem::path v(video);
+        film = {.video = (v.parent_path() / v.stem()).string() + "." + o.task + "." + o.noise + v.extension().string(),
+                .episodes = 3};
       }
-    };
-    std::vector<std::thread> threads;
-    for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
-    for (auto& t : threads) t.join();
+      // The authors' heads: log_std_init −1, expln, full_std off, std_clip (1e-3, 10).
+      Outcome r;
+      if (o.noise == "lattice")
+        r = train<noise::Lattice<float>>(o.task, shared, seed, steps, n_envs, hidden, lstm, episodes,
+                                         {.std_max = 10.0, .full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
+      else if (o.noise == "gsde")
+        r = train<noise::Gsde<float>>(o.task, shared, seed, steps, n_envs, hidden, lstm, episodes,
+                                      {.full_std = false, .use_expln = true, .log_std_init = -1.0}, curve, film, ranks);
+      else
+        r = train<noise::DiagGaussian<float>>(o.task, shared, seed, steps, n_envs, hidden, lstm, episodes, {.log_std_init = -1.0},
+                                              curve, film, ranks);
+      r.task = o.task;
+      r.noise = o.noise;
+      r.seed = o.seed;
+      o = r;
+      const std::lock_guard<std::mutex> guard(lock);
+      std::printf("%-6s %-8s seed %d: return %8.2f success %.2f effort %.4f mean act² %.4f (%.1f s, %.0f steps/s)\n",
+                  o.task.c_str(), o.noise.c_str(), o.seed, o.ret, o.success, o.effort, o.squared, o.seconds,
+                  double(steps) / o.seconds);
+      if (ranks.size > 1)
+        std::printf("       %d ranks: collective calls %.2f s, %.3f ms per gradient step (%ld steps, %ld parameters)\n",
+                    ranks.size, o.communication, 1e3 * o.communication / double(std::max(o.gradient_steps, 1L)),
+                    o.gradient_steps, o.parameters);
+      std::fflush(stdout);
+    });
     if (!ranks.root()) return;
 
     std::ofstream table(csv);

@@ -271,7 +271,8 @@ std::pair<double, double> mean_sem(const std::vector<double>& x) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int run_main(int argc, char** argv) {
   CLI::App app{"The SDS curriculum ablation on the ball tray: none, location-only, speed-only, SDS"};
   long steps = 8'000'000;
   int seeds = 3, jobs = 2, episodes = 50, history = 4;
@@ -306,33 +307,21 @@ int main(int argc, char** argv) {
   for (const auto& name : curricula)
     for (int seed = 0; seed < seeds; ++seed) queue.emplace_back(name, seed);
   std::vector<Result> results(queue.size());
-  std::mutex lock;
-  std::size_t next = 0;
+  std::mutex lock;  // the printout
   const auto t0 = std::chrono::steady_clock::now();
-  auto worker = [&] {
-    while (true) {
-      std::size_t i;
-      {
-        const std::lock_guard<std::mutex> guard(lock);
-        if (next == queue.size()) return;
-        i = next++;
-      }
-      const auto& [name, seed] = queue[i];
-      const std::string prefix = csv + "." + name + "." + std::to_string(seed);
-      results[i] = history == 4 ? run<4>(name, seed, steps, period, episodes, prefix, tuning, video)
-                                 : run<0>(name, seed, steps, period, episodes, prefix, tuning, video);
-      const Result& r = results[i];
-      const std::lock_guard<std::mutex> guard(lock);
-      std::printf("%-9s seed %d: phase-1-like success %.2f (score %.2f), phase-2-like %.2f (score %.2f; moving targets %.2f), "
-                  "stage %zu/%zu reached, %.0f s\n",
-                  r.curriculum.c_str(), r.seed, r.final_success, r.final_score, r.varied_success, r.varied_score, r.moving_success,
-                  (r.timeline.empty() ? 0 : r.timeline.back().to) + 1, r.stages, r.seconds);
-      std::fflush(stdout);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
+  spindle_examples::run_jobs(queue.size(), jobs, [&](std::size_t i) {
+    const auto& [name, seed] = queue[i];
+    const std::string prefix = csv + "." + name + "." + std::to_string(seed);
+    results[i] = history == 4 ? run<4>(name, seed, steps, period, episodes, prefix, tuning, video)
+                               : run<0>(name, seed, steps, period, episodes, prefix, tuning, video);
+    const Result& r = results[i];
+    const std::lock_guard<std::mutex> guard(lock);
+    std::printf("%-9s seed %d: phase-1-like success %.2f (score %.2f), phase-2-like %.2f (score %.2f; moving targets %.2f), "
+                "stage %zu/%zu reached, %.0f s\n",
+                r.curriculum.c_str(), r.seed, r.final_success, r.final_score, r.varied_success, r.varied_score, r.moving_success,
+                (r.timeline.empty() ? 0 : r.timeline.back().to) + 1, r.stages, r.seconds);
+    std::fflush(stdout);
+  });
 
   std::ofstream table(csv);
   table << "curriculum,seed,final_success,final_score,varied_success,varied_score,moving_success,moving_score,train_seconds\n";
@@ -391,4 +380,10 @@ int main(int argc, char** argv) {
                                "'stage'; set title 'stage versus steps'; set grid; set key left top; " + plot;
     if (std::system(("gnuplot -e \"" + script + "\"").c_str()) == 0) std::printf("stages: %s.stages.png\n", png.c_str());
   }
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  return spindle_examples::exit_code_of("sds_curriculum", [&] { return run_main(argc, argv); });
 }

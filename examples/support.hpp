@@ -8,6 +8,9 @@
 #include <map>
 #include <cstdlib>
 #include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <fstream>
 #include <numeric>
 #include <sstream>
@@ -15,6 +18,49 @@
 #include <vector>
 
 namespace spindle_examples {
+
+/// Returns main_body()'s exit code, or prints "<program>: error: <what>" and returns 1 when it
+/// throws (a missing model file, a bad argument value found late).
+template <class Main>
+int exit_code_of(const char* program, Main&& main_body) {
+  try {
+    return main_body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 1;
+  }
+}
+
+/// Runs job(i) for every i in [0, count) on up to `threads` threads. The first exception stops
+/// the jobs not yet started and is rethrown here once every thread has finished, so a missing
+/// model file ends the program with its message instead of std::terminate.
+template <class Job>
+void run_jobs(std::size_t count, int threads, Job&& job) {
+  std::mutex lock;
+  std::size_t next = 0;
+  std::exception_ptr failure;
+  auto worker = [&] {
+    while (true) {
+      std::size_t i;
+      {
+        const std::lock_guard<std::mutex> guard(lock);
+        if (next >= count || failure) return;
+        i = next++;
+      }
+      try {
+        job(i);
+      } catch (...) {
+        const std::lock_guard<std::mutex> guard(lock);
+        if (!failure) failure = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), count);
+  for (std::size_t t = 0; t < n; ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
 
 /// learn(steps), then a deterministic evaluation; prints time, speed and return, returns the return.
 template <class Algorithm>
