@@ -131,11 +131,10 @@ class World final : public algo::Communicator {
     }
     const Timer timer(seconds_);
     if (!shared_window_checked_) open_shared_window();
-    if (!one_node_) {
+    if (!one_node_ || (values.size_bytes() > slot_bytes_ && !grow_shared_window(values.size_bytes()))) {
       check(MPI_Allreduce(MPI_IN_PLACE, values.data(), count(values.size()), type, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
       return;
     }
-    if (values.size_bytes() > slot_bytes_) grow_shared_window(values.size_bytes());
     // Two slots per rank, used alternately, so one barrier per call suffices: call k+2 reuses
     // call k's slot only after passing call k+1's barrier, which every rank reaches after it
     // finished reading call k's slots.
@@ -165,17 +164,30 @@ class World final : public algo::Communicator {
     int node_size = 0;
     MPI_Comm_size(node_, &node_size);
     one_node_ = node_size == size_;
-    if (!one_node_) {
-      MPI_Comm_free(&node_);
-      node_ = MPI_COMM_NULL;
-    }
+    if (one_node_) MPI_Comm_set_errhandler(node_, MPI_ERRORS_RETURN);  // see grow_shared_window
+    else use_allreduce_only();
   }
-  void grow_shared_window(std::size_t bytes) {
+  void use_allreduce_only() noexcept {
+    one_node_ = false;
+    if (node_ != MPI_COMM_NULL) MPI_Comm_free(&node_);
+    node_ = MPI_COMM_NULL;
+  }
+  /// (Re)allocates the window for `bytes` per slot; false (and MPI_Allreduce from then on) when
+  /// the MPI library cannot make a shared window on any rank of the node.
+  bool grow_shared_window(std::size_t bytes) {
     release_window_only();
     slot_bytes_ = (bytes + 63) / 64 * 64;
     void* mine = nullptr;
-    check(MPI_Win_allocate_shared(static_cast<MPI_Aint>(2 * slot_bytes_), 1, MPI_INFO_NULL, node_, &mine, &window_),
-          "MPI_Win_allocate_shared");
+    int made = MPI_Win_allocate_shared(static_cast<MPI_Aint>(2 * slot_bytes_), 1, MPI_INFO_NULL, node_, &mine, &window_) ==
+               MPI_SUCCESS;
+    check(MPI_Allreduce(MPI_IN_PLACE, &made, 1, MPI_INT, MPI_MIN, node_), "MPI_Allreduce");
+    if (!made) {
+      if (window_ != MPI_WIN_NULL) MPI_Win_free(&window_);
+      window_ = MPI_WIN_NULL;
+      slot_bytes_ = 0;
+      use_allreduce_only();
+      return false;
+    }
     bases_.assign(static_cast<std::size_t>(size_), nullptr);
     for (int r = 0; r < size_; ++r) {
       MPI_Aint length = 0;
@@ -185,6 +197,7 @@ class World final : public algo::Communicator {
       bases_[static_cast<std::size_t>(r)] = static_cast<std::byte*>(base);
     }
     check(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_), "MPI_Win_lock_all");
+    return true;
   }
   void release_window_only() noexcept {
     if (window_ == MPI_WIN_NULL) return;
