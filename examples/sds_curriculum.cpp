@@ -105,6 +105,12 @@ std::vector<Stage> curriculum_named(const std::string& name, double P, long cap)
          stage("2P", {2 * P, 2 * P, false, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, false, 0, 0, false}),
          stage("P", {P, P, false, 0.25, 0, false}), stage("P, directions", {P, P, true, 0.25, 0, false}),
          stage("any phase", {0.8 * P, 1.2 * P, true, 1, 0, false}), stage("final", final)};
+  } else if (name == "sds_fine") {  // SDS, then the start mismatch widened in small steps at full speed
+    s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, true, 0, 0.9, false}),
+         stage("2P", {2 * P, 2 * P, true, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, true, 0, 0, false}),
+         stage("P", {P, P, true, 0, 0, false}), stage("P ±0.1π", {P, P, true, 0.1, 0, false}),
+         stage("P ±0.25π", {P, P, true, 0.25, 0, false}), stage("P ±0.5π", {P, P, true, 0.5, 0, false}),
+         stage("any phase", {0.8 * P, 1.2 * P, true, 1, 0, false}), stage("final", final)};
   } else {  // sds: hold the ball still, then the target moves, faster; then mismatch, directions, ball physics
     // As the winners did, the direction is random from the first moving stage on (their stages 2–5).
     s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, true, 0, 0.9, false}),
@@ -287,8 +293,9 @@ int run_main(int argc, char** argv) {
   app.add_option("--jobs", jobs, "runs at a time (each on one thread)")->check(CLI::PositiveNumber);
   app.add_option("--period", period, "the final task's period P (s per revolution)")->check(CLI::PositiveNumber);
   app.add_option("--episodes", episodes, "evaluation episodes per task")->check(CLI::PositiveNumber);
-  app.add_option("--curricula", curricula, "which of none, location, speed, sds, sds_late (SDS, directions only at full speed)")
-      ->check(CLI::IsMember({"none", "location", "speed", "sds", "sds_late"}));
+  app.add_option("--curricula", curricula, "which of none, location, speed, sds, sds_late (SDS, directions only at full speed), sds_fine (SDS, "
+                 "then the start mismatch widened in steps of 0.1π, 0.25π, 0.5π at full speed)")
+      ->check(CLI::IsMember({"none", "location", "speed", "sds", "sds_late", "sds_fine"}));
   app.add_option("--history", history,
                  "the policy sees the last T observations and actions (0: the current observation only)")
       ->check(CLI::IsMember({0, 4}));
