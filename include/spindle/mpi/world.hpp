@@ -20,14 +20,14 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <exception>
-#include <type_traits>
-#include <cstdint>
 #include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../algo/communicator.hpp"
@@ -132,7 +132,7 @@ class World final : public algo::Communicator {
     const Timer timer(seconds_);
     if (!shared_window_checked_) open_shared_window();
     if (!one_node_ || (values.size_bytes() > slot_bytes_ && !grow_shared_window(values.size_bytes()))) {
-      check(MPI_Allreduce(MPI_IN_PLACE, values.data(), count(values.size()), type, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+      allreduce_untimed(values.data(), values.size(), type, MPI_SUM);
       return;
     }
     // Two slots per rank, used alternately, so one barrier per call suffices: call k+2 reuses
@@ -219,6 +219,9 @@ class World final : public algo::Communicator {
 
   void allreduce(void* data, std::size_t n, MPI_Datatype type, MPI_Op op) {
     const Timer timer(seconds_);
+    allreduce_untimed(data, n, type, op);
+  }
+  static void allreduce_untimed(void* data, std::size_t n, MPI_Datatype type, MPI_Op op) {
     check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), type, op, MPI_COMM_WORLD), "MPI_Allreduce");
   }
   void gather_all(const void* mine, std::size_t n, void* all, std::size_t all_n, MPI_Datatype type) {
