@@ -105,6 +105,12 @@ std::vector<Stage> curriculum_named(const std::string& name, double P, long cap)
          stage("2P", {2 * P, 2 * P, false, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, false, 0, 0, false}),
          stage("P", {P, P, false, 0.25, 0, false}), stage("P, directions", {P, P, true, 0.25, 0, false}),
          stage("any phase", {0.8 * P, 1.2 * P, true, 1, 0, false}), stage("final", final)};
+  } else if (name == "sds_gradual") {  // SDS with two more speeds between 1.5P and P (1.25P, 1.1P)
+    s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, true, 0, 0.9, false}),
+         stage("2P", {2 * P, 2 * P, true, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, true, 0, 0, false}),
+         stage("1.25P", {1.25 * P, 1.25 * P, true, 0, 0, false}), stage("1.1P", {1.1 * P, 1.1 * P, true, 0, 0, false}),
+         stage("P", {P, P, true, 0.25, 0, false}), stage("any phase", {0.8 * P, 1.2 * P, true, 1, 0, false}),
+         stage("final", final)};
   } else if (name == "sds_fine") {  // SDS, then the start mismatch widened in small steps at full speed
     s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, true, 0, 0.9, false}),
          stage("2P", {2 * P, 2 * P, true, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, true, 0, 0, false}),
@@ -151,17 +157,40 @@ const BallTray& tray_of(const TrayView<T>& env) {
   else return env.inner();
 }
 
+/// Acts deterministically, one episode after another: an MLP policy carries nothing between
+/// steps; an LSTM policy carries its state, which restarts with each episode.
+template <class Algorithm>
+struct Actor {
+  Algorithm& ppo;
+  template <class Obs, class Act>
+  void operator()(const Obs& o, Act& a) { ppo.predict(o, a); }
+  void restart() {}
+};
+template <class Env, class Head>
+struct Actor<algo::RecurrentPpo<Env, Head>> {
+  algo::RecurrentPpo<Env, Head>& ppo;
+  algo::RecurrentState<float> state{};
+  bool first = true;
+  template <class Obs, class Act>
+  void operator()(const Obs& o, Act& a) {
+    ppo.predict(o, a, state, first);
+    first = false;
+  }
+  void restart() { first = true; }
+};
+
 /// Success rate and mean score of the deterministic policy over `episodes` episodes of `task`.
 template <int T, class Algorithm>
-std::pair<double, double> evaluate(Algorithm& ppo, const mujoco::BallTrayTask& task, int episodes, std::uint64_t seed) {
+std::pair<double, double> evaluate(Actor<Algorithm>& act, const mujoco::BallTrayTask& task, int episodes, std::uint64_t seed) {
   TrayView<T> env(BallTray({.task = task}));
   Rng rng(seed, 7);
   double success = 0, score = 0;
   for (int e = 0; e < episodes; ++e) {
     auto o = env.reset(rng);
+    act.restart();
     while (true) {
       BallTray::Action a;
-      ppo.predict(o, a);
+      act(o, a);
       const auto s = env.step(a);
       o = s.observation;
       if (s.terminated || s.truncated) break;
@@ -193,47 +222,74 @@ algo::PpoConfig ppo_settings(int seed, Eigen::Index n_envs, Eigen::Index hidden,
 struct Tuning {
   double learning_rate = 3e-4;
   double target_kl = 0;  // 0: every epoch runs
+  Eigen::Index lstm = 0;  // > 0: an LSTM policy and critic of this many units (RecurrentPpo) instead of an MLP
 };
 
-template <int T>
-Result run(const std::string& name, int seed, long steps, double P, int episodes, const std::string& prefix,
-           const Tuning& tuning, const std::string& video = {}) {
+/// The scheduler of curriculum `name` for a run of `steps`: every stage before the last is capped
+/// so that the final stage gets at least half the run.
+std::shared_ptr<Scheduler> scheduler_for(const std::string& name, long steps, double P) {
   const std::size_t n_stages = curriculum_named(name, P, 0).size();
-  const long cap = n_stages > 1 ? steps / (2 * static_cast<long>(n_stages - 1)) : 0;  // the final stage gets ≥ half
-  auto scheduler = std::make_shared<Scheduler>(curriculum_named(name, P, cap),
-                                               Rule{.signal = Signal::success_rate, .window = 50, .threshold = 0.8,
-                                                    .min_steps = 50'000});
-  algo::PpoConfig c = ppo_settings(seed, 8, 64, prefix + ".episodes.csv");
-  c.learning_rate = tuning.learning_rate;
-  if (tuning.target_kl > 0) c.target_kl = tuning.target_kl;
-  algo::Ppo<Staged<TrayView<T>>> ppo(Staged<TrayView<T>>(TrayView<T>(BallTray(mujoco::BallTrayConfig{})), scheduler), c,
-                                     {.log_std_init = -0.5});
-  attach(ppo, scheduler, {.csv_path = prefix + ".stages.csv"});
+  const long cap = n_stages > 1 ? steps / (2 * static_cast<long>(n_stages - 1)) : 0;
+  return std::make_shared<Scheduler>(curriculum_named(name, P, cap),
+                                     Rule{.signal = Signal::success_rate, .window = 50, .threshold = 0.8, .min_steps = 50'000});
+}
+
+/// Trains `ppo` (its scheduler attached) for `steps`, then evaluates it on the phase-1-like and
+/// phase-2-like tasks and films the seed-0 policy if asked.
+template <int T, class Algorithm>
+Result train_and_evaluate(Algorithm& ppo, const Scheduler& scheduler, const std::string& name, int seed, long steps, double P,
+                          int episodes, const std::string& video) {
   const auto t0 = std::chrono::steady_clock::now();
   ppo.learn(steps);
   Result r{.curriculum = name, .seed = seed};
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::tie(r.final_success, r.final_score) = evaluate<T>(ppo, phase1_task(P), episodes, 1000 + static_cast<std::uint64_t>(seed));
-  std::tie(r.varied_success, r.varied_score) = evaluate<T>(ppo, phase2_task(P), episodes, 2000 + static_cast<std::uint64_t>(seed));
+  Actor<Algorithm> act{ppo};
+  std::tie(r.final_success, r.final_score) = evaluate<T>(act, phase1_task(P), episodes, 1000 + static_cast<std::uint64_t>(seed));
+  std::tie(r.varied_success, r.varied_score) = evaluate<T>(act, phase2_task(P), episodes, 2000 + static_cast<std::uint64_t>(seed));
   // A third of phase 2's episodes hold the target still: report the moving ones apart (half CW, half CCW).
   for (double direction : {-1.0, 1.0}) {
     mujoco::BallTrayTask t = phase2_task(P);
     t.orbit.direction = curriculum::fixed(direction);
-    const auto [success, score] = evaluate<T>(ppo, t, (episodes + 1) / 2, 3000 + static_cast<std::uint64_t>(seed));
+    const auto [success, score] = evaluate<T>(act, t, (episodes + 1) / 2, 3000 + static_cast<std::uint64_t>(seed));
     r.moving_success += success / 2;
     r.moving_score += score / 2;
   }
-  r.timeline = scheduler->timeline();
-  r.stages = scheduler->stage_count();
+  r.timeline = scheduler.timeline();
+  r.stages = scheduler.stage_count();
   if (!video.empty() && seed == 0) {  // three phase-2 episodes of the seed-0 policy
     const std::filesystem::path v(video);
     TrayView<T> env(BallTray({.task = phase2_task(P)}));
     Rng rng(4000, 7);
-    spindle_examples::film(env, rng, [&](const auto& obs, Eigen::VectorXf& a) { ppo.predict(obs, a); },
+    spindle_examples::film(env, rng, [&](const auto& obs, Eigen::VectorXf& a) { act(obs, a); },
                            {.video = (v.parent_path() / v.stem()).string() + "." + name + v.extension().string(),
-                            .episodes = 3});
+                            .episodes = 3, .on_reset = [&] { act.restart(); }});
   }
   return r;
+}
+
+/// One run of the ablation: PPO with an MLP policy on the tray (T = 0) or on its last T
+/// observations and actions; with tuning.lstm, recurrent PPO on the tray itself.
+template <int T>
+Result run(const std::string& name, int seed, long steps, double P, int episodes, const std::string& prefix,
+           const Tuning& tuning, const std::string& video = {}) {
+  auto scheduler = scheduler_for(name, steps, P);
+  algo::PpoConfig c = ppo_settings(seed, 8, 64, prefix + ".episodes.csv");
+  c.learning_rate = tuning.learning_rate;
+  if (tuning.target_kl > 0) c.target_kl = tuning.target_kl;
+  if constexpr (T == 0) {  // the LSTM remembers for itself: it reads the tray, not a window
+    if (tuning.lstm > 0) {
+      algo::RecurrentPpo<Staged<BallTray>> ppo(Staged<BallTray>(BallTray(mujoco::BallTrayConfig{}), scheduler),
+                                               {.ppo = c, .lstm_hidden_size = tuning.lstm}, {.log_std_init = -0.5});
+      attach(ppo, scheduler, {.csv_path = prefix + ".stages.csv"});
+      return train_and_evaluate<0>(ppo, *scheduler, name, seed, steps, P, episodes, video);
+    }
+  } else if (tuning.lstm > 0) {
+    throw std::invalid_argument("an LSTM policy reads the tray itself: use it with --history 0");
+  }
+  algo::Ppo<Staged<TrayView<T>>> ppo(Staged<TrayView<T>>(TrayView<T>(BallTray(mujoco::BallTrayConfig{})), scheduler), c,
+                                     {.log_std_init = -0.5});
+  attach(ppo, scheduler, {.csv_path = prefix + ".stages.csv"});
+  return train_and_evaluate<T>(ppo, *scheduler, name, seed, steps, P, episodes, video);
 }
 
 /// SDS on MyoSuite's Baoding balls (the real 39-muscle hand), as far as a short run goes: the
@@ -294,11 +350,16 @@ int run_main(int argc, char** argv) {
   app.add_option("--period", period, "the final task's period P (s per revolution)")->check(CLI::PositiveNumber);
   app.add_option("--episodes", episodes, "evaluation episodes per task")->check(CLI::PositiveNumber);
   app.add_option("--curricula", curricula, "which of none, location, speed, sds, sds_late (SDS, directions only at full speed), sds_fine (SDS, "
-                 "then the start mismatch widened in steps of 0.1π, 0.25π, 0.5π at full speed)")
-      ->check(CLI::IsMember({"none", "location", "speed", "sds", "sds_late", "sds_fine"}));
+                 "then the start mismatch widened in steps of 0.1π, 0.25π, 0.5π at full speed), sds_gradual (SDS with "
+                 "1.25P and 1.1P between 1.5P and P)")
+      ->check(CLI::IsMember({"none", "location", "speed", "sds", "sds_late", "sds_fine", "sds_gradual"}));
   app.add_option("--history", history,
                  "the policy sees the last T observations and actions (0: the current observation only)")
       ->check(CLI::IsMember({0, 4}));
+  app.add_option("--lstm", tuning.lstm,
+                 "an LSTM policy and critic of this many units (recurrent PPO, sb3-contrib's MlpLstmPolicy; the winners' "
+                 "choice) reading the tray itself, instead of an MLP on a history window (0: the MLP)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--learning-rate", tuning.learning_rate, "PPO's learning rate")->check(CLI::PositiveNumber);
   app.add_option("--target-kl", tuning.target_kl,
                  "stop an update's epochs when the approximate KL passes 1.5 × this (0: never)")
@@ -319,7 +380,7 @@ int run_main(int argc, char** argv) {
   spindle_examples::run_jobs(queue.size(), jobs, [&](std::size_t i) {
     const auto& [name, seed] = queue[i];
     const std::string prefix = csv + "." + name + "." + std::to_string(seed);
-    results[i] = history == 4 ? run<4>(name, seed, steps, period, episodes, prefix, tuning, video)
+    results[i] = history == 4 && tuning.lstm == 0 ? run<4>(name, seed, steps, period, episodes, prefix, tuning, video)
                                : run<0>(name, seed, steps, period, episodes, prefix, tuning, video);
     const Result& r = results[i];
     const std::lock_guard<std::mutex> guard(lock);

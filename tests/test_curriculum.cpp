@@ -302,6 +302,58 @@ TEST_CASE("Curriculum: stages set the trainer's hyperparameters, a resumed run g
   std::filesystem::remove(path);
 }
 
+TEST_CASE("Curriculum with SAC and with recurrent PPO: stages advance by success; recurrent PPO resumes mid-stage bit-identically") {
+  // SAC decides at every vector step (no rollouts): the near target is learned and the curriculum moves on.
+  auto sac_s = std::make_shared<Scheduler>(three_stages(), Rule{.window = 20, .threshold = 0.6});
+  algo::Sac<Staged<Reach1D>> sac(Staged<Reach1D>(Reach1D{}, sac_s),
+                                 {.learning_rate = 1e-3, .learning_starts = 200, .batch_size = 64, .actor_hidden = {32, 32},
+                                  .critic_hidden = {32, 32}, .seed = 3});
+  attach(sac, sac_s);
+  sac.learn(4'000);
+  MESSAGE("SAC: stage changes in 4k steps: " << sac_s->timeline().size() << ", stage " << sac_s->stage());
+  REQUIRE(sac_s->timeline().size() >= 1);
+  CHECK(sac_s->timeline().front().signal >= 0.6);
+  CHECK_FALSE(sac_s->timeline().front().forced);
+
+  // Recurrent PPO (an LSTM policy, as the MyoChallenge winners had): between rollouts, as PPO.
+  algo::RecurrentPpoConfig c;
+  c.ppo.n_envs = 4;
+  c.ppo.n_steps = 64;
+  c.ppo.batch_size = 64;
+  c.ppo.n_epochs = 4;
+  c.ppo.learning_rate = 3e-3;
+  c.ppo.policy_hidden = c.ppo.value_hidden = {16};
+  c.ppo.seed = 5;
+  c.lstm_hidden_size = 8;
+  using Algo = algo::RecurrentPpo<Staged<Reach1D>>;
+  auto make = [&](long steps, const std::filesystem::path& save_to = {}) {
+    auto scheduler = std::make_shared<Scheduler>(three_stages(), Rule{.window = 20, .threshold = 0.6});
+    auto ppo = std::make_unique<Algo>(Staged<Reach1D>(Reach1D{}, scheduler), c);
+    attach(*ppo, scheduler);
+    ppo->learn(steps);
+    if (!save_to.empty()) ppo->save(save_to, [&](io::Checkpoint& ck) { curriculum::save(ck, *scheduler); });
+    return std::pair{std::move(ppo), scheduler};
+  };
+  const auto [straight, straight_s] = make(12'800);
+  MESSAGE("recurrent PPO: stage changes in 12.8k steps: " << straight_s->timeline().size());
+  REQUIRE(straight_s->timeline().size() >= 1);
+  CHECK_FALSE(straight_s->timeline().front().forced);
+  const long change = straight_s->timeline().front().step;
+  const auto path = std::filesystem::temp_directory_path() / "spindle_test_curriculum_recurrent.npz";
+  const auto [first, first_s] = make(change + 256, path);  // past the first stage change
+  REQUIRE(first_s->stage() >= 1);
+  auto resumed_s = std::make_shared<Scheduler>(three_stages(), Rule{.window = 20, .threshold = 0.6});
+  Algo resumed(Staged<Reach1D>(Reach1D{}, resumed_s), c);
+  attach(resumed, resumed_s);
+  CHECK(resumed.load(path, [&](const io::Checkpoint& ck) { curriculum::load(ck, *resumed_s); }) == algo::Resume::exact);
+  CHECK(resumed_s->stage() == first_s->stage());
+  resumed.learn(12'800);
+  CHECK(resumed.policy().values() == straight->policy().values());
+  CHECK(resumed_s->stage() == straight_s->stage());
+  CHECK(resumed_s->timeline().size() == straight_s->timeline().size());
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("SAC and recurrent PPO take hyperparameters by name, and refuse names they do not know") {
   algo::Sac<Reach1D> sac({}, {.learning_starts = 10, .batch_size = 8, .actor_hidden = {8}, .critic_hidden = {8}});
   sac.set_hyperparameter("learning_rate", 1e-4);
