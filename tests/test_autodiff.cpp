@@ -498,12 +498,17 @@ TEST_CASE("conv1d: matches a direct convolution and passes gradcheck, stride 1 a
 TEST_CASE("lowrank Gaussian: the batched path (one GEMM for every sample's covariance) equals the per-sample one") {
   // A = 7: per-sample small loops in the batch; past small_factor_max up to batch_factor_max: every factor
   // at once (BatchFactors), against one sample at a time through Eigen's kernels; past that: Eigen in both.
-  const Eigen::Index L = 9, B = 6;
-  static_assert(B >= detail::lowrank_batched_from);
+  // L = 16 (whole packets) takes the batch-parallel route's in-place K products, L = 9 Eigen's; B = 11 has
+  // a full block of lanes (8 doubles) in the batch loops and a partial one, B = 6 only a partial one.
   const double alpha = 0.7;
+  for (const Eigen::Index B : {Eigen::Index(6), Eigen::Index(11)})
+  for (const Eigen::Index L : {Eigen::Index(9), Eigen::Index(16)})
   for (const Eigen::Index A : {Eigen::Index(7), detail::small_factor_max + 3, detail::batch_factor_max,
                                detail::batch_factor_max + 1})
   for (bool entropy : {false, true}) {
+    REQUIRE(B >= detail::lowrank_batched_from);
+    CAPTURE(B);
+    CAPTURE(L);
     CAPTURE(A);
     CAPTURE(entropy);
     const Eigen::MatrixXd W = random(A, L), d = random(A, B);
@@ -538,7 +543,7 @@ TEST_CASE("lowrank Gaussian: the batched path (one GEMM for every sample's covar
     CHECK((gW1 - gW).cwiseAbs().maxCoeff() < 1e-10 * (1 + gW.cwiseAbs().maxCoeff()));
   }
   // and the batched path passes gradcheck on its own (W, v, d; α ≠ 1)
-  const Eigen::Index A = 7;
+  const Eigen::Index A = 7, L = 9, B = 6;
   const Eigen::MatrixXd W = random(A, L), d = random(A, B);
   const Eigen::MatrixXd v = random(A + L, B, 0.05, 1.2);
   check_grad("lowrank log-prob, batched", [&](Tape<double>&, Vars x) { return lowrank_gaussian_log_prob(x[2], x[0], x[1], alpha); },
@@ -578,9 +583,11 @@ TEST_CASE("small factors: the plain-loop Cholesky, solves and inverse equal Eige
 }
 
 TEST_CASE("lowrank Gaussian: past the small-factor size (batch-parallel factors, and Eigen's) the gradients still check") {
-  const Eigen::Index A = detail::small_factor_max + 3, L = 5;
+  const Eigen::Index A = detail::small_factor_max + 3;
   const double alpha = 0.8;
+  for (const Eigen::Index L : {Eigen::Index(5), Eigen::Index(8)})  // Eigen's K products; in place (whole packets)
   for (const Eigen::Index B : {Eigen::Index(5), detail::lowrank_batched_from - 1}) {  // all factors at once; one by one
+  CAPTURE(L);
   CAPTURE(B);
   const Eigen::MatrixXd W = random(A, L), d = random(A, B), v = random(A + L, B, 0.05, 1.2);
   check_grad("lowrank log-prob, A past small", [&](Tape<double>&, Vars x) { return lowrank_gaussian_log_prob(x[2], x[0], x[1], alpha); },
@@ -594,7 +601,7 @@ TEST_CASE("packed Lattice covariance: the same log-prob, entropy and gradients a
   // Σ_b = α² W diag(C²ᵀz²_b) Wᵀ + diag(D²ᵀz²_b + r) both ways: lowrank_* from v = [D²ᵀz² + r; C²ᵀz²], and
   // packed_gaussian_* from lattice_packed_covariance. Small factors and Eigen's (A past small_factor_max).
   for (const Eigen::Index A : {Eigen::Index(1), Eigen::Index(6), detail::small_factor_max + 2})
-  for (const Eigen::Index B : {Eigen::Index(5), Eigen::Index(2)}) {  // past small: batch-parallel factors; one by one
+  for (const Eigen::Index B : {Eigen::Index(5), Eigen::Index(2), Eigen::Index(13)}) {  // past small: batch-parallel (13: a full block of lanes); one by one
     CAPTURE(A);
     CAPTURE(B);
     const Eigen::Index L = 7;

@@ -18,14 +18,18 @@
 // lower triangle is one column of α² Kᵀ V_x, and the backward's ∂/∂V_x and ∂/∂W come from the
 // packed G's the same way — three GEMMs for the batch instead of 3B small products. Their
 // factors of 17–64 (MyoHand's, MyoArm's) are then computed for the whole batch at once
-// (BatchFactors: one vector operation across the samples per step of the Cholesky and solves).
+// (BatchFactors: one vector operation across the samples per step of the Cholesky and solves);
+// on that route the three products run through SmallGemm in the factors' own layout (no packing
+// of K, which is 0.8 MB at L 256, A 39; no copies of Σp or G), and the forward keeps K for the backward.
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <sstream>
+#include <utility>
 
 #include "eigen_gemm.hpp"
+#include "small_gemm.hpp"
 #include "elementwise.hpp"
 #include "tape.hpp"
 
@@ -465,26 +469,84 @@ struct BatchFactors {
   Scalar* y(Eigen::Index i) const { return solved + i * ld; }
 };
 
-// Forward: factor Σp (P × B) into F, then the entropy, or the log-prob of d (A × B) keeping Σ⁻¹d.
-// `work`: 2·ld scratch.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // SIMD types as template arguments (the batch loops' packets)
+#endif
+// The batch loops (the Cholesky's updates, the backward's L⁻¹ and Σ⁻¹) keep up to batch_rows
+// accumulators of one cache line of lanes each in registers over the whole inner sum (plain
+// loops loaded and stored a running sum per multiply-add: ~2× slower at A 39); the row count is
+// a template argument so that every accumulator has a fixed register. Every lane's sum runs over
+// k in the plain loops' order, so the bits are the same (pmadd is the fused multiply-add the
+// plain loops compile to). The last, partial block of lanes runs the same sums lane by lane.
 template <class Scalar>
-void batch_gaussian_forward(const MatrixMap<Scalar>& Sp, const Scalar* d, const BatchFactors<Scalar>& F, Scalar* out,
-                            Scalar* work, bool entropy, const char* where) {
-  const Eigen::Index A = F.A, B = F.B, P = Sp.rows();
-  for (Eigen::Index b = 0; b < B; ++b)
-    for (Eigen::Index e = 0; e < P; ++e) F.factor[e * F.ld + b] = Sp(e, b);
+inline constexpr Eigen::Index batch_lanes = 64 / static_cast<Eigen::Index>(sizeof(Scalar));
+inline constexpr int batch_rows = 4;
+
+template <int Count, class F>
+inline void unrolled(F&& f) {  // f(0), …, f(Count − 1) with compile-time arguments
+  [&]<int... r>(std::integer_sequence<int, r...>) { (f(std::integral_constant<int, r>{}), ...); }(
+      std::make_integer_sequence<int, Count>{});
+}
+
+// The Cholesky's update of rows i0 … i0 + Rows − 1 of column j on lanes [b0, b0 + n):
+// a(i, j) −= a(i, k) a(j, k) for k = 0 … j − 1 in order, each a fused multiply-add as in the plain loop.
+template <class Scalar, int Rows, bool Full>
+void batch_cholesky_rows(const BatchFactors<Scalar>& F, Eigen::Index b0, Eigen::Index n, Eigen::Index i0,
+                         Eigen::Index j) noexcept {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  constexpr int width = unpacket_traits<Packet>::size;
+  if constexpr (Full) {
+    constexpr int packets = int(batch_lanes<Scalar>) / width;
+    Packet acc[Rows][packets];
+    unrolled<Rows>([&](auto r) {
+      for (int q = 0; q < packets; ++q) acc[r][q] = pload<Packet>(F.l(i0 + r, j) + b0 + q * width);
+    });
+    for (Eigen::Index k = 0; k < j; ++k) {
+      Packet ajk[packets];
+      for (int q = 0; q < packets; ++q) ajk[q] = pload<Packet>(F.l(j, k) + b0 + q * width);
+      unrolled<Rows>([&](auto r) {
+        for (int q = 0; q < packets; ++q)
+          acc[r][q] = pmadd(pnegate(pload<Packet>(F.l(i0 + r, k) + b0 + q * width)), ajk[q], acc[r][q]);
+      });
+    }
+    unrolled<Rows>([&](auto r) {
+      for (int q = 0; q < packets; ++q) pstore(F.l(i0 + r, j) + b0 + q * width, acc[r][q]);
+    });
+  } else {
+    for (Eigen::Index r = 0; r < Rows; ++r) {
+      Scalar* aij = F.l(i0 + r, j) + b0;
+      for (Eigen::Index k = 0; k < j; ++k) {
+        const Scalar* aik = F.l(i0 + r, k) + b0;
+        const Scalar* ajk = F.l(j, k) + b0;
+        for (Eigen::Index c = 0; c < n; ++c) aij[c] -= aik[c] * ajk[c];
+      }
+    }
+  }
+}
+
+// Forward, with Σp already in F's factor (entry e of sample b at factor[e·ld + b]): factor it, then
+// the entropy, or the log-prob of d (A × B) keeping Σ⁻¹d. `work`: 2·ld scratch.
+template <class Scalar>
+void batch_gaussian_factor(const Scalar* d, const BatchFactors<Scalar>& F, Scalar* out, Scalar* work, bool entropy,
+                           const char* where) {
+  const Eigen::Index A = F.A, B = F.B;
   Scalar* reciprocal = work;
   Scalar* logs = work + F.ld;
   for (Eigen::Index b = 0; b < B; ++b) out[b] = Scalar(0);  // Σ ln L_jj, the half log-determinant
+  constexpr Eigen::Index N = batch_lanes<Scalar>;
   for (Eigen::Index j = 0; j < A; ++j) {
-    for (Eigen::Index k = 0; k < j; ++k) {
-      const Scalar* ajk = F.l(j, k);
-      for (Eigen::Index i = j; i < A; ++i) {
-        Scalar* aij = F.l(i, j);
-        const Scalar* aik = F.l(i, k);
-        for (Eigen::Index b = 0; b < B; ++b) aij[b] -= aik[b] * ajk[b];
+    for (Eigen::Index b0 = 0; b0 < B; b0 += N)  // a(i, j) −= Σ_{k<j} a(i, k) a(j, k), rows i ≥ j
+      for (Eigen::Index i0 = j; i0 < A; i0 += batch_rows) {
+        const bool full = b0 + N <= B;
+        switch (std::min<Eigen::Index>(batch_rows, A - i0)) {
+          case 1: full ? batch_cholesky_rows<Scalar, 1, true>(F, b0, N, i0, j) : batch_cholesky_rows<Scalar, 1, false>(F, b0, B - b0, i0, j); break;
+          case 2: full ? batch_cholesky_rows<Scalar, 2, true>(F, b0, N, i0, j) : batch_cholesky_rows<Scalar, 2, false>(F, b0, B - b0, i0, j); break;
+          case 3: full ? batch_cholesky_rows<Scalar, 3, true>(F, b0, N, i0, j) : batch_cholesky_rows<Scalar, 3, false>(F, b0, B - b0, i0, j); break;
+          default: full ? batch_cholesky_rows<Scalar, 4, true>(F, b0, N, i0, j) : batch_cholesky_rows<Scalar, 4, false>(F, b0, B - b0, i0, j); break;
+        }
       }
-    }
     Scalar* pivot = F.l(j, j);
     bool ok = true;
     for (Eigen::Index b = 0; b < B; ++b) ok &= (pivot[b] > Scalar(0)) & (pivot[b] <= std::numeric_limits<Scalar>::max());
@@ -536,12 +598,155 @@ void batch_gaussian_forward(const MatrixMap<Scalar>& Sp, const Scalar* d, const 
   }
 }
 
-// Backward: ∂/∂Σp (G's packed entries, off-diagonals doubled) into gs (P × B) and −gΣ⁻¹d into gd
-// (A × B; either may be null), from Σ⁻¹ = L⁻ᵀL⁻¹ with L⁻¹ formed in `inverse` (P·ld scratch); `sum`: ld scratch.
+// The same from Σp (P × B).
 template <class Scalar>
-void batch_gaussian_backward(const BatchFactors<Scalar>& F, const Scalar* g, Scalar* gs, bool add_s, Scalar* gd, bool add_d,
-                             Scalar* inverse, Scalar* sum, bool entropy) {
-  const Eigen::Index A = F.A, B = F.B, ld = F.ld;
+void batch_gaussian_forward(const MatrixMap<Scalar>& Sp, const Scalar* d, const BatchFactors<Scalar>& F, Scalar* out,
+                            Scalar* work, bool entropy, const char* where) {
+  const Eigen::Index B = F.B, P = Sp.rows();
+  for (Eigen::Index b = 0; b < B; ++b)
+    for (Eigen::Index e = 0; e < P; ++e) F.factor[e * F.ld + b] = Sp(e, b);
+  batch_gaussian_factor<Scalar>(d, F, out, work, entropy, where);
+}
+
+// Accumulators for Rows rows of one block of lanes: packets for a full block, scalars otherwise.
+template <class Scalar, int Rows, bool Full>
+struct LaneSums {
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  static constexpr int width = Eigen::internal::unpacket_traits<Packet>::size;
+  static constexpr int packets = Full ? int(batch_lanes<Scalar>) / width : 1;
+  Packet acc[Rows][packets];
+  Scalar partial[Rows][batch_lanes<Scalar>];
+  Eigen::Index n;
+  explicit LaneSums(Eigen::Index lanes) : n(lanes) {
+    for (int r = 0; r < Rows; ++r) {
+      if constexpr (Full)
+        for (int q = 0; q < packets; ++q) acc[r][q] = Eigen::internal::pset1<Packet>(Scalar(0));
+      else
+        for (Eigen::Index c = 0; c < n; ++c) partial[r][c] = Scalar(0);
+    }
+  }
+  // row r += a ∘ b over the lanes (a, b: 64-byte aligned for a full block)
+  template <int r>
+  void add(const Scalar* a, const Scalar* b) {
+    using namespace Eigen::internal;
+    if constexpr (Full)
+      for (int q = 0; q < packets; ++q) acc[r][q] = pmadd(pload<Packet>(a + q * width), pload<Packet>(b + q * width), acc[r][q]);
+    else
+      for (Eigen::Index c = 0; c < n; ++c) partial[r][c] += a[c] * b[c];
+  }
+  // row r's sums, lane by lane
+  template <int r>
+  const Scalar* values() {
+    if constexpr (Full)
+      for (int q = 0; q < packets; ++q) Eigen::internal::pstoreu(partial[r] + q * width, acc[r][q]);
+    return partial[r];
+  }
+};
+
+// Rows i of L⁻¹'s columns c0 … c0 + Cols − 1 (packed like L in `inverse`), lanes [b0, b0 + n):
+// x(c, c) = 1 / l(c, c), x(i, c) = −(Σ_{k=c}^{i−1} l(i, k) x(k, c)) / l(i, i).
+template <class Scalar, int Cols, bool Full>
+void batch_inverse_columns(const BatchFactors<Scalar>& F, Eigen::Index b0, Eigen::Index n, Eigen::Index c0,
+                           Scalar* inverse) noexcept {
+  const Eigen::Index A = F.A, ld = F.ld;
+  const PackedLower packed{A};
+  auto x = [&](Eigen::Index i, Eigen::Index j) { return inverse + (packed.column(j) + i - j) * ld + b0; };
+  auto l = [&](Eigen::Index i, Eigen::Index j) { return F.l(i, j) + b0; };
+  for (Eigen::Index r = 0; r < Cols; ++r) {
+    Scalar* xcc = x(c0 + r, c0 + r);
+    const Scalar* lcc = l(c0 + r, c0 + r);
+    for (Eigen::Index c = 0; c < n; ++c) xcc[c] = Scalar(1) / lcc[c];
+  }
+  for (Eigen::Index i = c0 + 1; i < A; ++i) {
+    LaneSums<Scalar, Cols, Full> sums(n);
+    const Eigen::Index head = std::min(c0 + Cols, i);  // k = c0 + t < head reaches columns c0 + r, r ≤ t
+    for (Eigen::Index k = c0; k < head; ++k)
+      unrolled<Cols>([&](auto r) {
+        if (r <= k - c0) sums.template add<r>(l(i, k), x(k, c0 + r));
+      });
+    for (Eigen::Index k = head; k < i; ++k)
+      unrolled<Cols>([&](auto r) { sums.template add<r>(l(i, k), x(k, c0 + r)); });
+    const Scalar* lii = l(i, i);
+    unrolled<Cols>([&](auto r) {
+      if (c0 + r >= i) return;  // row i of column c0 + r ≥ i: the diagonal (set above) or above it
+      const Scalar* sum = sums.template values<r>();
+      Scalar* xic = x(i, c0 + r);
+      for (Eigen::Index c = 0; c < n; ++c) xic[c] = -sum[c] / lii[c];
+    });
+  }
+}
+
+// Σ⁻¹(i, j) = Σ_{k≥i} L⁻¹(k, i) L⁻¹(k, j) for rows i0 … i0 + Rows − 1 of column j, lanes [b0, b0 + n),
+// then ∂/∂Σ(i, j) = weight · g · (y_i y_j − Σ⁻¹(i, j)) (or g · Σ⁻¹(i, j) for the entropy) into gs.
+template <class Scalar, int Rows, bool Full>
+void batch_precision_rows(const BatchFactors<Scalar>& F, const Scalar* inverse, const Scalar* g, Eigen::Index b0,
+                          Eigen::Index n, Eigen::Index i0, Eigen::Index j, Scalar* gs, Eigen::Index entry_stride,
+                          Eigen::Index sample_stride, bool add_s, bool entropy) noexcept {
+  const Eigen::Index A = F.A, ld = F.ld;
+  const PackedLower packed{A};
+  auto x = [&](Eigen::Index i, Eigen::Index c) { return inverse + (packed.column(c) + i - c) * ld + b0; };
+  LaneSums<Scalar, Rows, Full> sums(n);
+  for (Eigen::Index k = i0; k < i0 + Rows; ++k)  // k = i0 + t reaches rows i0 + r, r ≤ t
+    unrolled<Rows>([&](auto r) {
+      if (r <= k - i0) sums.template add<r>(x(k, i0 + r), x(k, j));
+    });
+  for (Eigen::Index k = i0 + Rows; k < A; ++k)
+    unrolled<Rows>([&](auto r) { sums.template add<r>(x(k, i0 + r), x(k, j)); });
+  unrolled<Rows>([&](auto r) {
+    const Scalar* sum = sums.template values<r>();
+    const Eigen::Index i = i0 + r;
+    const Scalar weight = i == j ? Scalar(0.5) : Scalar(1);  // ½ of ∂/∂Σ, doubled off the diagonal
+    const Scalar* yi = F.y(i) + b0;
+    const Scalar* yj = F.y(j) + b0;
+    const Scalar* gb = g + b0;
+    Scalar* entry = gs + (packed.column(j) + i - j) * entry_stride + b0 * sample_stride;
+    for (Eigen::Index c = 0; c < n; ++c) {
+      const Scalar v = weight * gb[c] * (entropy ? sum[c] : yi[c] * yj[c] - sum[c]);
+      if (add_s)
+        entry[c * sample_stride] += v;
+      else
+        entry[c * sample_stride] = v;
+    }
+  });
+}
+
+// Dispatch on the block's row count (1 … batch_rows) and whether the lanes are a full block.
+template <class Scalar, bool Full>
+void batch_backward_lanes(const BatchFactors<Scalar>& F, const Scalar* g, Eigen::Index b0, Eigen::Index n, Scalar* gs,
+                          Eigen::Index entry_stride, Eigen::Index sample_stride, bool add_s, Scalar* inverse,
+                          bool entropy) noexcept {
+  const Eigen::Index A = F.A;
+  for (Eigen::Index c0 = 0; c0 < A; c0 += batch_rows) {
+    switch (std::min<Eigen::Index>(batch_rows, A - c0)) {
+      case 1: batch_inverse_columns<Scalar, 1, Full>(F, b0, n, c0, inverse); break;
+      case 2: batch_inverse_columns<Scalar, 2, Full>(F, b0, n, c0, inverse); break;
+      case 3: batch_inverse_columns<Scalar, 3, Full>(F, b0, n, c0, inverse); break;
+      default: batch_inverse_columns<Scalar, 4, Full>(F, b0, n, c0, inverse); break;
+    }
+  }
+  for (Eigen::Index j = 0; j < A; ++j)
+    for (Eigen::Index i0 = j; i0 < A; i0 += batch_rows) {
+      switch (std::min<Eigen::Index>(batch_rows, A - i0)) {
+        case 1: batch_precision_rows<Scalar, 1, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy); break;
+        case 2: batch_precision_rows<Scalar, 2, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy); break;
+        case 3: batch_precision_rows<Scalar, 3, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy); break;
+        default: batch_precision_rows<Scalar, 4, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy); break;
+      }
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// Backward: ∂/∂Σp (G's packed entries, off-diagonals doubled) into gs (entry e of sample b at
+// gs[e·entry_stride + b·sample_stride]: P × B column-major is (1, P), F's layout is (ld, 1)) and −gΣ⁻¹d
+// into gd (A × B; either may be null), from Σ⁻¹ = L⁻ᵀL⁻¹ with L⁻¹ formed in `inverse` (P·ld scratch).
+template <class Scalar>
+void batch_gaussian_backward(const BatchFactors<Scalar>& F, const Scalar* g, Scalar* gs, Eigen::Index entry_stride,
+                             Eigen::Index sample_stride, bool add_s, Scalar* gd, bool add_d, Scalar* inverse,
+                             bool entropy) {
+  const Eigen::Index A = F.A, B = F.B;
   if (gd)
     for (Eigen::Index b = 0; b < B; ++b)
       for (Eigen::Index i = 0; i < A; ++i) {
@@ -552,45 +757,14 @@ void batch_gaussian_backward(const BatchFactors<Scalar>& F, const Scalar* g, Sca
           gd[i + b * A] = v;
       }
   if (!gs) return;
-  const PackedLower packed{A};
-  auto x = [&](Eigen::Index i, Eigen::Index j) { return inverse + (packed.column(j) + i - j) * ld; };
-  for (Eigen::Index c = 0; c < A; ++c) {  // column c of L⁻¹
-    Scalar* xcc = x(c, c);
-    const Scalar* lcc = F.l(c, c);
-    for (Eigen::Index b = 0; b < B; ++b) xcc[b] = Scalar(1) / lcc[b];
-    for (Eigen::Index i = c + 1; i < A; ++i) {
-      for (Eigen::Index b = 0; b < B; ++b) sum[b] = Scalar(0);
-      for (Eigen::Index k = c; k < i; ++k) {
-        const Scalar* lik = F.l(i, k);
-        const Scalar* xkc = x(k, c);
-        for (Eigen::Index b = 0; b < B; ++b) sum[b] += lik[b] * xkc[b];
-      }
-      Scalar* xic = x(i, c);
-      const Scalar* lii = F.l(i, i);
-      for (Eigen::Index b = 0; b < B; ++b) xic[b] = -sum[b] / lii[b];
-    }
+  // Lanes [0, B) in blocks of one cache line (the batch's padding unit), the last block partial.
+  constexpr Eigen::Index N = batch_lanes<Scalar>;
+  for (Eigen::Index b0 = 0; b0 < B; b0 += N) {
+    if (b0 + N <= B)
+      batch_backward_lanes<Scalar, true>(F, g, b0, N, gs, entry_stride, sample_stride, add_s, inverse, entropy);
+    else
+      batch_backward_lanes<Scalar, false>(F, g, b0, B - b0, gs, entry_stride, sample_stride, add_s, inverse, entropy);
   }
-  const Eigen::Index stride = packed.size();
-  for (Eigen::Index j = 0; j < A; ++j)
-    for (Eigen::Index i = j; i < A; ++i) {  // Σ⁻¹(i, j) = Σ_k≥i L⁻¹(k, i) L⁻¹(k, j)
-      for (Eigen::Index b = 0; b < B; ++b) sum[b] = Scalar(0);
-      for (Eigen::Index k = i; k < A; ++k) {
-        const Scalar* xki = x(k, i);
-        const Scalar* xkj = x(k, j);
-        for (Eigen::Index b = 0; b < B; ++b) sum[b] += xki[b] * xkj[b];
-      }
-      const Scalar weight = i == j ? Scalar(0.5) : Scalar(1);  // ½ of ∂/∂Σ, doubled off the diagonal
-      const Scalar* yi = F.y(i);
-      const Scalar* yj = F.y(j);
-      Scalar* column = gs + (packed.column(j) + i - j);
-      for (Eigen::Index b = 0; b < B; ++b) {
-        const Scalar v = weight * g[b] * (entropy ? sum[b] : yi[b] * yj[b] - sum[b]);
-        if (add_s)
-          column[b * stride] += v;
-        else
-          column[b * stride] = v;
-      }
-    }
 }
 
 /// Whether B samples' A × A factors run batch-parallel: always for small factors, and up to
@@ -604,6 +778,61 @@ inline bool batch_factors_apply(Eigen::Index A, Eigen::Index B) noexcept {
 /// rounding the muscle-arm, MyoElbow and MyoFinger results were measured.
 inline bool lowrank_batch_parallel(Eigen::Index A, Eigen::Index B, bool batched) noexcept {
   return batched && A > small_factor_max && batch_factors_apply(A, B);
+}
+
+// C (m × n, ldc) = or += A (m × k, column-major, lda) · B with B(p, q) = b[p·brs + q·bcs], for Lattice's K
+// products at MyoHand's and MyoArm's sizes (P = 780 or 2016 packed entries, 256 latents, a minibatch):
+// SmallGemm reads both operands in place where Eigen's GEMM packs 0.8–2 MB of K per call (measured 2–3×
+// faster at L 256, A 39, B 32). `fallback` runs Eigen's (product_into) when m is not whole packets.
+template <class Scalar, class Fallback>
+void k_product(bool accumulate, Eigen::Index m, Eigen::Index n, Eigen::Index k, const Scalar* a, Eigen::Index lda,
+               const Scalar* b, Eigen::Index brs, Eigen::Index bcs, Scalar* c, Eigen::Index ldc, Fallback&& fallback) {
+  using G = SmallGemm<Scalar>;
+  if (!G::applies_rows(m)) return fallback();
+  if (accumulate) G::template run<true>(m, n, k, a, lda, b, brs, bcs, c, ldc);
+  else G::template run<false>(m, n, k, a, lda, b, brs, bcs, c, ldc);
+}
+
+// The batch-parallel backward's products with K (L × P, wᵢ ∘ wⱼ, kept by the forward after the factors
+// in aux): ∂/∂V_x = α² K Gp and ∂/∂W from H = α² V_x Gpᵀ (L × P); ∂/∂v_a,j = G(j, j). GpT: Gpᵀ before α².
+template <class Scalar, class WT, class VT>
+void lowrank_batch_products_backward(Tape<Scalar>& t, const Node<Scalar>& n, const WT& W, const VT& v,
+                                     const BatchFactors<Scalar>& F, MatrixMap<Scalar> GpT, MatrixMap<Scalar> dW) {
+  const int w_id = n.input[n.tag == 1 ? 0 : 1], v_id = n.input[n.tag == 1 ? 1 : 2];
+  const bool want_w = t.needs_grad(w_id), want_v = t.needs_grad(v_id);
+  const Eigen::Index A = F.A, B = F.B, L = W.cols(), P = GpT.cols(), ld = F.ld;
+  const Scalar alpha = n.param[0];
+  const PackedLower packed{A};
+  if (want_v) {
+    Node<Scalar>& vn = t.node(v_id);
+    MatrixMap<Scalar> gv(vn.grad, vn.rows, vn.cols);
+    const bool add = vn.external_grad || vn.grad_written;
+    for (Eigen::Index j = 0; j < A; ++j) {  // ∂/∂v_a,j = G(j, j)
+      if (add)
+        gv.row(j) += GpT.col(packed.column(j)).head(B).transpose();
+      else
+        gv.row(j) = GpT.col(packed.column(j)).head(B).transpose();
+    }
+  }
+  GpT.topRows(B) *= alpha * alpha;
+  const MatrixMap<Scalar> K(F.factor + BatchFactors<Scalar>::size(A, B), L, P);
+  if (want_v) {  // ∂/∂V_x (L × B) = K · Gp, Gp read as (GpT)ᵀ
+    Node<Scalar>& vn = t.node(v_id);
+    MatrixMap<Scalar> gv(vn.grad, vn.rows, vn.cols);
+    const bool add = vn.external_grad || vn.grad_written;
+    k_product<Scalar>(add, L, B, P, K.data(), L, GpT.data(), ld, 1, gv.data() + A, vn.rows,
+                      [&] { product_into(gv.bottomRows(L), add, K, GpT.topRows(B).transpose()); });
+  }
+  if (want_w) {  // H (L × P) = V_x · Gpᵀ
+    MatrixMap<Scalar> H(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * P))), L, P);
+    k_product<Scalar>(false, L, P, B, v.data() + A, v.rows(), GpT.data(), 1, ld, H.data(), L,
+                      [&] { product_into(H, false, v.bottomRows(L), GpT.topRows(B)); });
+    MatrixMap<Scalar> w_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
+    w_t = W.transpose();
+    MatrixMap<Scalar> dW_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
+    khatri_rao_lower_backward<Scalar>(H, w_t, dW_t);
+    dW = dW_t.transpose();
+  }
 }
 
 // tag 0: log-prob (inputs d, W, v); tag 1: entropy (inputs W, v).
@@ -627,11 +856,10 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   const bool batched = v.cols() == B && B >= lowrank_batched_from;
   const PackedLower packed{A};
   const Eigen::Index P = packed.size();
-  // Batched: packed α²G_b (off-diagonals doubled: Σ's (i, j) and (j, i) are one packed entry).
-  MatrixMap<Scalar> Gp(batched ? t.scratch(static_cast<std::size_t>(P * B)) : work, P, batched ? B : 0);
   const bool parallel = lowrank_batch_parallel(A, B, batched);
   if (parallel) {
-    // ∂/∂Σ of every sample at once, packed as Gp wants it (before α²): G(j, j), 2G(i, j).
+    // ∂/∂Σ of every sample at once, packed (G(j, j), 2G(i, j)) in the factors' layout: Gpᵀ (ld × P),
+    // sample b of entry e at (b, e), so the K products below read it in place.
     const BatchFactors<Scalar> F(A, B, n.aux);
     Scalar* gd = nullptr;
     bool add_d = false;
@@ -641,24 +869,18 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
       add_d = dn.external_grad || dn.grad_written;
     }
     Scalar* inverse = t.scratch(static_cast<std::size_t>(P * F.ld));
-    Scalar* sum = t.scratch(static_cast<std::size_t>(F.ld));
-    batch_gaussian_backward<Scalar>(F, n.grad, want_w || want_v ? Gp.data() : nullptr, false, gd, add_d, inverse, sum,
+    MatrixMap<Scalar> GpT(t.scratch(static_cast<std::size_t>(P * F.ld)), F.ld, P);
+    batch_gaussian_backward<Scalar>(F, n.grad, want_w || want_v ? GpT.data() : nullptr, F.ld, 1, false, gd, add_d, inverse,
                                     entropy);
-    if (want_v) {
-      Node<Scalar>& vn = t.node(v_id);
-      MatrixMap<Scalar> gv(vn.grad, vn.rows, vn.cols);
-      const bool add = vn.external_grad || vn.grad_written;
-      for (Eigen::Index j = 0; j < A; ++j) {  // ∂/∂v_a,j = G(j, j)
-        if (add)
-          gv.row(j) += Gp.row(packed.column(j));
-        else
-          gv.row(j) = Gp.row(packed.column(j));
-      }
-    }
-    Gp *= alpha * alpha;
+    if (want_w || want_v) lowrank_batch_products_backward<Scalar>(t, n, W, v, F, GpT, dW);
+    if (!entropy && t.needs_grad(d_id)) t.node(d_id).grad_written = true;
+    if (want_v) t.node(v_id).grad_written = true;
+    if (want_w) t.accumulate(w_id, dW);
+    return;
   }
-  const Eigen::Index per_sample = parallel ? 0 : B;  // the samples whose factors are handled one by one
-  for (Eigen::Index b = 0; b < per_sample; ++b) {
+  // Batched: packed α²G_b (off-diagonals doubled: Σ's (i, j) and (j, i) are one packed entry).
+  MatrixMap<Scalar> Gp(batched ? t.scratch(static_cast<std::size_t>(P * B)) : work, P, batched ? B : 0);
+  for (Eigen::Index b = 0; b < B; ++b) {
     const Scalar g = n.grad[b];
     const ConstMatrixMap<Scalar> chol(layout.factor(n.aux, b), A, A);
     const ConstMatrixMap<Scalar> y(layout.solved(n.aux, b), A, 1);  // Σ⁻¹ d
@@ -739,7 +961,10 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
   const LowRankLayout<Scalar> layout{A, B};
   const bool batched = v.cols() == B && B >= lowrank_batched_from;
   const bool parallel = lowrank_batch_parallel(A, B, batched);
-  Scalar* aux = t.scratch(parallel ? static_cast<std::size_t>(BatchFactors<Scalar>::size(A, B)) : layout.size());
+  // Batch-parallel: the factors, then K (L × P) for the backward.
+  Scalar* aux = t.scratch(parallel ? static_cast<std::size_t>(BatchFactors<Scalar>::size(A, B) +
+                                                              padded<Scalar>(L * A * (A + 1) / 2))
+                                   : layout.size());
   Scalar* scaled = t.scratch(static_cast<std::size_t>(A * L));
   Node<Scalar>& n = t.node(id);
   n.aux = aux;
@@ -759,21 +984,31 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
   check_finite(vv, where, "v (variances)");
   auto out = t.value(id);
   const PackedLower packed{A};
+  const Scalar alpha2 = alpha * alpha;
+  if (parallel) {  // Σp = α² Kᵀ V_x + diag(v_a) of every sample, straight into the factors' layout, then factored
+    const BatchFactors<Scalar> F(A, B, aux);
+    const Eigen::Index P = packed.size();
+    MatrixMap<Scalar> w_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
+    MatrixMap<Scalar> K(aux + BatchFactors<Scalar>::size(A, B), L, P);
+    khatri_rao_lower<Scalar>(Wv, w_t, K);
+    MatrixMap<Scalar> vt(t.scratch(static_cast<std::size_t>(F.ld * L)), F.ld, L);  // V_xᵀ, zero rows up to ld
+    vt.topRows(B) = vv.bottomRows(L).transpose();
+    vt.bottomRows(F.ld - B).setZero();
+    MatrixMap<Scalar> St(F.factor, F.ld, P);  // Σpᵀ: sample b of entry e at (b, e)
+    k_product<Scalar>(false, F.ld, P, L, vt.data(), F.ld, K.data(), 1, L, St.data(), F.ld,
+                      [&] { product_into(St, false, vt, K); });
+    St.topRows(B) *= alpha2;
+    for (Eigen::Index j = 0; j < A; ++j) St.col(packed.column(j)).head(B) += vv.row(j).head(B).transpose();
+    Scalar* work = t.scratch(static_cast<std::size_t>(2 * padded<Scalar>(B)));
+    batch_gaussian_factor<Scalar>(entropy ? nullptr : t.value(d.id).data(), F, out.data(), work, entropy, where);
+    return {&t, id};
+  }
   MatrixMap<Scalar> Sp(batched ? t.scratch(static_cast<std::size_t>(packed.size() * B)) : scaled, packed.size(), batched ? B : 0);
   if (batched) {  // every sample's packed Σ at once: Sp = Kᵀ V_x (α² applied when unpacking)
     MatrixMap<Scalar> w_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
     MatrixMap<Scalar> K(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * packed.size()))), L, packed.size());
     khatri_rao_lower<Scalar>(Wv, w_t, K);
     product_into(Sp, false, K.transpose(), vv.bottomRows(L));
-  }
-  const Scalar alpha2 = alpha * alpha;
-  if (parallel) {  // Σp = α² Kᵀ V_x + diag(v_a), then every sample's factor at once
-    Sp *= alpha2;
-    for (Eigen::Index j = 0; j < A; ++j) Sp.row(packed.column(j)) += vv.row(j);
-    Scalar* work = t.scratch(static_cast<std::size_t>(2 * padded<Scalar>(B)));
-    batch_gaussian_forward<Scalar>(Sp, entropy ? nullptr : t.value(d.id).data(), BatchFactors<Scalar>(A, B, aux), out.data(),
-                                   work, entropy, where);
-    return {&t, id};
   }
   for (Eigen::Index b = 0; b < B; ++b) {
     MatrixMap<Scalar> chol(layout.factor(aux, b), A, A);

@@ -52,9 +52,8 @@ void packed_gaussian_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
     const bool want_s = t.needs_grad(s_id);
     if (!want_s && !gd) return;
     Scalar* inverse = t.scratch(static_cast<std::size_t>(P * F.ld));
-    Scalar* sum = t.scratch(static_cast<std::size_t>(F.ld));
     Scalar* gs = want_s ? sn.grad : nullptr;
-    batch_gaussian_backward<Scalar>(F, n.grad, gs, want_s && (sn.external_grad || sn.grad_written), gd, add_d, inverse, sum,
+    batch_gaussian_backward<Scalar>(F, n.grad, gs, 1, P, want_s && (sn.external_grad || sn.grad_written), gd, add_d, inverse,
                                     entropy);
     if (want_s) sn.grad_written = true;
     return;

@@ -41,6 +41,11 @@ struct SmallGemm {
     return Eigen::internal::packet_traits<S>::Vectorizable && width > 1 && m % width == 0 && m > 0 && n > 0 &&
            n <= narrow_max && k > 0;
   }
+  /// Whether run() can compute C with m rows at all (whole packets): for callers that choose it by
+  /// measurement at sizes past max_dimension (Lattice's K products: A streams once per row panel).
+  static bool applies_rows(Eigen::Index m) noexcept {
+    return Eigen::internal::packet_traits<S>::Vectorizable && width > 1 && m > 0 && m % width == 0;
+  }
   /// The rule for A · X (X not transposed), as a layer's forward uses it: small, or few columns.
   static bool applies_forward(Eigen::Index m, Eigen::Index n, Eigen::Index k) noexcept {
     return applies(m, n, k) || applies_narrow(m, n, k);
