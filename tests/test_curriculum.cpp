@@ -302,7 +302,7 @@ TEST_CASE("Curriculum: stages set the trainer's hyperparameters, a resumed run g
   std::filesystem::remove(path);
 }
 
-TEST_CASE("Curriculum with SAC and with recurrent PPO: stages advance by success; recurrent PPO resumes mid-stage bit-identically") {
+TEST_CASE("Curriculum with SAC and with recurrent PPO: stages advance by success, and recurrent PPO resumes mid-stage bit-identically") {
   // SAC decides at every vector step (no rollouts): the near target is learned and the curriculum moves on.
   auto sac_s = std::make_shared<Scheduler>(three_stages(), Rule{.window = 20, .threshold = 0.6});
   algo::Sac<Staged<Reach1D>> sac(Staged<Reach1D>(Reach1D{}, sac_s),
