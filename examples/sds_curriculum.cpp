@@ -107,11 +107,9 @@ std::vector<Stage> curriculum_named(const std::string& name, double P, long cap)
          stage("P", {P, P, false, 0.25, 0, false}), stage("P, directions", {P, P, true, 0.25, 0, false}),
          stage("any phase", {0.8 * P, 1.2 * P, true, 1, 0, false}), stage("final", final)};
   } else if (name == "sds_gradual") {  // SDS with two more speeds between 1.5P and P (1.25P, 1.1P)
-    s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, true, 0, 0.9, false}),
-         stage("2P", {2 * P, 2 * P, true, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, true, 0, 0, false}),
-         stage("1.25P", {1.25 * P, 1.25 * P, true, 0, 0, false}), stage("1.1P", {1.1 * P, 1.1 * P, true, 0, 0, false}),
-         stage("P", {P, P, true, 0.25, 0, false}), stage("any phase", {0.8 * P, 1.2 * P, true, 1, 0, false}),
-         stage("final", final)};
+    s = curriculum_named("sds", P, cap);
+    s.insert(s.begin() + 4, {stage("1.25P", {1.25 * P, 1.25 * P, true, 0, 0, false}),
+                             stage("1.1P", {1.1 * P, 1.1 * P, true, 0, 0, false})});  // before 'P'
   } else if (name == "sds_fine") {  // SDS, then the start mismatch widened in small steps at full speed
     s = {stage("hold", {still, still, false, 0, 1, false}), stage("4P", {4 * P, 4 * P, true, 0, 0.9, false}),
          stage("2P", {2 * P, 2 * P, true, 0, 0.5, false}), stage("1.5P", {1.5 * P, 1.5 * P, true, 0, 0, false}),
@@ -277,15 +275,13 @@ Result run(const std::string& name, int seed, long steps, double P, int episodes
   algo::PpoConfig c = ppo_settings(seed, 8, 64, prefix + ".episodes.csv");
   c.learning_rate = tuning.learning_rate;
   if (tuning.target_kl > 0) c.target_kl = tuning.target_kl;
-  if constexpr (T == 0) {  // the LSTM remembers for itself: it reads the tray, not a window
+  if constexpr (T == 0) {  // the LSTM remembers for itself: it reads the tray, not a window (main picks T = 0)
     if (tuning.lstm > 0) {
       algo::RecurrentPpo<Staged<BallTray>> ppo(Staged<BallTray>(BallTray(mujoco::BallTrayConfig{}), scheduler),
                                                {.ppo = c, .lstm_hidden_size = tuning.lstm}, {.log_std_init = -0.5});
       attach(ppo, scheduler, {.csv_path = prefix + ".stages.csv"});
       return train_and_evaluate<0>(ppo, *scheduler, name, seed, steps, P, episodes, video);
     }
-  } else if (tuning.lstm > 0) {
-    throw std::invalid_argument("an LSTM policy reads the tray itself: use it with --history 0");
   }
   algo::Ppo<Staged<TrayView<T>>> ppo(Staged<TrayView<T>>(TrayView<T>(BallTray(mujoco::BallTrayConfig{})), scheduler), c,
                                      {.log_std_init = -0.5});

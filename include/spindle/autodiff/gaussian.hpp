@@ -489,6 +489,17 @@ inline void unrolled(F&& f) {  // f(0), …, f(Count − 1) with compile-time ar
       std::make_integer_sequence<int, Count>{});
 }
 
+// f(R) with R = min(batch_rows, count) as a compile-time argument: a block of rows that fits.
+template <class F>
+inline void with_rows(Eigen::Index count, F&& f) {
+  switch (std::min<Eigen::Index>(batch_rows, count)) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    default: f(std::integral_constant<int, batch_rows>{}); break;
+  }
+}
+
 // The Cholesky's update of rows i0 … i0 + Rows − 1 of column j on lanes [b0, b0 + n):
 // a(i, j) −= a(i, k) a(j, k) for k = 0 … j − 1 in order, each a fused multiply-add as in the plain loop.
 template <class Scalar, int Rows, bool Full>
@@ -538,15 +549,13 @@ void batch_gaussian_factor(const Scalar* d, const BatchFactors<Scalar>& F, Scala
   constexpr Eigen::Index N = batch_lanes<Scalar>;
   for (Eigen::Index j = 0; j < A; ++j) {
     for (Eigen::Index b0 = 0; b0 < B; b0 += N)  // a(i, j) −= Σ_{k<j} a(i, k) a(j, k), rows i ≥ j
-      for (Eigen::Index i0 = j; i0 < A; i0 += batch_rows) {
-        const bool full = b0 + N <= B;
-        switch (std::min<Eigen::Index>(batch_rows, A - i0)) {
-          case 1: full ? batch_cholesky_rows<Scalar, 1, true>(F, b0, N, i0, j) : batch_cholesky_rows<Scalar, 1, false>(F, b0, B - b0, i0, j); break;
-          case 2: full ? batch_cholesky_rows<Scalar, 2, true>(F, b0, N, i0, j) : batch_cholesky_rows<Scalar, 2, false>(F, b0, B - b0, i0, j); break;
-          case 3: full ? batch_cholesky_rows<Scalar, 3, true>(F, b0, N, i0, j) : batch_cholesky_rows<Scalar, 3, false>(F, b0, B - b0, i0, j); break;
-          default: full ? batch_cholesky_rows<Scalar, 4, true>(F, b0, N, i0, j) : batch_cholesky_rows<Scalar, 4, false>(F, b0, B - b0, i0, j); break;
-        }
-      }
+      for (Eigen::Index i0 = j; i0 < A; i0 += batch_rows)
+        with_rows(A - i0, [&](auto rows) {
+          if (b0 + N <= B)
+            batch_cholesky_rows<Scalar, rows, true>(F, b0, N, i0, j);
+          else
+            batch_cholesky_rows<Scalar, rows, false>(F, b0, B - b0, i0, j);
+        });
     Scalar* pivot = F.l(j, j);
     bool ok = true;
     for (Eigen::Index b = 0; b < B; ++b) ok &= (pivot[b] > Scalar(0)) & (pivot[b] <= std::numeric_limits<Scalar>::max());
@@ -716,23 +725,13 @@ void batch_backward_lanes(const BatchFactors<Scalar>& F, const Scalar* g, Eigen:
                           Eigen::Index entry_stride, Eigen::Index sample_stride, bool add_s, Scalar* inverse,
                           bool entropy) noexcept {
   const Eigen::Index A = F.A;
-  for (Eigen::Index c0 = 0; c0 < A; c0 += batch_rows) {
-    switch (std::min<Eigen::Index>(batch_rows, A - c0)) {
-      case 1: batch_inverse_columns<Scalar, 1, Full>(F, b0, n, c0, inverse); break;
-      case 2: batch_inverse_columns<Scalar, 2, Full>(F, b0, n, c0, inverse); break;
-      case 3: batch_inverse_columns<Scalar, 3, Full>(F, b0, n, c0, inverse); break;
-      default: batch_inverse_columns<Scalar, 4, Full>(F, b0, n, c0, inverse); break;
-    }
-  }
+  for (Eigen::Index c0 = 0; c0 < A; c0 += batch_rows)
+    with_rows(A - c0, [&](auto cols) { batch_inverse_columns<Scalar, cols, Full>(F, b0, n, c0, inverse); });
   for (Eigen::Index j = 0; j < A; ++j)
-    for (Eigen::Index i0 = j; i0 < A; i0 += batch_rows) {
-      switch (std::min<Eigen::Index>(batch_rows, A - i0)) {
-        case 1: batch_precision_rows<Scalar, 1, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy); break;
-        case 2: batch_precision_rows<Scalar, 2, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy); break;
-        case 3: batch_precision_rows<Scalar, 3, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy); break;
-        default: batch_precision_rows<Scalar, 4, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy); break;
-      }
-    }
+    for (Eigen::Index i0 = j; i0 < A; i0 += batch_rows)
+      with_rows(A - i0, [&](auto rows) {
+        batch_precision_rows<Scalar, rows, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy);
+      });
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
