@@ -8,6 +8,8 @@
 //            backward), L × A × B in {64, 256} × {8, 39, 80} × {32, 256}, with GFLOP/s;
 //   lattice_train/{variances,packed}: Lattice's training log-density from z and θ (forward +
 //            backward), through the per-sample variances or through Σ's packed triangles;
+//   lattice_ppo_loss/{two_nodes,one_node}: the same plus the entropy (PPO's loss needs both): as two
+//            tape nodes, or as lowrank_gaussian_log_prob_and_entropy's one;
 //   normals/fill_normal(_fast): bulk standard normals (one muscle-arm exploration matrix), values per second;
 //   peak/sgemm_512: this core's practical peak, for the GFLOP/s columns.
 // Args: latent L, actions A, batch B. Single thread, float.
@@ -255,7 +257,8 @@ void sgemm_peak(benchmark::State& state) {
 // Lattice's training log-density with full_std, from the latent z and θ's squared stds S2 = [C² | D²]:
 // through the per-sample variances v = S2ᵀz² (lowrank_gaussian_log_prob) or through Σ's packed
 // triangles formed from z² (lattice_packed_covariance + packed_gaussian_log_prob); forward + backward.
-template <bool packed>
+enum class TrainDensity { variances, packed, two_nodes, one_node };
+template <TrainDensity mode>
 void lattice_train(benchmark::State& state) {
   const Eigen::Index L = state.range(0), A = state.range(1), B = state.range(2);
   Rng rng(6);
@@ -274,15 +277,26 @@ void lattice_train(benchmark::State& state) {
     const auto Wp = t.parameter(W.data(), gW.data(), A, L);
     const auto Sp = t.parameter(S2.data(), gS.data(), L, L + A);
     const auto z2 = autodiff::square(t.view(Z.data(), L, B));
-    autodiff::Var<S> logp;
-    if constexpr (packed) {
-      logp = autodiff::packed_gaussian_log_prob(t.view(D.data(), A, B), autodiff::lattice_packed_covariance(Wp, Sp, z2, S(1)));
+    autodiff::Var<S> loss;
+    if constexpr (mode == TrainDensity::packed) {
+      loss = autodiff::sum(
+          autodiff::packed_gaussian_log_prob(t.view(D.data(), A, B), autodiff::lattice_packed_covariance(Wp, Sp, z2, S(1))));
     } else {
       const auto v = autodiff::matmul_tn(Sp, z2);  // [C²ᵀz²; D²ᵀz²]
-      logp = autodiff::lowrank_gaussian_log_prob(t.view(D.data(), A, B), Wp,
-                                                 autodiff::concat_rows(autodiff::slice_rows(v, L, A), autodiff::slice_rows(v, 0, L)));
+      const auto va = autodiff::concat_rows(autodiff::slice_rows(v, L, A), autodiff::slice_rows(v, 0, L));
+      const auto d = t.view(D.data(), A, B);
+      const S ent_coef = S(3.62109e-6);  // the Lattice authors' MyoSuite setting
+      if constexpr (mode == TrainDensity::variances) {
+        loss = autodiff::sum(autodiff::lowrank_gaussian_log_prob(d, Wp, va));
+      } else if constexpr (mode == TrainDensity::two_nodes) {
+        loss = autodiff::sum(autodiff::lowrank_gaussian_log_prob(d, Wp, va)) +
+               autodiff::sum(autodiff::lowrank_gaussian_entropy(Wp, va)) * ent_coef;
+      } else {
+        const auto both = autodiff::lowrank_gaussian_log_prob_and_entropy(d, Wp, va);
+        loss = autodiff::sum(autodiff::slice_rows(both, 0, 1)) + autodiff::sum(autodiff::slice_rows(both, 1, 1)) * ent_coef;
+      }
     }
-    t.backward(autodiff::sum(logp));
+    t.backward(loss);
     benchmark::DoNotOptimize(gS.data());
   }
 }
@@ -379,8 +393,10 @@ int main(int argc, char** argv) {
     if (apply) b->Apply(apply);
     if (iterations > 0) b->Iterations(iterations);
   };
-  add_with("lattice_train/variances", lattice_train<false>, lattice_train_args);
-  add_with("lattice_train/packed", lattice_train<true>, lattice_train_args);
+  add_with("lattice_train/variances", lattice_train<TrainDensity::variances>, lattice_train_args);
+  add_with("lattice_train/packed", lattice_train<TrainDensity::packed>, lattice_train_args);
+  add_with("lattice_ppo_loss/two_nodes", lattice_train<TrainDensity::two_nodes>, lattice_train_args);
+  add_with("lattice_ppo_loss/one_node", lattice_train<TrainDensity::one_node>, lattice_train_args);
   add_with("normals/fill_normal", normals<false>, nullptr);
   add_with("normals/fill_normal_fast", normals<true>, nullptr);
   auto* peak = benchmark::RegisterBenchmark("peak/sgemm_512", sgemm_peak);

@@ -597,6 +597,67 @@ TEST_CASE("lowrank Gaussian: past the small-factor size (batch-parallel factors,
   }
 }
 
+TEST_CASE("lowrank Gaussian: log-prob and entropy from one node equal the two nodes") {
+  // Per-sample loops (A 7), the batch-parallel factors (small_factor_max + 3) and Eigen's per-sample factors
+  // (batch_factor_max + 1); B 3 is below the batched route, B 11 has a full and a partial block of lanes.
+  const double alpha = 0.7;
+  for (const Eigen::Index B : {Eigen::Index(3), Eigen::Index(11)})
+  for (const Eigen::Index L : {Eigen::Index(9), Eigen::Index(16)})
+  for (const Eigen::Index A : {Eigen::Index(7), detail::small_factor_max + 3, detail::batch_factor_max + 1})
+  for (const bool entropy_used : {true, false}) {
+    CAPTURE(B);
+    CAPTURE(L);
+    CAPTURE(A);
+    CAPTURE(entropy_used);
+    const Eigen::MatrixXd W = random(A, L), d = random(A, B), v = random(A + L, B, 0.05, 1.2);
+    const double h_weight = entropy_used ? -0.3 : 0.0;
+    struct Run {
+      Eigen::MatrixXd logp, entropy, gW, gv, gd;
+    };
+    auto run = [&](bool joint) {
+      Tape<double> t;
+      Run r{Eigen::MatrixXd(), Eigen::MatrixXd(), Eigen::MatrixXd::Zero(A, L), Eigen::MatrixXd::Zero(A + L, B),
+            Eigen::MatrixXd::Zero(A, B)};
+      Eigen::MatrixXd Wc = W, vc = v, dc = d;
+      auto Wp = t.parameter(Wc.data(), r.gW.data(), A, L);
+      auto vp = t.parameter(vc.data(), r.gv.data(), A + L, B);
+      auto dp = t.parameter(dc.data(), r.gd.data(), A, B);
+      Var<double> logp, ent;
+      if (joint) {
+        const auto both = lowrank_gaussian_log_prob_and_entropy(dp, Wp, vp, alpha);
+        REQUIRE(both.rows() == 2);
+        logp = slice_rows(both, 0, 1);
+        ent = slice_rows(both, 1, 1);
+      } else {
+        logp = lowrank_gaussian_log_prob(dp, Wp, vp, alpha);
+        ent = lowrank_gaussian_entropy(Wp, vp, alpha);
+      }
+      r.logp = logp.value();
+      r.entropy = ent.value();
+      t.backward(entropy_used ? weighted_sum(logp) + sum(ent) * h_weight : weighted_sum(logp));
+      return r;
+    };
+    const Run two = run(false), one = run(true);
+    CHECK(one.logp == two.logp);  // the same factorisation, the same sums
+    CHECK(one.entropy == two.entropy);
+    if (entropy_used) {  // one ∂/∂Σ for both instead of two summed: rounding apart
+      CHECK((one.gW - two.gW).cwiseAbs().maxCoeff() < 1e-10 * (1 + two.gW.cwiseAbs().maxCoeff()));
+      CHECK((one.gv - two.gv).cwiseAbs().maxCoeff() < 1e-10 * (1 + two.gv.cwiseAbs().maxCoeff()));
+    } else {  // no entropy gradient: ½ and 1 scale exactly, so the log-prob's gradients keep their bits
+      CHECK(one.gW == two.gW);
+      CHECK(one.gv == two.gv);
+    }
+    CHECK(one.gd == two.gd);
+  }
+  const Eigen::Index L = 8, B = 5;
+  for (const Eigen::Index A : {Eigen::Index(6), detail::small_factor_max + 3}) {
+    CAPTURE(A);
+    const Eigen::MatrixXd W = random(A, L), d = random(A, B), v = random(A + L, B, 0.05, 1.2);
+    check_grad("lowrank log-prob and entropy, one node",
+               [&](Tape<double>&, Vars x) { return lowrank_gaussian_log_prob_and_entropy(x[2], x[0], x[1], alpha); }, {W, v, d});
+  }
+}
+
 TEST_CASE("packed Lattice covariance: the same log-prob, entropy and gradients as the variances route") {
   // Σ_b = α² W diag(C²ᵀz²_b) Wᵀ + diag(D²ᵀz²_b + r) both ways: lowrank_* from v = [D²ᵀz² + r; C²ᵀz²], and
   // packed_gaussian_* from lattice_packed_covariance. Small factors and Eigen's (A past small_factor_max).
@@ -690,7 +751,8 @@ TEST_CASE("lowrank Gaussian: forward and backward on a batch allocate nothing af
     t.clear();
     auto Wp = t.parameter(W.data(), gW.data(), A, L);
     auto vp = t.parameter(v.data(), gv.data(), A + L, B);
-    t.backward(sum(lowrank_gaussian_log_prob(t.view(d.data(), A, B), Wp, vp)) + sum(lowrank_gaussian_entropy(Wp, vp)));
+    t.backward(sum(lowrank_gaussian_log_prob(t.view(d.data(), A, B), Wp, vp)) + sum(lowrank_gaussian_entropy(Wp, vp)) +
+               sum(lowrank_gaussian_log_prob_and_entropy(t.view(d.data(), A, B), Wp, vp)));
   };
   pass();
   pass();

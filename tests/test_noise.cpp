@@ -182,40 +182,51 @@ TEST_CASE("noise gradients: Lattice SDE with learned features, each option") {
 }
 
 TEST_CASE("Lattice: log-prob and entropy of one latent on one tape share the variances, with separate tapes' values and gradients") {
-  Rng rng(5);
-  nn::Parameters<double> p;
-  noise::Lattice<double> h(L, A, p, rng, {.alpha = 0.8, .std_max = 10, .std_reg = 0.05, .log_std_init = -0.2});
-  for (Eigen::Index i = 0; i < p.value(2).size(); ++i) p.value(2)(i) = rng.uniform(-1.5, 1.5);
-  const Mat Z = random_matrix(L, B, rng), actions = random_matrix(A, B, rng, 0.5);
-  // one tape: log-prob, then entropy (the second reuses the first's variances node)
-  Tape<double> shared;
-  p.zero_grad();
-  const Var<double> z = shared.constant(Z);
-  const Var<double> logp = h.log_prob(p, z, shared.constant(actions));
-  const std::size_t nodes_after_logp = shared.size();
-  const Var<double> entropy = *h.entropy(p, z);
-  const std::size_t entropy_nodes = shared.size() - nodes_after_logp;
-  shared.backward(autodiff::sum(logp) + autodiff::sum(entropy) * 0.3);
-  const Eigen::VectorXd grads_shared = p.grads();
-  // separate tapes
-  Tape<double> a, b;
-  p.zero_grad();
-  const Var<double> logp_a = h.log_prob(p, a.constant(Z), a.constant(actions));
-  a.backward(autodiff::sum(logp_a));
-  const std::size_t before_entropy = b.size();
-  const Var<double> entropy_b = *h.entropy(p, b.constant(Z));
-  CHECK(b.size() - before_entropy - 1 > entropy_nodes);  // on its own the entropy computes the variances
-  b.backward(autodiff::sum(entropy_b) * 0.3);
-  CHECK((logp.value() - logp_a.value()).cwiseAbs().maxCoeff() == 0.0);
-  CHECK((entropy.value() - entropy_b.value()).cwiseAbs().maxCoeff() == 0.0);
-  CHECK((grads_shared - p.grads()).cwiseAbs().maxCoeff() < 1e-12 * (1 + grads_shared.cwiseAbs().maxCoeff()));
-  // after clear() (and on a new tape at any address) nothing stale is reused
-  shared.clear();
-  const Var<double> other = shared.constant(Z * 0.5);
-  const Var<double> entropy_half = *h.entropy(p, other);
-  Tape<double> fresh;
-  CHECK((entropy_half.value() - h.entropy(p, fresh.constant(Z * 0.5))->value()).cwiseAbs().maxCoeff() == 0.0);
-  CHECK((entropy_half.value() - entropy.value()).cwiseAbs().maxCoeff() > 1e-3);
+  // A 3: two nodes sharing the variances; A 19 (past the small factors, batch-parallel): one node for both
+  struct Size {
+    Eigen::Index L, A, B;
+  };
+  for (const Size size : {Size{L, A, B}, Size{8, autodiff::detail::small_factor_max + 3, 6}}) {
+    const auto [L, A, B] = size;
+    CAPTURE(A);
+    const bool joint = autodiff::lowrank_prefers_joint(A, B);
+    CHECK(joint == (A > autodiff::detail::small_factor_max));
+    Rng rng(5);
+    nn::Parameters<double> p;
+    noise::Lattice<double> h(L, A, p, rng, {.alpha = 0.8, .std_max = 10, .std_reg = 0.05, .log_std_init = -0.2});
+    for (Eigen::Index i = 0; i < p.value(2).size(); ++i) p.value(2)(i) = rng.uniform(-1.5, 1.5);
+    const Mat Z = random_matrix(L, B, rng), actions = random_matrix(A, B, rng, 0.5);
+    // one tape: log-prob, then entropy (the second reuses the first's variances node)
+    Tape<double> shared;
+    p.zero_grad();
+    const Var<double> z = shared.constant(Z);
+    const Var<double> logp = h.log_prob(p, z, shared.constant(actions));
+    const std::size_t nodes_after_logp = shared.size();
+    const Var<double> entropy = *h.entropy(p, z);
+    const std::size_t entropy_nodes = shared.size() - nodes_after_logp;
+    if (joint) CHECK(entropy_nodes == 1);  // a slice of the log-prob's node
+    shared.backward(autodiff::sum(logp) + autodiff::sum(entropy) * 0.3);
+    const Eigen::VectorXd grads_shared = p.grads();
+    // separate tapes
+    Tape<double> a, b;
+    p.zero_grad();
+    const Var<double> logp_a = h.log_prob(p, a.constant(Z), a.constant(actions));
+    a.backward(autodiff::sum(logp_a));
+    const std::size_t before_entropy = b.size();
+    const Var<double> entropy_b = *h.entropy(p, b.constant(Z));
+    CHECK(b.size() - before_entropy - 1 > entropy_nodes);  // on its own the entropy computes the variances
+    b.backward(autodiff::sum(entropy_b) * 0.3);
+    CHECK((logp.value() - logp_a.value()).cwiseAbs().maxCoeff() == 0.0);
+    CHECK((entropy.value() - entropy_b.value()).cwiseAbs().maxCoeff() == 0.0);
+    CHECK((grads_shared - p.grads()).cwiseAbs().maxCoeff() < 1e-12 * (1 + grads_shared.cwiseAbs().maxCoeff()));
+    // after clear() (and on a new tape at any address) nothing stale is reused
+    shared.clear();
+    const Var<double> other = shared.constant(Z * 0.5);
+    const Var<double> entropy_half = *h.entropy(p, other);
+    Tape<double> fresh;
+    CHECK((entropy_half.value() - h.entropy(p, fresh.constant(Z * 0.5))->value()).cwiseAbs().maxCoeff() == 0.0);
+    CHECK((entropy_half.value() - entropy.value()).cwiseAbs().maxCoeff() > 1e-3);
+  }
 }
 
 TEST_CASE("noise gradients: Lattice without SDE, parameter and state-dependent, plain and squashed") {

@@ -5,6 +5,7 @@
 //   normal_log_prob(x, mean, std)            diagonal Gaussian, one value per sample
 //   lowrank_gaussian_log_prob(d, W, v, α)    full covariance Σ = α² W diag(v_x) Wᵀ + diag(v_a)
 //   lowrank_gaussian_entropy(W, v, α)        its entropy
+//   lowrank_gaussian_log_prob_and_entropy    both from one factorisation (2 × B; PPO's loss)
 //
 // The low-rank-plus-diagonal form is the Lattice covariance: W (A × L) is the
 // action head, v = [v_a; v_x] stacks the A action variances over the L latent
@@ -344,11 +345,12 @@ void cholesky_in_place(Eigen::Ref<Matrix<Scalar>> sigma, Eigen::Index sample, co
 /// on entry and Σ⁻¹d (kept for the backward) on exit.
 template <class Scalar>
 Scalar gaussian_from_covariance(MatrixMap<Scalar> chol, MatrixMap<Scalar> y, bool entropy, Eigen::Index sample,
-                                const char* where) {
+                                const char* where, Scalar* also_entropy = nullptr) {
   const Eigen::Index A = chol.rows();
   cholesky_in_place<Scalar>(chol, sample, where);
   const Scalar half_logdet = chol.diagonal().array().log().sum();
   if (entropy) return Scalar(A) * (Scalar(0.5) + half_log_two_pi<Scalar>) + half_logdet;
+  if (also_entropy) *also_entropy = Scalar(A) * (Scalar(0.5) + half_log_two_pi<Scalar>) + half_logdet;
   const bool small = A <= small_factor_max;
   if (small)
     small_solve_lower(chol.data(), A, y.data());
@@ -363,10 +365,12 @@ Scalar gaussian_from_covariance(MatrixMap<Scalar> chol, MatrixMap<Scalar> y, boo
 }
 
 /// G ← ∂/∂Σ of one sample times its upstream gradient g: ½g(yyᵀ − Σ⁻¹) for the log-prob (y = Σ⁻¹d),
-/// ½gΣ⁻¹ for the entropy; from the Cholesky factor (inv, outer: A × A scratch).
+/// ½gΣ⁻¹ for the entropy; with `both`, the log-prob's (g) plus the entropy's (h): ½(g(yyᵀ − Σ⁻¹) + hΣ⁻¹).
+/// From the Cholesky factor (inv, outer: A × A scratch).
 template <class Scalar>
 void covariance_gradient(const ConstMatrixMap<Scalar>& chol, const ConstMatrixMap<Scalar>& y, Scalar g, bool entropy,
-                         MatrixMap<Scalar> inv, MatrixMap<Scalar> G, MatrixMap<Scalar> outer) {
+                         MatrixMap<Scalar> inv, MatrixMap<Scalar> G, MatrixMap<Scalar> outer, bool both = false,
+                         Scalar h = Scalar(0)) {
   const Eigen::Index A = chol.rows();
   // Σ⁻¹ = L⁻ᵀ L⁻¹
   if (A <= small_factor_max) {
@@ -378,6 +382,9 @@ void covariance_gradient(const ConstMatrixMap<Scalar>& chol, const ConstMatrixMa
   }
   if (entropy) {
     G *= Scalar(0.5) * g;  // ∂H/∂Σ = ½ Σ⁻¹
+  } else if (both) {
+    outer.noalias() = y * y.transpose();
+    G = Scalar(0.5) * (g * (outer - G) + h * G);
   } else {
     outer.noalias() = y * y.transpose();
     G = Scalar(0.5) * g * (outer - G);
@@ -541,7 +548,7 @@ void batch_cholesky_rows(const BatchFactors<Scalar>& F, Eigen::Index b0, Eigen::
 // the entropy, or the log-prob of d (A × B) keeping Σ⁻¹d. `work`: 2·ld scratch.
 template <class Scalar>
 void batch_gaussian_factor(const Scalar* d, const BatchFactors<Scalar>& F, Scalar* out, Scalar* work, bool entropy,
-                           const char* where) {
+                           const char* where, Scalar* also_entropy = nullptr) {
   const Eigen::Index A = F.A, B = F.B;
   Scalar* reciprocal = work;
   Scalar* logs = work + F.ld;
@@ -577,6 +584,8 @@ void batch_gaussian_factor(const Scalar* d, const BatchFactors<Scalar>& F, Scala
     for (Eigen::Index b = 0; b < B; ++b) out[b] += Scalar(A) * (Scalar(0.5) + half_log_two_pi<Scalar>);
     return;
   }
+  if (also_entropy)  // the same sum as the entropy's line above
+    for (Eigen::Index b = 0; b < B; ++b) also_entropy[b] = out[b] + Scalar(A) * (Scalar(0.5) + half_log_two_pi<Scalar>);
   for (Eigen::Index i = 0; i < A; ++i)
     for (Eigen::Index b = 0; b < B; ++b) F.y(i)[b] = d[i + b * A];
   Scalar* squares = work;
@@ -686,11 +695,12 @@ void batch_inverse_columns(const BatchFactors<Scalar>& F, Eigen::Index b0, Eigen
 }
 
 // Σ⁻¹(i, j) = Σ_{k≥i} L⁻¹(k, i) L⁻¹(k, j) for rows i0 … i0 + Rows − 1 of column j, lanes [b0, b0 + n),
-// then ∂/∂Σ(i, j) = weight · g · (y_i y_j − Σ⁻¹(i, j)) (or g · Σ⁻¹(i, j) for the entropy) into gs.
+// then ∂/∂Σ(i, j) = weight · g · (y_i y_j − Σ⁻¹(i, j)) (or g · Σ⁻¹(i, j) for the entropy; with h, the
+// entropy's gradient beside the log-prob's: weight · (g · (y_i y_j − Σ⁻¹(i, j)) + h · Σ⁻¹(i, j))) into gs.
 template <class Scalar, int Rows, bool Full>
-void batch_precision_rows(const BatchFactors<Scalar>& F, const Scalar* inverse, const Scalar* g, Eigen::Index b0,
-                          Eigen::Index n, Eigen::Index i0, Eigen::Index j, Scalar* gs, Eigen::Index entry_stride,
-                          Eigen::Index sample_stride, bool add_s, bool entropy) noexcept {
+void batch_precision_rows(const BatchFactors<Scalar>& F, const Scalar* inverse, const Scalar* g, const Scalar* h,
+                          Eigen::Index b0, Eigen::Index n, Eigen::Index i0, Eigen::Index j, Scalar* gs,
+                          Eigen::Index entry_stride, Eigen::Index sample_stride, bool add_s, bool entropy) noexcept {
   const Eigen::Index A = F.A, ld = F.ld;
   const PackedLower packed{A};
   auto x = [&](Eigen::Index i, Eigen::Index c) { return inverse + (packed.column(c) + i - c) * ld + b0; };
@@ -709,20 +719,25 @@ void batch_precision_rows(const BatchFactors<Scalar>& F, const Scalar* inverse, 
     const Scalar* yj = F.y(j) + b0;
     const Scalar* gb = g + b0;
     Scalar* entry = gs + (packed.column(j) + i - j) * entry_stride + b0 * sample_stride;
-    for (Eigen::Index c = 0; c < n; ++c) {
-      const Scalar v = weight * gb[c] * (entropy ? sum[c] : yi[c] * yj[c] - sum[c]);
+    auto store = [&](Eigen::Index c, Scalar v) {
       if (add_s)
         entry[c * sample_stride] += v;
       else
         entry[c * sample_stride] = v;
+    };
+    if (h) {
+      const Scalar* hb = h + b0;
+      for (Eigen::Index c = 0; c < n; ++c) store(c, weight * (gb[c] * (yi[c] * yj[c] - sum[c]) + hb[c] * sum[c]));
+    } else {
+      for (Eigen::Index c = 0; c < n; ++c) store(c, weight * gb[c] * (entropy ? sum[c] : yi[c] * yj[c] - sum[c]));
     }
   });
 }
 
 // Dispatch on the block's row count (1 … batch_rows) and whether the lanes are a full block.
 template <class Scalar, bool Full>
-void batch_backward_lanes(const BatchFactors<Scalar>& F, const Scalar* g, Eigen::Index b0, Eigen::Index n, Scalar* gs,
-                          Eigen::Index entry_stride, Eigen::Index sample_stride, bool add_s, Scalar* inverse,
+void batch_backward_lanes(const BatchFactors<Scalar>& F, const Scalar* g, const Scalar* h, Eigen::Index b0, Eigen::Index n,
+                          Scalar* gs, Eigen::Index entry_stride, Eigen::Index sample_stride, bool add_s, Scalar* inverse,
                           bool entropy) noexcept {
   const Eigen::Index A = F.A;
   for (Eigen::Index c0 = 0; c0 < A; c0 += batch_rows)
@@ -730,7 +745,8 @@ void batch_backward_lanes(const BatchFactors<Scalar>& F, const Scalar* g, Eigen:
   for (Eigen::Index j = 0; j < A; ++j)
     for (Eigen::Index i0 = j; i0 < A; i0 += batch_rows)
       with_rows(A - i0, [&](auto rows) {
-        batch_precision_rows<Scalar, rows, Full>(F, inverse, g, b0, n, i0, j, gs, entry_stride, sample_stride, add_s, entropy);
+        batch_precision_rows<Scalar, rows, Full>(F, inverse, g, h, b0, n, i0, j, gs, entry_stride, sample_stride, add_s,
+                                                 entropy);
       });
 }
 
@@ -741,10 +757,11 @@ void batch_backward_lanes(const BatchFactors<Scalar>& F, const Scalar* g, Eigen:
 // Backward: ∂/∂Σp (G's packed entries, off-diagonals doubled) into gs (entry e of sample b at
 // gs[e·entry_stride + b·sample_stride]: P × B column-major is (1, P), F's layout is (ld, 1)) and −gΣ⁻¹d
 // into gd (A × B; either may be null), from Σ⁻¹ = L⁻ᵀL⁻¹ with L⁻¹ formed in `inverse` (P·ld scratch).
+// h (B, or null): the entropy's upstream gradient beside the log-prob's g (one node holding both).
 template <class Scalar>
 void batch_gaussian_backward(const BatchFactors<Scalar>& F, const Scalar* g, Scalar* gs, Eigen::Index entry_stride,
                              Eigen::Index sample_stride, bool add_s, Scalar* gd, bool add_d, Scalar* inverse,
-                             bool entropy) {
+                             bool entropy, const Scalar* h = nullptr) {
   const Eigen::Index A = F.A, B = F.B;
   if (gd)
     for (Eigen::Index b = 0; b < B; ++b)
@@ -760,9 +777,9 @@ void batch_gaussian_backward(const BatchFactors<Scalar>& F, const Scalar* g, Sca
   constexpr Eigen::Index N = batch_lanes<Scalar>;
   for (Eigen::Index b0 = 0; b0 < B; b0 += N) {
     if (b0 + N <= B)
-      batch_backward_lanes<Scalar, true>(F, g, b0, N, gs, entry_stride, sample_stride, add_s, inverse, entropy);
+      batch_backward_lanes<Scalar, true>(F, g, h, b0, N, gs, entry_stride, sample_stride, add_s, inverse, entropy);
     else
-      batch_backward_lanes<Scalar, false>(F, g, b0, B - b0, gs, entry_stride, sample_stride, add_s, inverse, entropy);
+      batch_backward_lanes<Scalar, false>(F, g, h, b0, B - b0, gs, entry_stride, sample_stride, add_s, inverse, entropy);
   }
 }
 
@@ -834,10 +851,11 @@ void lowrank_batch_products_backward(Tape<Scalar>& t, const Node<Scalar>& n, con
   }
 }
 
-// tag 0: log-prob (inputs d, W, v); tag 1: entropy (inputs W, v).
+// tag 0: log-prob (inputs d, W, v); tag 1: entropy (inputs W, v); tag 2: both (inputs d, W, v; 2 × B,
+// the log-prob in row 0 and the entropy in row 1).
 template <class Scalar>
 void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
-  const bool entropy = n.tag == 1;
+  const bool entropy = n.tag == 1, both = n.tag == 2;
   const int d_id = entropy ? -1 : n.input[0], w_id = n.input[entropy ? 0 : 1], v_id = n.input[entropy ? 1 : 2];
   const auto W = t.value(w_id);
   const auto v = t.value(v_id);
@@ -869,8 +887,19 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
     }
     Scalar* inverse = t.scratch(static_cast<std::size_t>(P * F.ld));
     MatrixMap<Scalar> GpT(t.scratch(static_cast<std::size_t>(P * F.ld)), F.ld, P);
-    batch_gaussian_backward<Scalar>(F, n.grad, want_w || want_v ? GpT.data() : nullptr, F.ld, 1, false, gd, add_d, inverse,
-                                    entropy);
+    const Scalar* g = n.grad;
+    Scalar* h = nullptr;
+    if (both) {  // rows 0 and 1 of the 2 × B gradient, each contiguous
+      Scalar* split = t.scratch(static_cast<std::size_t>(2 * F.ld));
+      h = split + F.ld;
+      for (Eigen::Index b = 0; b < B; ++b) {
+        split[b] = n.grad[2 * b];
+        h[b] = n.grad[2 * b + 1];
+      }
+      g = split;
+    }
+    batch_gaussian_backward<Scalar>(F, g, want_w || want_v ? GpT.data() : nullptr, F.ld, 1, false, gd, add_d, inverse,
+                                    entropy, h);
     if (want_w || want_v) lowrank_batch_products_backward<Scalar>(t, n, W, v, F, GpT, dW);
     if (!entropy && t.needs_grad(d_id)) t.node(d_id).grad_written = true;
     if (want_v) t.node(v_id).grad_written = true;
@@ -880,10 +909,10 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   // Batched: packed α²G_b (off-diagonals doubled: Σ's (i, j) and (j, i) are one packed entry).
   MatrixMap<Scalar> Gp(batched ? t.scratch(static_cast<std::size_t>(P * B)) : work, P, batched ? B : 0);
   for (Eigen::Index b = 0; b < B; ++b) {
-    const Scalar g = n.grad[b];
+    const Scalar g = n.grad[both ? 2 * b : b];
     const ConstMatrixMap<Scalar> chol(layout.factor(n.aux, b), A, A);
     const ConstMatrixMap<Scalar> y(layout.solved(n.aux, b), A, 1);  // Σ⁻¹ d
-    covariance_gradient<Scalar>(chol, y, g, entropy, inv, G, outer);
+    covariance_gradient<Scalar>(chol, y, g, entropy, inv, G, outer, both, both ? n.grad[2 * b + 1] : Scalar(0));
     if (!entropy && t.needs_grad(d_id)) solved_gradient_column<Scalar>(t, d_id, b, g, y);
     if (!want_w && !want_v) continue;
     if (batched) {
@@ -944,9 +973,12 @@ void lowrank_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   if (want_w) t.accumulate(w_id, dW);
 }
 
+// entropy: the entropies (1 × B); both: the log-probs and the entropies (2 × B); else the log-probs.
 template <class Scalar>
-Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar alpha, bool entropy) {
-  const char* where = entropy ? "lowrank_gaussian_entropy" : "lowrank_gaussian_log_prob";
+Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar alpha, bool entropy, bool both = false) {
+  const char* where = entropy ? "lowrank_gaussian_entropy"
+                      : both  ? "lowrank_gaussian_log_prob_and_entropy"
+                              : "lowrank_gaussian_log_prob";
   const Eigen::Index A = W.rows(), L = W.cols();
   if (v.rows() != A + L) throw_shape_error(where, "v = [action variances; latent variances]", A + L, entropy ? v.cols() : d.cols(), v.rows(), v.cols());
   const Eigen::Index B = entropy ? v.cols() : d.cols();
@@ -956,7 +988,7 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
   }
   Tape<Scalar>& t = *W.tape;
   const bool needs = (!entropy && t.needs_grad(d.id)) || t.needs_grad(W.id) || t.needs_grad(v.id);
-  const int id = t.push(1, B, needs);
+  const int id = t.push(both ? 2 : 1, B, needs);
   const LowRankLayout<Scalar> layout{A, B};
   const bool batched = v.cols() == B && B >= lowrank_batched_from;
   const bool parallel = lowrank_batch_parallel(A, B, batched);
@@ -968,7 +1000,7 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
   Node<Scalar>& n = t.node(id);
   n.aux = aux;
   n.param[0] = alpha;
-  n.tag = entropy ? 1 : 0;
+  n.tag = entropy ? 1 : both ? 2 : 0;
   if (entropy) {
     n.input[0] = W.id;
     n.input[1] = v.id;
@@ -998,8 +1030,18 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
                       [&] { product_into(St, false, vt, K); });
     St.topRows(B) *= alpha2;
     for (Eigen::Index j = 0; j < A; ++j) St.col(packed.column(j)).head(B) += vv.row(j).head(B).transpose();
-    Scalar* work = t.scratch(static_cast<std::size_t>(2 * padded<Scalar>(B)));
-    batch_gaussian_factor<Scalar>(entropy ? nullptr : t.value(d.id).data(), F, out.data(), work, entropy, where);
+    Scalar* work = t.scratch(static_cast<std::size_t>(4 * padded<Scalar>(B)));
+    if (!both) {
+      batch_gaussian_factor<Scalar>(entropy ? nullptr : t.value(d.id).data(), F, out.data(), work, entropy, where);
+      return {&t, id};
+    }
+    Scalar* logp = work + 2 * padded<Scalar>(B);
+    Scalar* h = logp + padded<Scalar>(B);
+    batch_gaussian_factor<Scalar>(t.value(d.id).data(), F, logp, work, false, where, h);
+    for (Eigen::Index b = 0; b < B; ++b) {
+      out(0, b) = logp[b];
+      out(1, b) = h[b];
+    }
     return {&t, id};
   }
   MatrixMap<Scalar> Sp(batched ? t.scratch(static_cast<std::size_t>(packed.size() * B)) : scaled, packed.size(), batched ? B : 0);
@@ -1019,7 +1061,7 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
     }
     MatrixMap<Scalar> y(layout.solved(aux, b), A, 1);
     if (!entropy) y = t.value(d.id).col(b);
-    out(0, b) = gaussian_from_covariance<Scalar>(chol, y, entropy, b, where);
+    out(0, b) = gaussian_from_covariance<Scalar>(chol, y, entropy, b, where, both ? &out(1, b) : nullptr);
   }
   return {&t, id};
 }
@@ -1051,6 +1093,23 @@ Var<S> lowrank_gaussian_log_prob(Var<S> d, Var<S> W, Var<S> v, std::type_identit
 template <class S>
 Var<S> lowrank_gaussian_entropy(Var<S> W, Var<S> v, std::type_identity_t<S> alpha = S(1)) {
   return detail::lowrank_gaussian(W, W, v, S(alpha), true);
+}
+
+/// Whether a batch of B samples with A actions (one covariance per sample) is better served by
+/// lowrank_gaussian_log_prob_and_entropy than by the two calls: on the batch-parallel route (factors
+/// of 17–64). Smaller factors keep the two nodes, with whose rounding the muscle-arm, MyoElbow and
+/// MyoFinger results were measured (there the covariance work is a small part of a step).
+inline bool lowrank_prefers_joint(Eigen::Index A, Eigen::Index B) noexcept {
+  return detail::lowrank_batch_parallel(A, B, B >= detail::lowrank_batched_from);
+}
+
+/// Both of the above from one factorisation per sample, as one node: row 0 the log-probs, row 1 the
+/// entropies (2 × B, the same values as the two calls), with one backward for both: ∂/∂Σ =
+/// ½g(Σ⁻¹ddᵀΣ⁻¹ − Σ⁻¹) + ½hΣ⁻¹ for upstream gradients g (log-prob) and h (entropy). PPO's loss needs
+/// both for the same latent; at MyoHand's size this halves the covariance work of a gradient step.
+template <class S>
+Var<S> lowrank_gaussian_log_prob_and_entropy(Var<S> d, Var<S> W, Var<S> v, std::type_identity_t<S> alpha = S(1)) {
+  return detail::lowrank_gaussian(d, W, v, S(alpha), false, true);
 }
 
 }  // namespace spindle::autodiff

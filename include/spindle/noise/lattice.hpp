@@ -113,6 +113,8 @@ class Lattice {
   std::optional<Var<S>> entropy(nn::Parameters<S>& p, Var<S> z) const {
     if (squashed()) return std::nullopt;
     if (packed_route(z.cols())) return autodiff::packed_gaussian_entropy(packed_covariance(p, z));
+    if (joint_route(z.cols()) && joint_cache_.id >= 0 && joint_cache_.key == key_of(p, z))
+      return autodiff::slice_rows(Var<S>{z.tape, joint_cache_.id}, 1, 1);  // from log_prob's factorisation
     return autodiff::lowrank_gaussian_entropy(p.on(*z.tape, mean_.weight), variances(p, z), S(config_.alpha));
   }
 
@@ -269,8 +271,17 @@ class Lattice {
     if (config_.std_reg != 0) va = va + S(config_.std_reg * config_.std_reg);
     return autodiff::concat_rows(va, autodiff::slice_rows(v, 0, latent_dim_));
   }
+  // PPO asks for the log-prob and then the entropy of the same latent: on the joint route both come
+  // from one node (one factorisation, one backward), the entropy kept for entropy() to take.
+  bool joint_route(Eigen::Index batch) const noexcept { return autodiff::lowrank_prefers_joint(action_dim_, batch); }
   Var<S> gaussian_log_prob(nn::Parameters<S>& p, Var<S> z, Var<S> u) const {
     if (packed_route(z.cols())) return autodiff::packed_gaussian_log_prob(u - mean(p, z), packed_covariance(p, z));
+    if (joint_route(z.cols())) {
+      const Var<S> both = autodiff::lowrank_gaussian_log_prob_and_entropy(u - mean(p, z), p.on(*z.tape, mean_.weight),
+                                                                          variances(p, z), S(config_.alpha));
+      joint_cache_ = {key_of(p, z), both.id};
+      return autodiff::slice_rows(both, 0, 1);
+    }
     return autodiff::lowrank_gaussian_log_prob(u - mean(p, z), p.on(*z.tape, mean_.weight), variances(p, z),
                                                S(config_.alpha));
   }
@@ -292,16 +303,19 @@ class Lattice {
     int id = -1;
   };
   // The node computed for this (tape pass, latent, parameters, grad mode), or a new one.
+  static VariancesKey key_of(const nn::Parameters<S>& p, Var<S> z) {
+    return {z.tape, z.tape->generation(), z.id, &p, z.tape->grad_enabled()};
+  }
   template <class Compute>
   static Var<S> cached(VariancesCache& cache, nn::Parameters<S>& p, Var<S> z, Compute&& compute) {
     autodiff::Tape<S>& t = *z.tape;
-    const VariancesKey key{&t, t.generation(), z.id, &p, t.grad_enabled()};
+    const VariancesKey key = key_of(p, z);
     if (cache.id >= 0 && cache.key == key && cache.id < static_cast<int>(t.size())) return {&t, cache.id};
     const Var<S> v = compute();
     cache = {key, v.id};
     return v;
   }
-  mutable VariancesCache variances_cache_, packed_cache_;
+  mutable VariancesCache variances_cache_, packed_cache_, joint_cache_;
 
   Config config_;
   Eigen::Index latent_dim_, action_dim_;
