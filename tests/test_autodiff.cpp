@@ -597,6 +597,27 @@ TEST_CASE("lowrank Gaussian: past the small-factor size (batch-parallel factors,
   }
 }
 
+TEST_CASE("transpose_into: Eigen's transpose for every tile remainder, float and double, with leading dimensions") {
+  auto check = [](auto zero, Eigen::Index rows, Eigen::Index cols, Eigen::Index pad) {
+    using S = decltype(zero);
+    using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+    M src = M::Zero(rows + pad, cols), dst = M::Constant(cols + pad, rows, S(-7));
+    for (Eigen::Index i = 0; i < src.size(); ++i) src(i) = S(i % 97) - S(0.25) * S(i % 13);
+    detail::transpose_into(src.data(), rows, cols, rows + pad, dst.data(), cols + pad);
+    CHECK(dst.topRows(cols) == src.topRows(rows).transpose());
+    CHECK((dst.bottomRows(pad).array() == S(-7)).all());  // nothing written past the block
+  };
+  for (Eigen::Index rows = 1; rows <= 35; ++rows)
+    for (Eigen::Index cols = 1; cols <= 35; ++cols) {
+      CAPTURE(rows);
+      CAPTURE(cols);
+      check(0.0f, rows, cols, 0);
+      check(0.0, rows, cols, 3);
+    }
+  check(0.0f, 256, 256, 0);
+  check(0.0f, 39, 256, 5);
+}
+
 TEST_CASE("lowrank Gaussian: log-prob and entropy from one node equal the two nodes") {
   // Per-sample loops (A 7), the batch-parallel factors (small_factor_max + 3) and Eigen's per-sample factors
   // (batch_factor_max + 1); B 3 is below the batched route, B 11 has a full and a partial block of lanes.

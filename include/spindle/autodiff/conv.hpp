@@ -52,7 +52,7 @@ void conv1d_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   if (t.needs_grad(n.input[0])) {  // ∂cols = Wᵀ Gcol, scattered back onto the input steps
     MatrixMap<Scalar> dcols(t.scratch(static_cast<std::size_t>(ck * cols_n)), ck, cols_n);
     MatrixMap<Scalar> WT(t.scratch(static_cast<std::size_t>(ck * s.c_out)), ck, s.c_out);
-    WT = t.value(n.input[1]).transpose();
+    transpose_into(t.value(n.input[1]), WT);
     strided_gemm<Scalar>(dcols.data(), ck, WT.data(), ck, Gcol.data(), s.c_out, false, ck, cols_n, s.c_out, false);
     Node<Scalar>& xn = t.node(n.input[0]);
     MatrixMap<Scalar> dx(xn.grad, xn.rows, xn.cols);

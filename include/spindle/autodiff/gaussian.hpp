@@ -33,6 +33,7 @@
 #include "small_gemm.hpp"
 #include "elementwise.hpp"
 #include "tape.hpp"
+#include "transpose.hpp"
 
 namespace spindle::autodiff {
 
@@ -418,7 +419,7 @@ template <class Scalar, class WT>
 void khatri_rao_lower(const WT& W, MatrixMap<Scalar> w_t, MatrixMap<Scalar> K) {
   const Eigen::Index A = W.rows();
   const PackedLower packed{A};
-  w_t = W.transpose();
+  transpose_into(W, w_t);
   for (Eigen::Index j = 0; j < A; ++j)
     for (Eigen::Index i = j; i < A; ++i) K.col(packed.column(j) + i - j) = w_t.col(i).cwiseProduct(w_t.col(j));
 }
@@ -844,10 +845,10 @@ void lowrank_batch_products_backward(Tape<Scalar>& t, const Node<Scalar>& n, con
     k_product<Scalar>(false, L, P, B, v.data() + A, v.rows(), GpT.data(), 1, ld, H.data(), L,
                       [&] { product_into(H, false, v.bottomRows(L), GpT.topRows(B)); });
     MatrixMap<Scalar> w_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
-    w_t = W.transpose();
+    transpose_into(W, w_t);
     MatrixMap<Scalar> dW_t(t.scratch(static_cast<std::size_t>(padded<Scalar>(L * A))), L, A);
     khatri_rao_lower_backward<Scalar>(H, w_t, dW_t);
-    dW = dW_t.transpose();
+    transpose_into(dW_t, dW);
   }
 }
 

@@ -5,6 +5,7 @@
 #include "activation.hpp"
 #include "small_gemm.hpp"
 #include "tape.hpp"
+#include "transpose.hpp"
 
 namespace spindle::autodiff {
 
@@ -134,7 +135,7 @@ void linear_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
     // Wᵀ G through SmallGemm needs Wᵀ in memory; the copy pays off from a few columns on.
     if (G.cols() >= 8 && SmallGemm<Scalar>::applies(W.cols(), G.cols(), W.rows())) {
       MatrixMap<Scalar> WT(t.scratch(static_cast<std::size_t>(W.size())), W.cols(), W.rows());
-      WT = W.transpose();
+      transpose_into(W, WT);
       t.accumulate_with(x, [&](MatrixMap<Scalar> g, bool acc) { gemm_into<Scalar>(g, acc, WT, G, false); });
     } else {
       t.accumulate_product(x, W.transpose() * G);
