@@ -221,6 +221,7 @@ algo::PpoConfig ppo_settings(int seed, Eigen::Index n_envs, Eigen::Index hidden,
 struct Tuning {
   double learning_rate = 3e-4;
   double target_kl = 0;  // 0: every epoch runs
+  double ent_coef = 0;   // PPO's entropy bonus, every curriculum alike
   Eigen::Index lstm = 0;  // > 0: an LSTM policy and critic of this many units (RecurrentPpo) instead of an MLP
 };
 
@@ -275,6 +276,7 @@ Result run(const std::string& name, int seed, long steps, double P, int episodes
   algo::PpoConfig c = ppo_settings(seed, 8, 64, prefix + ".episodes.csv");
   c.learning_rate = tuning.learning_rate;
   if (tuning.target_kl > 0) c.target_kl = tuning.target_kl;
+  c.ent_coef = tuning.ent_coef;
   if constexpr (T == 0) {  // the LSTM remembers for itself: it reads the tray, not a window (main picks T = 0)
     if (tuning.lstm > 0) {
       algo::RecurrentPpo<Staged<BallTray>> ppo(Staged<BallTray>(BallTray(mujoco::BallTrayConfig{}), scheduler),
@@ -360,6 +362,8 @@ int run_main(int argc, char** argv) {
   app.add_option("--learning-rate", tuning.learning_rate, "PPO's learning rate")->check(CLI::PositiveNumber);
   app.add_option("--target-kl", tuning.target_kl,
                  "stop an update's epochs when the approximate KL passes 1.5 × this (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--ent-coef", tuning.ent_coef, "PPO's entropy coefficient (the same for every curriculum)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--csv", csv, "results table (CSV); per run: <csv>.<curriculum>.<seed>.{episodes,stages}.csv");
   app.add_option("--plot", png, "PNG of the learning curves and <png>.stages.png of the stages (gnuplot; empty: none)");
