@@ -187,7 +187,7 @@ TEST_CASE("Lattice: log-prob and entropy of one latent on one tape share the var
     Eigen::Index L, A, B;
   };
   for (const Size size : {Size{L, A, B}, Size{8, autodiff::detail::small_factor_max + 3, 6}}) {
-    const auto [L, A, B] = size;
+    const Eigen::Index L = size.L, A = size.A, B = size.B;  // (not a structured binding: CAPTURE's lambda reads A)
     CAPTURE(A);
     const bool joint = autodiff::lowrank_prefers_joint(A, B);
     CHECK(joint == (A > autodiff::detail::small_factor_max));
@@ -477,6 +477,31 @@ void check_acting_path(typename Head::Config config) {
     acting.set_grad_enabled(false);
     CHECK_THROWS_AS(b.explore(pb, acting.constant(bad), rng_b), non_finite_error);
   }
+}
+
+TEST_CASE("Lattice past the small factors: explore without its log-prob takes the same action, and log_prob gives explore's log-prob") {
+  const Eigen::Index L = 64, A = autodiff::detail::small_factor_max + 3, n_envs = 4;  // L: not the packed route
+  Rng init(9);
+  nn::Parameters<double> p;
+  noise::Lattice<double> h(L, A, p, init, {.alpha = 0.9, .std_reg = 0.05, .log_std_init = -0.5});
+  for (Eigen::Index i = 0; i < p.value(0).size(); ++i) p.value(0)(i) = init.uniform(-0.5, 0.5);  // W
+  CHECK(h.rollout_log_probs_afterwards(n_envs * 32));
+  nn::Parameters<double> q;
+  CHECK_FALSE(noise::Lattice<double>(L, 6, q, init, {}).rollout_log_probs_afterwards(n_envs * 32));  // small factors
+  const Mat Z = random_matrix(L, n_envs, init);
+  Rng a(3), b(3);
+  h.reset_noise(p, n_envs, a);
+  Tape<double> with, without, check;
+  with.set_grad_enabled(false);
+  without.set_grad_enabled(false);
+  check.set_grad_enabled(false);
+  const auto sampled = h.explore(p, with.constant(Z), a);
+  h.reset_noise(p, n_envs, b);
+  const auto bare = h.explore(p, without.constant(Z), b, false);
+  CHECK(bare.action.value() == sampled.action.value());
+  CHECK((bare.log_prob.value().array() == 0.0).all());
+  const auto logp = h.log_prob(p, check.constant(Z), check.constant(Mat(sampled.action.value())));
+  CHECK((logp.value() - sampled.log_prob.value()).cwiseAbs().maxCoeff() < 1e-9 * (1 + sampled.log_prob.value().cwiseAbs().maxCoeff()));
 }
 
 TEST_CASE("noise acting path: explore without gradients gives the differentiable path's bits") {

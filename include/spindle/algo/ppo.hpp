@@ -484,6 +484,7 @@ class Ppo {
     if (schedule.start_rollout()) noise::resample(head_, policy_, n, rng_, schedule);
     Tape& t = act_tape_;
     t.set_grad_enabled(false);
+    const bool log_probs_afterwards = rollout_log_probs_afterwards();
     for (Eigen::Index s = 0; s < config_.n_steps; ++s) {
       if (schedule.before_step()) noise::resample(head_, policy_, n, rng_, schedule);
       // The observation acted on: the normalised one (zeros where a dropped transition left NaN/Inf).
@@ -507,11 +508,16 @@ class Ppo {
         context = Context::of(live_.window(), live_.previous_action(), live_.privileged());
       }
       t.clear();
-      const noise::Sampled<S> pi =
-          head_.explore(policy_, actor_(policy_, inputs<Actor>(t, act_obs_.data(), n, context)), rng_);
+      const Var z = actor_(policy_, inputs<Actor>(t, act_obs_.data(), n, context));
+      noise::Sampled<S> pi;
+      if constexpr (requires { head_.explore(policy_, z, rng_, false); })
+        pi = head_.explore(policy_, z, rng_, !log_probs_afterwards);
+      else
+        pi = head_.explore(policy_, z, rng_);
       buffer_.actions_at(s) = pi.action.value();
       for (Eigen::Index i = 0; i < n; ++i) {
-        buffer_.log_probs()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = pi.log_prob.value()(0, i);
+        if (!log_probs_afterwards)
+          buffer_.log_probs()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = pi.log_prob.value()(0, i);
         buffer_.episode_starts()(static_cast<std::size_t>(s), static_cast<std::size_t>(i)) = episode_starts_(i);
         to_env_action_(pi.action.value().col(i), env_actions_.row(i));
         if (needs_.previous_action) live_.acted(i, pi.action.value().col(i).cwiseMax(S(-1)).cwiseMin(S(1)));
@@ -523,8 +529,35 @@ class Ppo {
       if (hooks_.on_step) hooks_.on_step(num_timesteps_);
     }
     if (parallel_.active()) parallel_.merge_statistics(envs_);
+    if (log_probs_afterwards) rollout_log_probs();
     compute_advantages();
     if (hooks_.on_rollout) hooks_.on_rollout(buffer_);
+  }
+
+  /// Whether the head takes this rollout's log-probs in one pass after it (Lattice at MyoHand's
+  /// size: see Lattice::rollout_log_probs_afterwards); policies with a context act step by step.
+  bool rollout_log_probs_afterwards() const {
+    if constexpr (requires(const Head& h) { h.rollout_log_probs_afterwards(Eigen::Index{}); })
+      return !needs_.any() && head_.rollout_log_probs_afterwards(std::min(log_prob_chunk, config_.n_steps * config_.n_envs));
+    else
+      return false;
+  }
+  /// log π(a | s) of every rollout sample with the parameters that acted (nothing trained since),
+  /// in fixed chunks of samples so the bits do not depend on the rollout's size beyond them.
+  static constexpr Eigen::Index log_prob_chunk = 512;
+  void rollout_log_probs() {
+    Tape& t = value_tape_;
+    t.set_grad_enabled(false);
+    const auto obs = buffer_.all_observations();
+    const auto actions = buffer_.all_actions();
+    for (Eigen::Index first = 0; first < obs.cols(); first += log_prob_chunk) {
+      const Eigen::Index count = std::min(log_prob_chunk, obs.cols() - first);
+      t.clear();
+      const Var z = actor_(policy_, inputs<Actor>(t, obs.data() + first * obs_dim_, count, Context{}));
+      const Var logp = head_.log_prob(policy_, z, t.view(actions.data() + first * act_dim_, act_dim_, count));
+      std::copy(logp.value().data(), logp.value().data() + count, buffer_.log_probs().data() + first);
+    }
+    t.clear();
   }
 
   /// Rewards, truncation bootstraps and NaN/Inf checks of the step just taken.

@@ -98,6 +98,8 @@ class RolloutBuffer {
   /// Every observation: obs_dim × (n_steps·n_envs), sample k = t·n_envs + i.
   Eigen::Map<const Matrix> all_observations() const noexcept { return {observations_.data(), obs_dim_, total()}; }
   Eigen::Map<Matrix> actions_at(Eigen::Index t) noexcept { return {actions_.data() + t * n_envs_ * act_dim_, act_dim_, n_envs_}; }
+  /// Every action: act_dim × (n_steps·n_envs), sample k = t·n_envs + i.
+  Eigen::Map<const Matrix> all_actions() const noexcept { return {actions_.data(), act_dim_, total()}; }
 
   /// Per-sample arrays, [n_steps, n_envs].
   xt::xtensor<S, 2>& rewards() noexcept { return rewards_; }

@@ -203,8 +203,18 @@ class Lattice {
 
 
  public:
-  /// Exploration sample: environment i (column i) uses its own P_x, P_a.
-  Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng) {
+  /// Whether a PPO rollout of `samples` (all environments, all steps) should take its log-probs from
+  /// one log_prob() pass over the rollout after it, through explore(…, false) at each step: on the
+  /// joint route (A 17–64), where an acting batch of a few environments fills few of the batch loops'
+  /// lanes and forms K anew at every step although W only changes between updates. The same
+  /// distribution (θ and W are fixed within a rollout), the same log-density up to rounding.
+  bool rollout_log_probs_afterwards(Eigen::Index samples) const noexcept {
+    return !squashed() && !packed_route(samples) && joint_route(samples);
+  }
+
+  /// Exploration sample: environment i (column i) uses its own P_x, P_a. With log_prob false the
+  /// sample's log-prob is left out (zeros; see rollout_log_probs_afterwards).
+  Sampled<S> explore(nn::Parameters<S>& p, Var<S> z, Rng& rng, bool log_prob = true) {
     check_finite(z.value(), "Lattice::explore", "latent");
     autodiff::Tape<S>& t = *z.tape;
     const Eigen::Index L = latent_dim_, A = action_dim_;
@@ -237,6 +247,10 @@ class Lattice {
       }
     }
     const Var<S> u = mean(p, t.constant(perturbed_)) + t.constant(noise_);
+    if (!log_prob) {
+      if (no_log_prob_.cols() != z.cols()) no_log_prob_ = Matrix<S>::Zero(1, z.cols());
+      return squash_if(squashed(), u, t.view(no_log_prob_.data(), 1, z.cols()), S(config_.epsilon));
+    }
     variances_.topRows(A).array() += S(config_.std_reg * config_.std_reg);
     const Var<S> logp = autodiff::lowrank_gaussian_log_prob(u - mean(p, z), p.on(t, mean_.weight),
                                                            t.view(variances_.data(), A + L, z.cols()), S(config_.alpha));
@@ -322,6 +336,7 @@ class Lattice {
   nn::Dense mean_;
   int log_std_ = -1;
   Matrix<S> matrices_, normals_, perturbed_, noise_, std_, std_squared_, variances_, squared_latent_, draws_, theta_seen_;
+  Matrix<S> no_log_prob_;  // explore(…, false)'s log-prob row: zeros
   bool single_use_ = false;  // reset_noise_single_use: the next explore() draws its noise directly
   Eigen::Index single_use_envs_ = 0;
 };
