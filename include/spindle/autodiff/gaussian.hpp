@@ -1031,7 +1031,7 @@ Var<Scalar> lowrank_gaussian(Var<Scalar> d, Var<Scalar> W, Var<Scalar> v, Scalar
                       [&] { product_into(St, false, vt, K); });
     St.topRows(B) *= alpha2;
     for (Eigen::Index j = 0; j < A; ++j) St.col(packed.column(j)).head(B) += vv.row(j).head(B).transpose();
-    Scalar* work = t.scratch(static_cast<std::size_t>(4 * padded<Scalar>(B)));
+    Scalar* work = t.scratch(static_cast<std::size_t>((both ? 4 : 2) * padded<Scalar>(B)));  // + log-probs, entropies
     if (!both) {
       batch_gaussian_factor<Scalar>(entropy ? nullptr : t.value(d.id).data(), F, out.data(), work, entropy, where);
       return {&t, id};

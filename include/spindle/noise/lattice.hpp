@@ -113,8 +113,9 @@ class Lattice {
   std::optional<Var<S>> entropy(nn::Parameters<S>& p, Var<S> z) const {
     if (squashed()) return std::nullopt;
     if (packed_route(z.cols())) return autodiff::packed_gaussian_entropy(packed_covariance(p, z));
-    if (joint_route(z.cols()) && joint_cache_.id >= 0 && joint_cache_.key == key_of(p, z))
-      return autodiff::slice_rows(Var<S>{z.tape, joint_cache_.id}, 1, 1);  // from log_prob's factorisation
+    if (joint_route(z.cols()))
+      if (const int id = cached_id(joint_cache_, p, z); id >= 0)
+        return autodiff::slice_rows(Var<S>{z.tape, id}, 1, 1);  // from log_prob's factorisation
     return autodiff::lowrank_gaussian_entropy(p.on(*z.tape, mean_.weight), variances(p, z), S(config_.alpha));
   }
 
@@ -316,17 +317,20 @@ class Lattice {
     VariancesKey key;
     int id = -1;
   };
-  // The node computed for this (tape pass, latent, parameters, grad mode), or a new one.
   static VariancesKey key_of(const nn::Parameters<S>& p, Var<S> z) {
     return {z.tape, z.tape->generation(), z.id, &p, z.tape->grad_enabled()};
   }
+  // The node cached for this (tape pass, latent, parameters, grad mode), or −1.
+  static int cached_id(const VariancesCache& cache, const nn::Parameters<S>& p, Var<S> z) {
+    const bool hit = cache.id >= 0 && cache.key == key_of(p, z) && cache.id < static_cast<int>(z.tape->size());
+    return hit ? cache.id : -1;
+  }
+  // That node, or a new one.
   template <class Compute>
   static Var<S> cached(VariancesCache& cache, nn::Parameters<S>& p, Var<S> z, Compute&& compute) {
-    autodiff::Tape<S>& t = *z.tape;
-    const VariancesKey key = key_of(p, z);
-    if (cache.id >= 0 && cache.key == key && cache.id < static_cast<int>(t.size())) return {&t, cache.id};
+    if (const int id = cached_id(cache, p, z); id >= 0) return {z.tape, id};
     const Var<S> v = compute();
-    cache = {key, v.id};
+    cache = {key_of(p, z), v.id};
     return v;
   }
   mutable VariancesCache variances_cache_, packed_cache_, joint_cache_;
