@@ -343,6 +343,71 @@ void check_normal_log_prob_bits() {
 }
 }  // namespace
 
+namespace {
+// normal_log_prob's backward as Eigen expressions over the broadcast σ (how it was first
+// written, with σ's gradient summed over the broadcast dimensions): the loops that replaced the
+// Replicate expressions must give the same bits, so they changed no training run.
+template <class S>
+void check_normal_log_prob_backward_bits() {
+  using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  for (Eigen::Index A : {1, 3, 8, 39})
+    for (Eigen::Index B : {1, 5, 64, 100})
+      for (int shape = 0; shape < 4; ++shape) {
+        const Eigen::Index sr = shape & 1 ? A : 1, sc = shape & 2 ? B : 1;
+        const M x = random(A, B).template cast<S>(), mu = random(A, B).template cast<S>();
+        const M sd = random(sr, sc, 0.05, 3.0).template cast<S>();
+        const M g = random(1, B).template cast<S>();
+        const auto s = sd.replicate(A / sr, B / sc).array();
+        const auto G = g.replicate(A, 1).array();
+        const auto z = (x.array() - mu.array()) / s;
+        const M dx = (-G * z / s).matrix(), dmu = (G * z / s).matrix();
+        const auto d_sd = (G * (z.square() - S(1)) / s).matrix();
+        M ds;
+        if (sr == A && sc == B) ds = d_sd;
+        else if (sr == 1 && sc == 1) ds = M::Constant(1, 1, d_sd.sum());
+        else if (sc == 1) ds = d_sd.rowwise().sum();
+        else ds = d_sd.colwise().sum();
+        Tape<S> t;
+        const Var<S> vx = t.variable(x), vmu = t.variable(mu), vsd = t.variable(sd);
+        t.backward(sum(normal_log_prob(vx, vmu, vsd) * t.constant(g)));
+        CAPTURE(A);
+        CAPTURE(B);
+        CAPTURE(shape);
+        CHECK(M(t.grad(vx.id)) == dx);  // exact: == on every coefficient
+        CHECK(M(t.grad(vmu.id)) == dmu);
+        CHECK(M(t.grad(vsd.id)) == ds);
+      }
+}
+
+// minimum's backward on operands of the output's shape (no Replicate) against the broadcast form.
+template <class S>
+void check_binary_backward_bits() {
+  using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  for (Eigen::Index B : {1, 7, 256}) {
+    M a = random(2, B).template cast<S>();
+    const M b = random(2, B).template cast<S>(), w = random(2, B).template cast<S>();
+    a(0, 0) = b(0, 0);  // a tie: half the gradient each way
+    const auto A = a.replicate(1, 1).array(), Bb = b.replicate(1, 1).array();  // the broadcast form
+    const auto pick_a = (A < Bb).template cast<S>();
+    const auto tie = (A == Bb).template cast<S>() * S(0.5);
+    const M da = (w.array() * (pick_a + tie)).matrix(), db = (w.array() * (S(1) - pick_a - tie)).matrix();
+    Tape<S> t;
+    const Var<S> va = t.variable(a), vb = t.variable(b);
+    t.backward(sum(minimum(va, vb) * t.constant(w)));
+    CAPTURE(B);
+    CHECK(M(t.grad(va.id)) == da);
+    CHECK(M(t.grad(vb.id)) == db);
+  }
+}
+}  // namespace
+
+TEST_CASE("normal_log_prob and minimum backward: the same bits as the broadcast Eigen expressions") {
+  check_normal_log_prob_backward_bits<float>();
+  check_normal_log_prob_backward_bits<double>();
+  check_binary_backward_bits<float>();
+  check_binary_backward_bits<double>();
+}
+
 TEST_CASE("log_values: accurate, and each value's bits independent of count and position") {
   const auto check = [](auto zero) {
     using S = decltype(zero);

@@ -42,25 +42,59 @@ namespace detail {
 template <class Scalar>
 constexpr Scalar half_log_two_pi = Scalar(0.91893853320467274178032973640562);
 
-// Broadcast column/row counts: std may be A×B, A×1, 1×B or 1×1.
-template <class M>
-auto broadcast_to(const M& m, Eigen::Index rows, Eigen::Index cols) {
-  return m.replicate(rows / m.rows(), cols / m.cols());
-}
-
+// ∂ log N(x; μ, σ) for σ of shape A×B, A×1, 1×B or 1×1 (broadcast over the batch). Plain loops
+// over (sample, action): Eigen's Replicate with run-time factors divides per coefficient and does not
+// vectorise. σ's gradient is summed over the broadcast dimensions in storage order, one term after
+// the other (as Eigen's reduction of a non-vectorisable expression adds them), so the bits are those
+// of the expression form this replaced.
 template <class Scalar>
 void normal_log_prob_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
   const Eigen::Index A = t.node(n.input[0]).rows, B = n.cols;
-  const auto g = ConstMatrixMap<Scalar>(n.grad, 1, B);
-  const auto x = t.value(n.input[0]).array();
-  const auto mu = t.value(n.input[1]).array();
-  const auto s = broadcast_to(t.value(n.input[2]), A, B).array();
+  const Scalar* g = n.grad;
+  const Scalar* x = t.value(n.input[0]).data();
+  const Scalar* mu = t.value(n.input[1]).data();
+  const auto sv = t.value(n.input[2]);
+  const Scalar* s = sv.data();
+  const Eigen::Index s_row = sv.rows() == 1 ? 0 : 1, s_col = sv.cols() == 1 ? 0 : sv.rows();
+  const auto sigma = [&](Eigen::Index a, Eigen::Index b) { return s[a * s_row + b * s_col]; };
+  const auto z = [&](Eigen::Index a, Eigen::Index b) { return (x[a + b * A] - mu[a + b * A]) / sigma(a, b); };
   // z = (x − μ)/σ: ∂/∂x = −z/σ, ∂/∂μ = z/σ, ∂/∂σ = (z² − 1)/σ, each times the sample's upstream gradient.
-  const auto z = (x - mu) / s;
-  const auto G = g.replicate(A, 1).array();
-  if (t.needs_grad(n.input[0])) t.accumulate(n.input[0], (-G * z / s).matrix());
-  if (t.needs_grad(n.input[1])) t.accumulate(n.input[1], (G * z / s).matrix());
-  if (t.needs_grad(n.input[2])) accumulate_reduced(t, n.input[2], (G * (z.square() - Scalar(1)) / s).matrix());
+  const auto d_sigma = [&](Eigen::Index a, Eigen::Index b) {
+    const Scalar za = z(a, b);
+    const Scalar square = za * za;  // its own statement: Clang contracts z² − 1 within one only
+    return (g[b] * (square - Scalar(1))) / sigma(a, b);
+  };
+  const auto full = [&](int id, auto&& term) {
+    t.accumulate_with(id, [&](auto out, bool add) {
+      for (Eigen::Index b = 0; b < B; ++b)
+        for (Eigen::Index a = 0; a < A; ++a) out(a, b) = add ? out(a, b) + term(a, b) : term(a, b);
+    });
+  };
+  if (t.needs_grad(n.input[0])) full(n.input[0], [&](Eigen::Index a, Eigen::Index b) { return (-g[b] * z(a, b)) / sigma(a, b); });
+  if (t.needs_grad(n.input[1])) full(n.input[1], [&](Eigen::Index a, Eigen::Index b) { return (g[b] * z(a, b)) / sigma(a, b); });
+  if (!t.needs_grad(n.input[2])) return;
+  if (s_row != 0 && s_col != 0) return full(n.input[2], d_sigma);
+  t.accumulate_with(n.input[2], [&](auto out, bool add) {
+    const auto put = [&](Eigen::Index i, Eigen::Index j, Scalar v) { out(i, j) = add ? out(i, j) + v : v; };
+    if (s_row == 0 && s_col == 0) {  // 1×1: every term, column by column
+      Scalar sum = d_sigma(0, 0);
+      for (Eigen::Index b = 0; b < B; ++b)
+        for (Eigen::Index a = b == 0 ? 1 : 0; a < A; ++a) sum += d_sigma(a, b);
+      put(0, 0, sum);
+    } else if (s_col == 0) {  // A×1: each action over the batch
+      for (Eigen::Index a = 0; a < A; ++a) {
+        Scalar sum = d_sigma(a, 0);
+        for (Eigen::Index b = 1; b < B; ++b) sum += d_sigma(a, b);
+        put(a, 0, sum);
+      }
+    } else {  // 1×B: each sample over the actions
+      for (Eigen::Index b = 0; b < B; ++b) {
+        Scalar sum = d_sigma(0, b);
+        for (Eigen::Index a = 1; a < A; ++a) sum += d_sigma(a, b);
+        put(0, b, sum);
+      }
+    }
+  });
 }
 
 // ln of in[0, n) into out (distinct arrays), a SIMD packet at a time with Eigen's plog: whole
