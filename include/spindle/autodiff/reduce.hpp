@@ -30,6 +30,13 @@ template <class Scalar>
 void sum_over_rows_backward(Tape<Scalar>& t, const Node<Scalar>& n) {  // n: 1 × c
   // Column by column: replicating the scaled gradient would make Eigen evaluate it into a heap temporary.
   t.accumulate_with(n.input[0], [&](MatrixMap<Scalar> g, bool add) {
+    if (g.rows() == 1) {  // one row: a plain loop, not one Eigen column operation per value
+      for (Eigen::Index c = 0; c < n.cols; ++c) {
+        const Scalar v = n.grad[c] * n.param[0];
+        g(0, c) = add ? g(0, c) + v : v;
+      }
+      return;
+    }
     for (Eigen::Index c = 0; c < n.cols; ++c) {
       const Scalar v = n.grad[c] * n.param[0];
       if (add) g.col(c).array() += v;
@@ -86,7 +93,9 @@ Var<S> mean(Var<S> x) {
 template <class S>
 Var<S> sum_over_rows(Var<S> x) {
   auto y = detail::record_reduction(x, 1, x.cols(), &detail::sum_over_rows_backward<S>);
-  y.tape->value(y.id) = x.value().colwise().sum();
+  // One row (a single action's log-density): a copy, not one reduction call per column.
+  if (x.rows() == 1) y.tape->value(y.id) = x.value();
+  else y.tape->value(y.id) = x.value().colwise().sum();
   return y;
 }
 /// Mean of each column (1 × cols).
@@ -94,7 +103,8 @@ template <class S>
 Var<S> mean_over_rows(Var<S> x) {
   const S scale = S(1) / static_cast<S>(x.rows());
   auto y = detail::record_reduction(x, 1, x.cols(), &detail::sum_over_rows_backward<S>, scale);
-  y.tape->value(y.id) = x.value().colwise().sum() * scale;
+  if (x.rows() == 1) y.tape->value(y.id) = x.value() * scale;
+  else y.tape->value(y.id) = x.value().colwise().sum() * scale;
   return y;
 }
 /// Sum of each row (rows × 1).
