@@ -28,19 +28,12 @@ void sum_backward(Tape<Scalar>& t, const Node<Scalar>& n) {
 }
 template <class Scalar>
 void sum_over_rows_backward(Tape<Scalar>& t, const Node<Scalar>& n) {  // n: 1 × c
-  // Column by column: replicating the scaled gradient would make Eigen evaluate it into a heap temporary.
+  // Plain loops: replicating the scaled gradient would make Eigen evaluate it into a heap temporary,
+  // and one Eigen column operation per value costs more than the value (one-row log-densities).
   t.accumulate_with(n.input[0], [&](MatrixMap<Scalar> g, bool add) {
-    if (g.rows() == 1) {  // one row: a plain loop, not one Eigen column operation per value
-      for (Eigen::Index c = 0; c < n.cols; ++c) {
-        const Scalar v = n.grad[c] * n.param[0];
-        g(0, c) = add ? g(0, c) + v : v;
-      }
-      return;
-    }
     for (Eigen::Index c = 0; c < n.cols; ++c) {
       const Scalar v = n.grad[c] * n.param[0];
-      if (add) g.col(c).array() += v;
-      else g.col(c).setConstant(v);
+      for (Eigen::Index r = 0; r < g.rows(); ++r) g(r, c) = add ? g(r, c) + v : v;
     }
   });
 }
