@@ -12,7 +12,8 @@
 // winners used an LSTM), and PPO stops an update's epochs at KL 0.03 (without it the policy's
 // entropy collapsed and the per-update KL reached 0.5–0.8 on the tray).
 //
-//   sds_curriculum --steps 8000000 --seeds 3 --jobs 2 --period 2 --history 4 --target-kl 0.02 --csv sds.csv --plot sds.png
+//   sds_curriculum --steps 16000000 --seeds 3 --jobs 2 --period 1.25 --history 4 --target-kl 0.02 --csv sds.csv --plot sds.png
+//   sds_curriculum --steps 8000000 --seeds 3 --jobs 2 --period 2 --history 4 --target-kl 0.02
 //   sds_curriculum --steps 8000000 --seeds 3 --jobs 2 --period 2 --target-kl 0.02 --lstm 64 --curricula sds none
 //   sds_curriculum --baoding ../shared/myosuite_envs/myohand_baoding.xml --steps 500000
 #include <CLI/CLI.hpp>
